@@ -22,22 +22,28 @@ from .reader import (
     load_value,
 )
 from .stream import StreamConsumer, StreamGroup, StreamPending, StreamValue
+from .writer import RDB_VERSION, Limits, RDBWriter, dump_value, write_rdb
 
 __all__ = [
     "MAX_VERSION",
+    "RDB_VERSION",
     "AuxRecord",
     "DumpPayloadError",
     "FunctionRecord",
     "KeyRecord",
+    "Limits",
     "RDBError",
     "RDBReader",
     "RDBWarning",
+    "RDBWriter",
     "Record",
     "StreamConsumer",
     "StreamGroup",
     "StreamPending",
     "StreamValue",
     "crc64",
+    "dump_value",
     "iter_records",
     "load_value",
+    "write_rdb",
 ]

@@ -34,9 +34,7 @@ class RDBError(Exception):
 class DumpPayloadError(RDBError, RedisError):
     """A RESTORE payload Redis would refuse; ``message`` is Redis's exact reply text."""
 
-    def __init__(
-        self, message: str, reason: str | None = None, offset: int | None = None
-    ) -> None:
+    def __init__(self, message: str, reason: str | None = None, offset: int | None = None) -> None:
         RDBError.__init__(self, reason or message, offset)
         self.message = message
 

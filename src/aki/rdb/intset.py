@@ -25,9 +25,7 @@ def decode(blob: bytes) -> list[int]:
     if fmt is None:
         raise ValueError(f"intset with invalid encoding {enc}")
     if len(blob) != 8 + enc * length:
-        raise ValueError(
-            f"intset of {length} x {enc} bytes does not fit a {len(blob)} byte blob"
-        )
+        raise ValueError(f"intset of {length} x {enc} bytes does not fit a {len(blob)} byte blob")
     values = list(struct.unpack_from(f"<{length}{fmt}", blob, 8))
     for i in range(1, length):
         if values[i - 1] >= values[i]:

@@ -60,9 +60,7 @@ def _backlen(n: int) -> bytes:
     if n < 2097151:
         return bytes((n >> 14, ((n >> 7) & 127) | 128, (n & 127) | 128))
     if n < 268435455:
-        return bytes(
-            (n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128)
-        )
+        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128))
     return bytes(
         (
             n >> 28,
@@ -138,16 +136,12 @@ def decode(blob: bytes) -> list[bytes | int]:
         if size <= 127:
             # The common case: one backlen byte equal to the entry size.
             if p + size >= end or blob[p + size] != size:
-                raise ValueError(
-                    "listpack entry backlen mismatch or entry past the end"
-                )
+                raise ValueError("listpack entry backlen mismatch or entry past the end")
             p += size + 1
         else:
             bl = _backlen_size(size)
             if p + size + bl > end or blob[p + size : p + size + bl] != _backlen(size):
-                raise ValueError(
-                    "listpack entry backlen mismatch or entry past the end"
-                )
+                raise ValueError("listpack entry backlen mismatch or entry past the end")
             p += size + bl
     if p != end:
         raise ValueError("listpack entries overrun the terminator")

@@ -79,9 +79,7 @@ def _match_len(data: bytes, ref: int, ip: int, maxlen: int) -> int:
     return lo
 
 
-def compress(
-    data: bytes | bytearray | memoryview, max_out: int | None = None
-) -> bytes | None:
+def compress(data: bytes | bytearray | memoryview, max_out: int | None = None) -> bytes | None:
     """Compress ``data``; ``None`` if the output would exceed ``max_out`` bytes.
 
     ``max_out`` defaults to ``len(data) - 1`` (only a real saving is worth it). Redis

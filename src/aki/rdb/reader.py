@@ -296,9 +296,7 @@ class _Input:
         if b == 0x81:
             return _unpack_u64be(self.read(8))[0]
         if kind == 3:
-            raise RDBError(
-                f"encoded value 0x{b:02x} where a length was expected", self.offset - 1
-            )
+            raise RDBError(f"encoded value 0x{b:02x} where a length was expected", self.offset - 1)
         raise RDBError(f"unknown length encoding 0x{b:02x}", self.offset - 1)
 
     def string(self) -> bytes:
@@ -369,21 +367,15 @@ class RDBReader:
         chunk_size: int | None = None,
     ) -> None:
         read = getattr(stream, "read1", None) or stream.read
-        self._in = _Input(
-            read, track_crc=verify_checksum, limit=_remaining_size(stream)
-        )
+        self._in = _Input(read, track_crc=verify_checksum, limit=_remaining_size(stream))
         self._warn = on_warning or _default_warning
         self.verify_checksum = verify_checksum
         self.chunk_size = chunk_size if chunk_size and chunk_size > 0 else None
         self.version = 0
         self.aux: dict[bytes, bytes] = {}
         self.checksum: int | None = None
-        self.idle: int | None = (
-            None  # LRU idle seconds of the last key, when the file has it
-        )
-        self.freq: int | None = (
-            None  # LFU counter of the last key, when the file has it
-        )
+        self.idle: int | None = None  # LRU idle seconds of the last key, when the file has it
+        self.freq: int | None = None  # LFU counter of the last key, when the file has it
         self.skipped = 0
         self._done = False
 
@@ -419,17 +411,13 @@ class RDBReader:
                     try:
                         value = _read_value(inp, op, key, version)
                     except _Empty:
-                        self._skip(
-                            f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})"
-                        )
+                        self._skip(f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})")
                     except _Skip as s:
                         self._skip(f"skipping {s.args[0]} key {key!r} in db {db}")
                     except RDBError as exc:
                         if exc.offset is None:
                             exc = RDBError(exc.reason, at)
-                        raise RDBError(
-                            f"{exc.reason} in key {_show(key)} (type {op})", exc.offset
-                        ) from None
+                        raise RDBError(f"{exc.reason} in key {_show(key)} (type {op})", exc.offset) from None
                     except (
                         ValueError,
                         IndexError,
@@ -475,9 +463,7 @@ class RDBReader:
                     raise RDBError("module aux data with a bad 'when' opcode", at)
                 inp.length()
                 _skip_module_value(inp)
-                self._skip(
-                    f"skipping module aux data of module '{_module_name(module_id)}'"
-                )
+                self._skip(f"skipping module aux data of module '{_module_name(module_id)}'")
             elif op == _OP_SLOT_INFO:
                 inp.length()
                 inp.length()
@@ -505,9 +491,7 @@ class RDBReader:
         self.skipped += 1
         self._warn(message)
 
-    def _chunked(
-        self, op: int, db: int, key: bytes, expire: int | None, at: int
-    ) -> Iterator[KeyRecord]:
+    def _chunked(self, op: int, db: int, key: bytes, expire: int | None, at: int) -> Iterator[KeyRecord]:
         """A plain (element by element) collection yielded in slices of ``chunk_size``."""
         inp = self._in
         name = TYPE_NAMES[op]
@@ -515,14 +499,10 @@ class RDBReader:
         try:
             n = inp.length()
             if n == 0:
-                self._skip(
-                    f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})"
-                )
+                self._skip(f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})")
                 return
             batch: list[Any] = []
-            seen: set[bytes] = (
-                set()
-            )  # duplicates are corruption: Redis refuses the file
+            seen: set[bytes] = set()  # duplicates are corruption: Redis refuses the file
             for _ in range(n):
                 item = _read_plain_item(inp, op)
                 if op != 1:
@@ -537,13 +517,9 @@ class RDBReader:
             if batch:
                 yield KeyRecord(db, key, name, batch, expire)  # type: ignore[arg-type]
         except RDBError as exc:
-            raise RDBError(
-                f"{exc.reason} in key {_show(key)} (type {op})", exc.offset
-            ) from None
+            raise RDBError(f"{exc.reason} in key {_show(key)} (type {op})", exc.offset) from None
         except (ValueError, IndexError, struct.error, OverflowError) as exc:
-            raise RDBError(
-                f"corrupt value of key {_show(key)} (type {op}): {exc}", at
-            ) from None
+            raise RDBError(f"corrupt value of key {_show(key)} (type {op}): {exc}", at) from None
 
 
 def _remaining_size(stream: BinaryIO) -> int | None:
@@ -610,8 +586,7 @@ def _read_plain_item(inp: _Input, op: int) -> Any:
 def _pairs(items: list[bytes]) -> list[tuple[bytes, bytes]]:
     if len(items) & 1:
         raise ValueError("odd number of elements in a field/value encoding")
-    it = iter(items)
-    return list(zip(it, it))
+    return list(zip(items[::2], items[1::2], strict=True))
 
 
 def _score(raw: bytes | int) -> float:
@@ -636,9 +611,7 @@ def _zset_pairs(items: list[bytes | int]) -> list[tuple[bytes, float]]:
     return out
 
 
-def _no_dups(
-    items: list[Any], key_of: Callable[[Any], bytes] | None, what: str
-) -> None:
+def _no_dups(items: list[Any], key_of: Callable[[Any], bytes] | None, what: str) -> None:
     keys = items if key_of is None else [key_of(x) for x in items]
     if len(set(keys)) != len(keys):
         raise ValueError(f"duplicate {what} detected")
@@ -680,9 +653,7 @@ def _read_value(inp: _Input, op: int, key: bytes, version: int) -> Any:
         try:
             value = _BLOB_TYPES[op](blob)
         except (ValueError, IndexError, struct.error) as exc:
-            raise RDBError(
-                f"corrupt {_ENCODING_NAMES[op]} encoding: {exc}", at
-            ) from None
+            raise RDBError(f"corrupt {_ENCODING_NAMES[op]} encoding: {exc}", at) from None
         if not value:
             raise _Empty
         return value
@@ -747,11 +718,7 @@ def _read_quicklist(inp: _Input, op: int) -> list[bytes]:
             out.append(blob)
             continue
         try:
-            out += (
-                listpack.decode_strings(blob)
-                if op == 18
-                else ziplist.decode_strings(blob)
-            )
+            out += listpack.decode_strings(blob) if op == 18 else ziplist.decode_strings(blob)
         except (ValueError, IndexError, struct.error) as exc:
             raise RDBError(f"corrupt quicklist node: {exc}", at) from None
     if not out:
@@ -823,9 +790,7 @@ def _read_stream(inp: _Input, op: int) -> StreamValue:
             delivery_time = _unpack_i64le(inp.read(8))[0]
             count = inp.length()
             if raw in pel:
-                raise RDBError(
-                    "duplicated global PEL entry in a stream consumer group", at
-                )
+                raise RDBError("duplicated global PEL entry in a stream consumer group", at)
             nack = StreamPending(struct.unpack(">QQ", raw), None, delivery_time, count)
             pel[raw] = nack
             group.pending.append(nack)
@@ -930,19 +895,14 @@ def load_value(payload: bytes, *, max_version: int = 10) -> tuple[ValueType, Any
     """
     payload = bytes(payload)
     if len(payload) < 10:
-        raise DumpPayloadError(
-            DUMP_VERSION_OR_CHECKSUM, "payload shorter than its footer"
-        )
+        raise DumpPayloadError(DUMP_VERSION_OR_CHECKSUM, "payload shorter than its footer")
     ver = payload[-10] | (payload[-9] << 8)
     if ver > max_version:
         raise DumpPayloadError(
             DUMP_VERSION_OR_CHECKSUM,
             f"payload RDB version {ver} is newer than {max_version}",
         )
-    if (
-        crc64(memoryview(payload)[:-8])
-        != struct.unpack_from("<Q", payload, len(payload) - 8)[0]
-    ):
+    if crc64(memoryview(payload)[:-8]) != struct.unpack_from("<Q", payload, len(payload) - 8)[0]:
         raise DumpPayloadError(DUMP_VERSION_OR_CHECKSUM, "payload checksum mismatch")
     body = payload[:-10]
     inp = _Input(_no_more, body, track_crc=False)

@@ -47,9 +47,7 @@ class StreamPending:
     """A pending (delivered, not acknowledged) entry of a consumer group: a NACK."""
 
     id: StreamID
-    consumer: (
-        bytes | None
-    )  # None only in a file whose consumer PELs do not cover the group PEL
+    consumer: bytes | None  # None only in a file whose consumer PELs do not cover the group PEL
     delivery_time: int  # unix ms of the last delivery
     delivery_count: int
 
@@ -60,9 +58,7 @@ class StreamConsumer:
 
     name: bytes
     seen_time: int  # unix ms
-    active_time: (
-        int  # unix ms; RDB 11+ (type 21) stores it, older files repeat seen_time
-    )
+    active_time: int  # unix ms; RDB 11+ (type 21) stores it, older files repeat seen_time
     pending: list[StreamID] = field(default_factory=list)
 
 
@@ -132,10 +128,7 @@ def entries_from_listpack(node_key: bytes, blob: bytes) -> list[StreamEntry]:
         if flags & _FLAG_SAMEFIELDS:
             if i + nfields + 1 > n:
                 raise ValueError("stream listpack ends inside an entry")
-            pairs = [
-                (f, _as_bytes(v))
-                for f, v in zip(master_fields, e[i : i + nfields], strict=True)
-            ]
+            pairs = [(f, _as_bytes(v)) for f, v in zip(master_fields, e[i : i + nfields], strict=True)]
             i += nfields
             expect = nfields + 3
         else:
@@ -146,9 +139,7 @@ def entries_from_listpack(node_key: bytes, blob: bytes) -> list[StreamEntry]:
             if nf < 0 or i + 2 * nf + 1 > n:
                 raise ValueError("stream listpack ends inside an entry")
             kv = e[i : i + 2 * nf]
-            pairs = [
-                (_as_bytes(kv[j]), _as_bytes(kv[j + 1])) for j in range(0, 2 * nf, 2)
-            ]
+            pairs = [(_as_bytes(kv[j]), _as_bytes(kv[j + 1])) for j in range(0, 2 * nf, 2)]
             i += 2 * nf
             expect = 2 * nf + 4
         if _as_int(e[i], "lp-count") != expect:

@@ -1,0 +1,436 @@
+"""Configuration directives: Redis 7.0's table, its parsing rules, and aki's own.
+
+Every directive Redis 7.0 knows is accepted (``config_table.json`` is
+extracted from Redis's config.c by tools/gen_config_table.py), so a
+``redis.conf`` loads unchanged and ``CONFIG GET/SET`` answer as Redis does.
+Directives that aki has a subsystem for take effect (``LIVE`` or through an
+``on_change`` hook); the rest are *inert*: stored, reported, logged at start-up.
+aki's own directives (``dbfile``, ``cache-size`` ...) are declared in ``AKI_DIRECTIVES``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+log = logging.getLogger("aki.config")
+
+_TABLE: dict[str, dict] = json.loads(resources.files("aki").joinpath("config_table.json").read_text())
+
+# Directives with a real effect in aki (the rest of Redis's table is inert).
+EFFECTIVE = {
+    "port", "bind", "unixsocket", "unixsocketperm", "requirepass", "maxclients", "databases",
+    "appendfsync", "appendonly", "appendfilename", "appenddirname", "aof-load-truncated",
+    "aof-timestamp-enabled", "no-appendfsync-on-rewrite", "loglevel", "logfile", "dir",
+    "dbfilename", "save", "rdbcompression", "rdbchecksum", "hz", "timeout", "proto-max-bulk-len",
+    "client-query-buffer-limit", "client-output-buffer-limit", "notify-keyspace-events",
+    "slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold",
+    "busy-reply-threshold", "hash-max-listpack-entries", "hash-max-listpack-value",
+    "set-max-intset-entries", "zset-max-listpack-entries", "zset-max-listpack-value",
+    "list-max-listpack-size", "list-compress-depth", "stream-node-max-bytes",
+    "stream-node-max-entries", "protected-mode", "tracking-table-max-keys",
+    "lua-time-limit", "replicaof", "masterauth", "masteruser", "replica-read-only",
+    "repl-backlog-size", "repl-timeout", "repl-ping-replica-period", "min-replicas-to-write",
+    "min-replicas-max-lag", "maxmemory", "maxmemory-policy", "active-expire-effort",
+    "daemonize", "pidfile", "tcp-keepalive", "enable-debug-command", "acllog-max-len",
+    "aclfile", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "sanitize-dump-payload",
+    "set-proc-title", "shutdown-timeout", "shutdown-on-sigterm", "shutdown-on-sigint",
+    "enable-protected-configs", "enable-module-command", "crash-log-enabled",
+}
+
+# aki's own directives: name -> (kind, default, description)
+AKI_DIRECTIVES: dict[str, dict] = {
+    "dbfile": {"kind": "String", "default": "data.aki", "flags": ["IMMUTABLE_CONFIG"]},
+    "cache-size": {"kind": "LongLong", "default": "67108864", "min": 1024 * 1024,
+                   "max": 2**63 - 1, "numtype": "MEMORY_CONFIG", "flags": ["MODIFIABLE_CONFIG"]},
+    "checkpoint-wal-size": {"kind": "LongLong", "default": "67108864", "min": 1024 * 1024,
+                            "max": 2**63 - 1, "numtype": "MEMORY_CONFIG",
+                            "flags": ["MODIFIABLE_CONFIG"]},
+    "http-port": {"kind": "Int", "default": "0", "min": 0, "max": 65535,
+                  "numtype": "INTEGER_CONFIG", "flags": ["IMMUTABLE_CONFIG"]},
+    "load-rdb": {"kind": "String", "default": "", "flags": ["IMMUTABLE_CONFIG"]},
+    "rdb-db": {"kind": "Int", "default": "-1", "min": -1, "max": 2**31 - 1,
+               "numtype": "INTEGER_CONFIG", "flags": ["IMMUTABLE_CONFIG"]},
+}
+
+for _name, _entry in AKI_DIRECTIVES.items():
+    _entry.setdefault("alias", None)
+    _TABLE[_name] = _entry
+
+_ALIASES = {v["alias"]: k for k, v in _TABLE.items() if v.get("alias")}
+_DEPRECATED = {"list-max-ziplist-entries", "list-max-ziplist-value", "lua-replicate-commands"}
+
+
+def _fix_limit(v):
+    if isinstance(v, str):
+        out = 1
+        for part in v.split("*"):
+            out *= int(part)
+        return out
+    return v
+
+
+for _entry in _TABLE.values():
+    for _lim in ("min", "max"):
+        if _lim in _entry:
+            _entry[_lim] = _fix_limit(_entry[_lim])
+
+
+class ConfigError(Exception):
+    """A value a directive cannot take; ``message`` is Redis's wording."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_UNITS = {
+    "": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+    "g": 1000**3, "gb": 1024**3,
+}
+
+
+def parse_memory(text: str) -> int | None:
+    """Redis's memtoull: ``1gb`` = 1024^3, ``1g`` = 1000^3; None when unparseable."""
+    t = text.strip().lower()
+    i = len(t)
+    while i > 0 and t[i - 1].isalpha():
+        i -= 1
+    num, unit = t[:i], t[i:]
+    if unit not in _UNITS or not num or not (num.isdigit() or (num[0] == "-" and num[1:].isdigit())):
+        return None
+    return int(num) * _UNITS[unit]
+
+
+def _parse_int_strict(text: str) -> int | None:
+    t = text.strip()
+    if not t or t != text:
+        return None
+    neg = t.startswith("-")
+    digits = t[1:] if neg else t
+    if not digits.isdigit() or (len(digits) > 1 and digits[0] == "0"):
+        return None
+    return int(t)
+
+
+class Config:
+    """The live configuration. Attribute access uses python names (``maxclients``)."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_hooks", {})
+        object.__setattr__(self, "source_file", None)
+        for name, entry in _TABLE.items():
+            default = entry.get("default")
+            if default is None:
+                if entry["kind"] in ("String", "SDS", "Special"):
+                    default = ""
+                elif entry["kind"] == "Bool":
+                    default = "no"
+                else:
+                    default = str(max(_fix_limit(entry.get("min", 0)), 0))
+            self._values[name] = self._parse(name, entry, default, startup=True)
+        self._values["port"] = 6379
+        self._values["bind"] = "127.0.0.1 -::1"
+        self._values["dir"] = os.getcwd()
+
+    # -- access ------------------------------------------------------------------------
+
+    def __getattr__(self, pyname: str):
+        name = pyname.replace("_", "-")
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(pyname) from None
+
+    def __setattr__(self, pyname: str, value) -> None:
+        self._values[pyname.replace("_", "-")] = value
+
+    def raw(self, name: str):
+        return self._values[self.canonical(name)]
+
+    @staticmethod
+    def canonical(name: str) -> str:
+        n = name.lower()
+        return _ALIASES.get(n, n)
+
+    @staticmethod
+    def known(name: str) -> bool:
+        n = name.lower()
+        return n in _TABLE or n in _ALIASES
+
+    def on_change(self, name: str, fn: Callable[[object], None]) -> None:
+        """Call ``fn(new_value)`` after ``name`` changes (CONFIG SET or a reload)."""
+        self._hooks.setdefault(name, []).append(fn)
+
+    def names(self) -> list[str]:
+        return list(_TABLE)
+
+    def aliases_of(self, name: str) -> str | None:
+        return _TABLE[name].get("alias")
+
+    # -- parsing -----------------------------------------------------------------------
+
+    def _parse(self, name: str, entry: dict, text: str, startup: bool = False):
+        kind = entry["kind"]
+        if kind == "Bool":
+            t = text.lower()
+            if t not in ("yes", "no"):
+                raise ConfigError("argument must be 'yes' or 'no'")
+            return t == "yes"
+        if kind == "Enum":
+            words = text.lower().split() if entry.get("bitflags") else [text.lower()]
+            if not words or any(w not in entry["values"] for w in words):
+                raise ConfigError(
+                    "argument(s) must be one of the following: " + ", ".join(entry["values"])
+                )
+            return " ".join(words)
+        if kind in ("String", "SDS"):
+            return text
+        if kind == "Special":
+            return self._parse_special(name, text)
+        # numeric
+        numtype = entry.get("numtype", "INTEGER_CONFIG")
+        if numtype == "MEMORY_CONFIG":
+            v = parse_memory(text)
+            if v is None:
+                raise ConfigError("argument must be a memory value")
+        elif numtype == "PERCENT_CONFIG":
+            if text.endswith("%"):
+                p = _parse_int_strict(text[:-1])
+                if p is None:
+                    raise ConfigError("argument must be a memory or percent value")
+                v = -p
+            else:
+                v = parse_memory(text)
+                if v is None:
+                    raise ConfigError("argument must be a memory or percent value")
+        elif numtype == "OCTAL_CONFIG":
+            try:
+                v = int(text, 8)
+            except ValueError:
+                raise ConfigError("argument couldn't be parsed as an octal number") from None
+        else:
+            v = _parse_int_strict(text)
+            if v is None:
+                raise ConfigError("argument couldn't be parsed into an integer")
+        lo, hi = entry["min"], entry["max"]
+        if numtype == "PERCENT_CONFIG" and v < 0:
+            if -v > hi:
+                raise ConfigError(f"percentage argument must be less or equal to {hi}")
+        elif v < lo or v > hi:
+            if numtype == "OCTAL_CONFIG":
+                raise ConfigError(f"argument must be between {lo:o} and {hi:o} inclusive")
+            raise ConfigError(f"argument must be between {lo} and {hi} inclusive")
+        return v
+
+    def _parse_special(self, name: str, text: str):
+        if name == "save":
+            parts = text.split()
+            if len(parts) % 2:
+                raise ConfigError("Invalid save parameters")
+            for p in parts:
+                if _parse_int_strict(p) is None or int(p) < 0:
+                    raise ConfigError("Invalid save parameters")
+            return " ".join(parts)
+        if name == "notify-keyspace-events":
+            for ch in text:
+                if ch not in "KEg$lshzxetmdnA":
+                    raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            return normalize_notify_flags(text)
+        if name == "client-output-buffer-limit":
+            parts = text.split()
+            if len(parts) % 4:
+                raise ConfigError("Wrong number of arguments in buffer limit configuration.")
+            current = {}
+            cur = self._values.get(name)
+            if cur:
+                cp = cur.split()
+                for i in range(0, len(cp), 4):
+                    current[cp[i]] = cp[i + 1 : i + 4]
+            for i in range(0, len(parts), 4):
+                cls = parts[i].lower()
+                if cls == "replica":
+                    cls = "slave"
+                if cls not in ("normal", "slave", "pubsub"):
+                    raise ConfigError("Invalid client class specified in buffer limit configuration.")
+                hard, soft = parse_memory(parts[i + 1]), parse_memory(parts[i + 2])
+                secs = _parse_int_strict(parts[i + 3])
+                if hard is None or soft is None or secs is None or hard < 0 or soft < 0 or secs < 0:
+                    raise ConfigError("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+                current[cls] = [str(hard), str(soft), str(secs)]
+            return " ".join(
+                f"{c} {' '.join(current.get(c, ['0', '0', '0']))}" for c in ("normal", "slave", "pubsub")
+            )
+        if name == "oom-score-adj-values":
+            parts = text.split()
+            if len(parts) != 3 or any(_parse_int_strict(p) is None for p in parts):
+                raise ConfigError("Invalid oom-score-adj-values")
+            if any(int(p) < -2000 or int(p) > 2000 for p in parts):
+                raise ConfigError("Invalid oom-score-adj-values")
+            return " ".join(parts)
+        if name == "dir":
+            return text
+        if name == "bind":
+            return " ".join(text.split())
+        return text
+
+    def format(self, name: str) -> str:
+        """The value as CONFIG GET shows it."""
+        entry = _TABLE[name]
+        v = self._values[name]
+        kind = entry["kind"]
+        if kind == "Bool":
+            return "yes" if v else "no"
+        if kind in ("Enum", "String", "SDS", "Special"):
+            return str(v)
+        numtype = entry.get("numtype")
+        if numtype == "PERCENT_CONFIG" and v < 0:
+            return f"{-v}%"
+        if numtype == "OCTAL_CONFIG":
+            return f"{v:o}"
+        return str(v)
+
+    def set(self, name: str, text: str, *, startup: bool = False) -> None:
+        """Validate and apply one directive; raises ConfigError with Redis's wording."""
+        name = self.canonical(name)
+        entry = _TABLE.get(name)
+        if entry is None:
+            raise ConfigError(f"Unknown option '{name}'")
+        value = self._parse(name, entry, text, startup=startup)
+        old = self._values.get(name)
+        self._values[name] = value
+        if name == "dir" and not startup:
+            try:
+                os.chdir(value)
+            except OSError as exc:
+                self._values[name] = old
+                raise ConfigError(exc.strerror or str(exc)) from None
+        if old != value:
+            for fn in self._hooks.get(name, ()):
+                fn(value)
+
+    def is_mutable(self, name: str) -> bool:
+        flags = _TABLE[name]["flags"]
+        return "IMMUTABLE_CONFIG" not in flags
+
+    def is_protected(self, name: str) -> bool:
+        return "PROTECTED_CONFIG" in _TABLE[name]["flags"]
+
+    # -- files -------------------------------------------------------------------------
+
+    def load_file(self, path: str | os.PathLike[str], _depth: int = 0) -> list[str]:
+        """Apply a redis.conf-style file (``include`` works); returns inert directives seen."""
+        if _depth == 0:
+            object.__setattr__(self, "source_file", str(Path(path).resolve()))
+        inert: list[str] = []
+        text = Path(path).read_text()
+        for lineno, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            from aki.resp.parser import split_args
+
+            args = split_args(stripped.encode())
+            if args is None:
+                raise StartupConfigError(path, lineno, line, "Unbalanced quotes in configuration line")
+            words = [a.decode("utf-8", "replace") for a in args]
+            name = words[0].lower()
+            if name == "include":
+                if len(words) != 2:
+                    raise StartupConfigError(path, lineno, line, "Bad directive or wrong number of arguments")
+                inert += self.load_file(words[1], _depth + 1)
+                continue
+            if name in _DEPRECATED:
+                continue
+            if name in ("rename-command", "user", "loadmodule", "sentinel"):
+                inert.append(name)
+                continue
+            if not self.known(name):
+                raise StartupConfigError(path, lineno, line, "Bad directive or wrong number of arguments")
+            cname = self.canonical(name)
+            entry = _TABLE[cname]
+            multi = "MULTI_ARG_CONFIG" in entry["flags"] or entry["kind"] == "Special"
+            if len(words) < 2 or (len(words) > 2 and not multi):
+                if not (len(words) == 1 and entry["kind"] in ("String", "SDS", "Special")):
+                    raise StartupConfigError(path, lineno, line, "wrong number of arguments")
+            value = " ".join(words[1:])
+            try:
+                if cname == "save" and _depth >= 0 and getattr(self, "_save_seen", False):
+                    value = self._values["save"] + " " + value if value else ""
+                self.set(cname, value, startup=True)
+                if cname == "save":
+                    object.__setattr__(self, "_save_seen", True)
+            except ConfigError as exc:
+                raise StartupConfigError(path, lineno, line, exc.message) from None
+            if cname not in EFFECTIVE and cname not in AKI_DIRECTIVES:
+                inert.append(cname)
+        return inert
+
+    def rewrite(self) -> None:
+        """CONFIG REWRITE: write every non-default directive back to the source file."""
+        path = self.source_file
+        if not path:
+            raise ConfigError("The server is running without a config file")
+        defaults = Config()
+        lines = []
+        try:
+            original = Path(path).read_text().splitlines()
+        except OSError:
+            original = []
+        written = set()
+        for line in original:
+            words = line.strip().split()
+            if words and not words[0].startswith("#") and self.known(words[0]):
+                name = self.canonical(words[0])
+                if name in written:
+                    continue
+                written.add(name)
+                lines.append(f"{words[0]} {self._quoted(name)}".rstrip())
+            else:
+                lines.append(line)
+        for name in _TABLE:
+            if name in written or name in ("port",) and False:
+                continue
+            if self._values[name] != defaults._values[name]:
+                lines.append(f"{name} {self._quoted(name)}".rstrip())
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _quoted(self, name: str) -> str:
+        v = self.format(name)
+        if _TABLE[name]["kind"] in ("String", "SDS") and (not v or " " in v):
+            return '"' + v.replace('"', '\\"') + '"'
+        return v
+
+
+class StartupConfigError(Exception):
+    """A bad line in the configuration file: named with its line, as Redis does."""
+
+    def __init__(self, path, lineno: int, line: str, reason: str) -> None:
+        self.text = (
+            "\n*** FATAL CONFIG FILE ERROR (aki) ***\n"
+            f"Reading the configuration file {path}, at line {lineno}\n"
+            f">>> '{line.strip()}'\n{reason}\n"
+        )
+        super().__init__(self.text)
+
+
+def normalize_notify_flags(text: str) -> str:
+    """The canonical form Redis reports for notify-keyspace-events (notify.c order)."""
+    flags = set(text)
+    if "A" in flags:
+        flags |= set("g$lshzxetd")
+    if set("g$lshzxetd") <= flags:
+        res = "A"
+    else:
+        res = "".join(c for c in "g$lshzxetdn" if c in flags)
+    return res + "".join(c for c in "KEm" if c in flags)

@@ -1,0 +1,258 @@
+"""``execute()``: the one road every command travels, from any face.
+
+It alone: looks the command up in the registry, checks arity, auth, MULTI
+queueing and the pub/sub context; opens the batch transaction; runs the
+handler; and then, for what the command changed, calls the hooks (WATCH,
+tracking, blocked clients), propagates the write (AOF, replicas, MONITOR) and
+delivers keyspace events. Handlers only compute and return values.
+
+Failure model: a ``RedisError`` is a normal reply. Any other exception inside a
+handler means the command may be half-applied, so the whole batch is marked
+failed: the committer rolls it back and every held reply of the batch becomes
+an error (none of them had been sent, so nothing acknowledged is lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aki import errors
+from aki.core.registry import COMMANDS, Command
+from aki.errors import RedisError
+from aki.resp.types import QUEUED, ErrorReply
+
+if TYPE_CHECKING:
+    from aki.core.session import Client
+    from aki.core.state import Server
+
+log = logging.getLogger("aki.dispatch")
+
+_perf = time.perf_counter
+
+# Commands a RESP2 client may send while subscribed.
+_PUBSUB_ALLOWED = {b"ping", b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe",
+                   b"psubscribe", b"punsubscribe", b"quit", b"reset"}
+# Commands that run immediately even inside MULTI.
+_MULTI_IMMEDIATE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+
+
+class BatchFailed(Exception):
+    """Raised by the committer's check when a handler crashed inside this batch."""
+
+
+def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
+    """Find the (sub)command for ``argv`` and check its arity, as processCommand does."""
+    name = argv[0]
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        cmd = COMMANDS.get(name.lower())
+    if cmd is None or (cmd.handler is None and not cmd.subcommands):
+        return ErrorReply(errors.unknown_command(name, argv[1:]).message)
+    if cmd.subcommands and len(argv) >= 2:
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None or sub.handler is None:
+            return ErrorReply(
+                errors.unknown_subcommand(cmd.name, argv[1].decode("utf-8", "surrogateescape")).message
+            )
+        cmd = sub
+    arity = cmd.arity
+    n = len(argv)
+    if (arity > 0 and n != arity) or n < -arity:
+        return ErrorReply(f"ERR wrong number of arguments for '{cmd.fullname}' command")
+    return cmd
+
+
+def execute(client: Client, argv: list[bytes]) -> object:
+    """Run one request from ``client`` and return its reply value."""
+    server = client.server
+    cmd = resolve(client, argv)
+    if type(cmd) is ErrorReply:
+        if client.in_multi:
+            client.multi_error = True
+        return _reject(server, None, cmd)
+    assert isinstance(cmd, Command)
+    if not client.authenticated and not cmd.noauth:
+        return _reject(server, cmd, ErrorReply(errors.NOAUTH))
+    if client.in_multi:
+        if cmd.no_multi and cmd.fullname not in ("exec", "discard", "multi", "quit", "reset"):
+            client.multi_error = True
+            return _reject(server, cmd, ErrorReply("ERR Command not allowed inside a transaction"))
+    if client.resp == 2 and client.in_pubsub_mode():
+        top = cmd.parent.name if cmd.parent else cmd.name
+        if top.encode() not in _PUBSUB_ALLOWED:
+            return _reject(server, cmd, ErrorReply(
+                f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / "
+                "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+    guard = server.extensions.get("guard")
+    if guard is not None:
+        rejected = guard(client, cmd, argv)
+        if rejected is not None:
+            if client.in_multi:
+                client.multi_error = True
+            return _reject(server, cmd, rejected)
+    if client.in_multi and (cmd.parent or cmd).name.encode() not in _MULTI_IMMEDIATE:
+        client.multi_queue.append(argv)
+        return QUEUED
+    return call(client, cmd, argv)
+
+
+def _reject(server: Server, cmd: Command | None, err: ErrorReply) -> ErrorReply:
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    _count_error(server, err.message)
+    return err
+
+
+def _count_error(server: Server, message: str) -> None:
+    server.stats.total_error_replies += 1
+    code = message.split(" ", 1)[0]
+    server.stats.errors[code] += 1
+
+
+def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
+    """Run a resolved command: handler, stats, hooks, propagation, events."""
+    server = client.server
+    engine = server.engine
+    if not engine.in_tx:
+        engine.begin()
+        server.request_commit()
+    ks = server.ks
+    prop = server.propagation
+    server.propagation = None
+    start = _perf()
+    try:
+        reply = cmd.handler(client, argv)  # type: ignore[misc]
+    except RedisError as exc:
+        reply = ErrorReply(exc.message)
+        cmd.failed_calls += 1
+        _count_error(server, exc.message)
+    except Exception as exc:  # a bug or an I/O error: the batch must not commit
+        log.exception("command %r failed", argv[0])
+        server.batch_failed = True
+        reply = ErrorReply(f"ERR internal error while executing '{cmd.fullname}': {exc}")
+        cmd.failed_calls += 1
+        _count_error(server, reply.message)
+    usec = int((_perf() - start) * 1_000_000)
+    cmd.calls += 1
+    cmd.usec += usec
+    client.last_cmd = cmd.fullname
+    server.stats.total_commands += 1
+    threshold = server.config.slowlog_log_slower_than
+    if threshold >= 0 and usec >= threshold:
+        _slowlog(server, client, argv, usec)
+    touched = ks.touched
+    if touched:
+        ks.touched = []
+        server.dirty += len(touched)
+        for hook in server.touch_hooks:
+            hook(touched, client)
+    override = server.propagation
+    server.propagation = prop
+    if override is not None:
+        for db, args in override:
+            server.propagate(db, args)
+    elif touched and cmd.is_write:
+        server.propagate(client.db, argv)
+    if ks.events:
+        events = ks.events
+        ks.events = []
+        deliver = server.extensions.get("notify")
+        if deliver is not None:
+            deliver(events)
+    if server.monitors and not cmd.admin:
+        _feed_monitors(server, client, argv)
+    return reply
+
+
+def rewrite(server: Server, db: int, argv: list[bytes]) -> None:
+    """Propagate ``argv`` instead of (or besides) the command as sent (EXPIRE -> PEXPIREAT)."""
+    if server.propagation is None:
+        server.propagation = []
+    server.propagation.append((db, argv))
+
+
+def _slowlog(server: Server, client: Client, argv: list[bytes], usec: int) -> None:
+    shown: list[bytes] = []
+    for i, a in enumerate(argv):
+        if i == 31 and len(argv) > 32:
+            shown.append(b"... (%d more arguments)" % (len(argv) - 31))
+            break
+        if len(a) > 128:
+            shown.append(a[:128] + b"... (%d more bytes)" % (len(a) - 128))
+        else:
+            shown.append(a)
+    server.slowlog.appendleft(
+        (server.slowlog_next_id, int(time.time()), usec, shown,
+         client.addr.encode(), (client.name or b""))
+    )
+    server.slowlog_next_id += 1
+
+
+def _feed_monitors(server: Server, client: Client, argv: list[bytes]) -> None:
+    from aki.resp.types import Status
+
+    now = time.time()
+    parts = []
+    for a in argv:
+        parts.append('"' + _repr_arg(a) + '"')
+    where = client.addr if client.kind != "lua" else "lua"
+    line = Status(f"{now:.6f} [{client.db} {where}] " + " ".join(parts))
+    for m in list(server.monitors):
+        if m is not client:
+            m.send(line)
+
+
+def _repr_arg(a: bytes) -> str:
+    out = []
+    for ch in a:
+        c = chr(ch)
+        if c == "\\":
+            out.append("\\\\")
+        elif c == '"':
+            out.append('\\"')
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif c == "\a":
+            out.append("\\a")
+        elif c == "\b":
+            out.append("\\b")
+        elif 32 <= ch < 127:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % ch)
+    return "".join(out)
+
+
+def run_internal(server: Server, work) -> object:
+    """Run server-side work (active expiry, reclaim) on the same road as a command:
+    inside the batch, with touched keys, propagation and events handled as for a command."""
+    engine = server.engine
+    if not engine.in_tx:
+        engine.begin()
+        server.request_commit()
+    ks = server.ks
+    try:
+        result = work()
+    except Exception:
+        log.exception("internal work failed")
+        server.batch_failed = True
+        return None
+    touched = ks.touched
+    if touched:
+        ks.touched = []
+        server.dirty += len(touched)
+        for hook in server.touch_hooks:
+            hook(touched, None)
+    if ks.events:
+        events = ks.events
+        ks.events = []
+        deliver = server.extensions.get("notify")
+        if deliver is not None:
+            deliver(events)
+    return result

@@ -1,0 +1,108 @@
+"""Pub/sub registry: who listens to which channel or pattern. No I/O here.
+
+Messages are delivered through ``Client.send`` (the transport writes them, or
+drops them for an embedded client without a listener).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aki.resp.types import Push
+from aki.storage.keyspace import compile_glob
+
+if TYPE_CHECKING:
+    from aki.core.session import Client
+
+
+class PubSub:
+    def __init__(self) -> None:
+        self.channels: dict[bytes, dict[int, Client]] = {}
+        self.patterns: dict[bytes, dict[int, Client]] = {}
+        self.shard_channels: dict[bytes, dict[int, Client]] = {}
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        """Deliver to subscribers and matching patterns; returns how many received it."""
+        n = 0
+        subs = self.channels.get(channel)
+        if subs:
+            for c in list(subs.values()):
+                c.send(Push([b"message", channel, message]))
+                n += 1
+        if self.patterns:
+            for pat, clients in list(self.patterns.items()):
+                if compile_glob(pat)(channel):
+                    for c in list(clients.values()):
+                        c.send(Push([b"pmessage", pat, channel, message]))
+                        n += 1
+        return n
+
+    def spublish(self, channel: bytes, message: bytes) -> int:
+        subs = self.shard_channels.get(channel)
+        if not subs:
+            return 0
+        for c in list(subs.values()):
+            c.send(Push([b"smessage", channel, message]))
+        return len(subs)
+
+    def subscribe(self, client: Client, channel: bytes) -> bool:
+        if channel in client.channels:
+            return False
+        client.channels.add(channel)
+        self.channels.setdefault(channel, {})[client.id] = client
+        return True
+
+    def unsubscribe(self, client: Client, channel: bytes) -> bool:
+        if channel not in client.channels:
+            return False
+        client.channels.discard(channel)
+        subs = self.channels.get(channel)
+        if subs is not None:
+            subs.pop(client.id, None)
+            if not subs:
+                del self.channels[channel]
+        return True
+
+    def psubscribe(self, client: Client, pattern: bytes) -> bool:
+        if pattern in client.patterns:
+            return False
+        client.patterns.add(pattern)
+        self.patterns.setdefault(pattern, {})[client.id] = client
+        return True
+
+    def punsubscribe(self, client: Client, pattern: bytes) -> bool:
+        if pattern not in client.patterns:
+            return False
+        client.patterns.discard(pattern)
+        subs = self.patterns.get(pattern)
+        if subs is not None:
+            subs.pop(client.id, None)
+            if not subs:
+                del self.patterns[pattern]
+        return True
+
+    def ssubscribe(self, client: Client, channel: bytes) -> bool:
+        if channel in client.shard_channels:
+            return False
+        client.shard_channels.add(channel)
+        self.shard_channels.setdefault(channel, {})[client.id] = client
+        return True
+
+    def sunsubscribe(self, client: Client, channel: bytes) -> bool:
+        if channel not in client.shard_channels:
+            return False
+        client.shard_channels.discard(channel)
+        subs = self.shard_channels.get(channel)
+        if subs is not None:
+            subs.pop(client.id, None)
+            if not subs:
+                del self.shard_channels[channel]
+        return True
+
+    def drop_client(self, client: Client) -> None:
+        for ch in list(client.channels):
+            self.unsubscribe(client, ch)
+        for p in list(client.patterns):
+            self.punsubscribe(client, p)
+        for ch in list(client.shard_channels):
+            self.sunsubscribe(client, ch)

@@ -1,0 +1,142 @@
+"""The server's state, shared by every face (RESP server, embedded library, HTTP).
+
+No sockets and no event loop here: the transport that owns this object
+schedules commits (``request_commit``) and timers. Everything that must react
+to a command (AOF, replicas, MONITOR, WATCH, tracking, blocked clients) hangs on
+the hook lists below, which ``execute()`` alone calls.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aki import __version__
+from aki.config import Config
+from aki.core.pubsub import PubSub
+from aki.storage.engine import Engine
+from aki.storage.keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from aki.core.session import Client
+
+log = logging.getLogger("aki")
+
+
+class Stats:
+    """Counters INFO reports (reset by CONFIG RESETSTAT where Redis resets them)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total_connections = 0
+        self.total_commands = 0
+        self.rejected_connections = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.expired_keys = 0
+        self.net_input = 0
+        self.net_output = 0
+        self.total_error_replies = 0
+        self.unexpected_error_replies = 0
+        self.errors: collections.Counter[str] = collections.Counter()
+        self.pubsub_channels_published = 0
+        self.io_reads = 0
+        self.io_writes = 0
+
+
+class Server:
+    """Everything one aki database is, minus the network."""
+
+    def __init__(self, config: Config | None = None, engine: Engine | None = None) -> None:
+        self.config = config or Config()
+        cfg = self.config
+        self.engine = engine or Engine(
+            cfg.dbfile,
+            appendfsync=cfg.appendfsync,
+            cache_size_kb=max(1, cfg.cache_size // 1024),
+            databases=cfg.databases,
+        )
+        self.ks = Keyspace(self.engine)
+        self.start_time = time.time()
+        self.run_id = os.urandom(20).hex()
+        self.replid = os.urandom(20).hex()
+        self.replid2 = "0" * 40
+        self.master_repl_offset = 0
+        self.version = __version__
+        self.clients: dict[int, Client] = {}
+        self._next_client_id = 0
+        self.stats = Stats()
+        self.pubsub = PubSub()
+        self.dirty = 0  # changes since the last save (INFO rdb_changes_since_last_save)
+        self.lastsave = int(time.time())
+        self.last_bgsave_status = "ok"
+        self.slowlog: collections.deque = collections.deque(maxlen=max(cfg.slowlog_max_len, 0) or None)
+        self.slowlog_next_id = 0
+        self.latency_events: dict[str, collections.deque] = {}
+        self.active_expire = True
+        self.shutdown_requested: Callable[[bool], None] | None = None
+        self.paused_until = 0.0
+        self.pause_kind = ""
+        self.monitors: list[Client] = []
+        # hooks called by execute() -------------------------------------------------
+        # propagate(db, argv): a committed write, for the AOF and replicas
+        self.propagators: list[Callable[[int, list[bytes]], None]] = []
+        # touched(keys, client): keys modified by a command (WATCH, tracking, blocking)
+        self.touch_hooks: list[Callable[[list[tuple[int, bytes]], Client | None], None]] = []
+        # after each top-level command (blocked clients are served here)
+        self.after_command: list[Callable[[], None]] = []
+        # close_hooks(client): a client went away (WATCH, pub/sub, blocking cleanup)
+        self.close_hooks: list[Callable[[Client], None]] = []
+        # request_commit(): the transport schedules the end-of-batch commit
+        self.request_commit: Callable[[], None] = lambda: None
+        self.extensions: dict[str, Any] = {}
+        # set by handlers through dispatch.rewrite(): what to propagate instead of argv
+        self.propagation: list[tuple[int, list[bytes]]] | None = None
+        # set by execute() when a handler crashed: the committer rolls the batch back
+        self.batch_failed = False
+        self.ks.on_expired = self._propagate_expired
+        cfg.on_change("appendfsync", self.engine.set_appendfsync)
+        cfg.on_change("slowlog-max-len", self._resize_slowlog)
+        cfg.on_change("notify-keyspace-events", self._notify_changed)
+        self._notify_changed(cfg.notify_keyspace_events)
+
+    def next_client_id(self) -> int:
+        self._next_client_id += 1
+        return self._next_client_id
+
+    def _resize_slowlog(self, n: int) -> None:
+        self.slowlog = collections.deque(self.slowlog, maxlen=max(n, 0))
+
+    def _notify_changed(self, flags: str) -> None:
+        self.ks.notify_enabled = bool(flags) and ("K" in flags or "E" in flags)
+
+    def _propagate_expired(self, db: int, key: bytes) -> None:
+        self.stats.expired_keys += 1
+        self.dirty += 1
+        for p in self.propagators:
+            p(db, [b"DEL", key])
+
+    def propagate(self, db: int, argv: list[bytes]) -> None:
+        for p in self.propagators:
+            p(db, argv)
+
+    def add_latency(self, event: str, ms: int) -> None:
+        threshold = self.config.latency_monitor_threshold
+        if not threshold or ms < threshold:
+            return
+        series = self.latency_events.setdefault(event, collections.deque(maxlen=160))
+        now = int(time.time())
+        if series and series[-1][0] == now:
+            if ms > series[-1][1]:
+                series[-1] = (now, ms)
+        else:
+            series.append((now, ms))
+
+    def close(self) -> None:
+        self.engine.close()

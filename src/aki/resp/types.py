@@ -1,0 +1,98 @@
+"""Reply value types: what handlers return, before any protocol is chosen.
+
+Handlers return plain Python values; only ``resp.encoder`` decides how each one
+looks in RESP2 or RESP3. The mapping:
+
+=====================  =======================  ==============================
+Python value           RESP2                    RESP3
+=====================  =======================  ==============================
+``bytes``              bulk string              bulk string
+``int``                integer                  integer
+``None``               null bulk ``$-1``        null ``_``
+``list`` / ``tuple``   array                    array
+``float``              bulk string (``%.17g``)  double ``,``
+``bool``               integer 1/0              boolean ``#t``/``#f``
+``dict``               flat array k1 v1 ...     map ``%``
+``Status``             simple string ``+``      simple string ``+``
+``RespSet``            array                    set ``~``
+``Verbatim``           bulk string              verbatim ``=txt:``
+``BigNumber``          bulk string              big number ``(``
+``Push``               array                    push ``>``
+``NullArray``          null array ``*-1``       null ``_``
+``ErrorReply``         error ``-``              error ``-``
+``Raw``                bytes as given           bytes as given
+=====================  =======================  ==============================
+"""
+
+from __future__ import annotations
+
+
+class Status(str):
+    """A RESP simple string such as ``+OK``; never carries CR or LF."""
+
+    __slots__ = ()
+
+
+OK = Status("OK")
+QUEUED = Status("QUEUED")
+PONG = Status("PONG")
+
+
+class RespSet(list):
+    """An unordered collection: a RESP3 set, a plain array in RESP2."""
+
+    __slots__ = ()
+
+
+class Push(list):
+    """An out-of-band message (pub/sub, invalidation): ``>`` in RESP3."""
+
+    __slots__ = ()
+
+
+class Verbatim(bytes):
+    """Human-readable text (INFO, CLIENT LIST): ``=txt:`` in RESP3."""
+
+    __slots__ = ()
+
+
+class BigNumber(int):
+    """An integer outside 64 bits: ``(`` in RESP3, a bulk string in RESP2."""
+
+    __slots__ = ()
+
+
+class _NullArray:
+    """``*-1`` in RESP2 (EXEC aborted, BLPOP timeout), ``_`` in RESP3."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NullArray"
+
+
+NullArray = _NullArray()
+
+
+class ErrorReply:
+    """An error as a value, for errors nested inside arrays (EXEC, Lua)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"ErrorReply({self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ErrorReply) and other.message == self.message
+
+    def __hash__(self) -> int:
+        return hash(self.message)
+
+
+class Raw(bytes):
+    """Bytes already in wire form; written as they are, in either protocol."""
+
+    __slots__ = ()

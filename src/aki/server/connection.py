@@ -1,0 +1,233 @@
+"""One client connection: bytes in, requests to ``execute()``, replies out.
+
+The connection never writes a reply while a batch is open: it hands itself to
+the committer, which calls ``release`` after the COMMIT (see
+durability/committer.py for why). Replies keep request order; a suspended
+client (BLPOP, CLIENT PAUSE) stops consuming its pipeline until resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from aki.core.blocking import Suspend
+from aki.core.dispatch import execute
+from aki.core.session import Client
+from aki.resp.encoder import encode
+from aki.resp.parser import QueryBufferFull, RequestParser
+
+if TYPE_CHECKING:
+    from aki.server.listener import App
+
+log = logging.getLogger("aki.net")
+
+_MAXCLIENTS = b"-ERR max number of clients reached\r\n"
+
+
+class RespConnection(asyncio.Protocol):
+    __slots__ = ("app", "server", "client", "transport", "parser", "out", "holding",
+                 "pending", "suspended", "closing", "engine", "_timer")
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.server = app.server
+        self.engine = app.server.engine
+        self.transport: asyncio.Transport | None = None
+        self.out: list[bytes] = []
+        self.holding = False
+        self.pending: deque[list[bytes]] = deque()
+        self.suspended: Suspend | None = None
+        self.closing = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        server = self.server
+        cfg = server.config
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        unix = isinstance(peer, str) or peer is None or (isinstance(peer, (bytes,)))
+        if unix:
+            addr = f"{cfg.unixsocket}:0"
+            laddr = addr
+        else:
+            addr = _fmt_addr(peer)
+            laddr = _fmt_addr(sock)
+        sockobj = transport.get_extra_info("socket")
+        fd = sockobj.fileno() if sockobj is not None else -1
+        self.client = client = Client(server, addr=addr, laddr=laddr, fd=fd)
+        if unix:
+            client.flags.add("unix")
+        server.stats.total_connections += 1
+        if len(server.clients) >= cfg.maxclients:
+            server.stats.rejected_connections += 1
+            transport.write(_MAXCLIENTS)  # type: ignore[attr-defined]
+            transport.close()
+            self.closing = True
+            return
+        server.clients[client.id] = client
+        client.write_out = self._push
+        client.close_connection = self._close_now  # type: ignore[attr-defined]
+        self.parser = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
+        self.parser.authenticated = client.authenticated
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        client = self.client
+        stats = self.server.stats
+        stats.net_input += len(data)
+        client.tot_net_in += len(data)
+        parser = self.parser
+        parser.authenticated = client.authenticated
+        try:
+            requests, error = parser.feed(data)
+        except QueryBufferFull:
+            log.warning("closing client %s: query buffer over client-query-buffer-limit", client.addr)
+            self._close_now()
+            return
+        if self.suspended is not None or self.pending:
+            self.pending.extend(requests)
+            if error:
+                self.pending.append([b"\x00protocol-error", error.encode()])
+            return
+        self._run(requests)
+        if error:
+            self._protocol_error(error)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        client = getattr(self, "client", None)
+        if client is None:
+            return
+        client.closed = True
+        server = self.server
+        server.clients.pop(client.id, None)
+        if self.suspended is not None:
+            self.suspended.cancel()
+            self.suspended = None
+        if self._timer is not None:
+            self._timer.cancel()
+        server.pubsub.drop_client(client)
+        if client in server.monitors:
+            server.monitors.remove(client)
+        for hook in server.close_hooks:
+            try:
+                hook(client)
+            except Exception:
+                log.exception("close hook failed")
+
+    # -- request processing ----------------------------------------------------------
+
+    def _run(self, requests) -> None:
+        client = self.client
+        it = iter(requests)
+        for argv in it:
+            if argv[0] == b"\x00protocol-error":
+                self._protocol_error(argv[1].decode())
+                return
+            reply = execute(client, argv)
+            if type(reply) is Suspend:
+                self._suspend(reply)
+                self.pending.extend(it)
+                return
+            mode = client.reply_mode
+            if mode == "on":
+                self.out.append(encode(reply, client.resp == 3))
+            elif mode == "skip":
+                client.reply_mode = "on"
+            if client.close_after_reply:
+                self.closing = True
+                return
+
+    def _suspend(self, susp: Suspend) -> None:
+        self.suspended = susp
+        self.client.blocked = susp
+        susp.attach(self._resumed)
+        if susp.timeout:
+            self._timer = asyncio.get_running_loop().call_later(susp.timeout, susp.expire)
+
+    def _resumed(self, reply: object) -> None:
+        self.suspended = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.closing:
+            return
+        client = self.client
+        if client.reply_mode == "on":
+            self.out.append(encode(reply, client.resp == 3))
+        elif client.reply_mode == "skip":
+            client.reply_mode = "on"
+        if self.pending:
+            asyncio.get_running_loop().call_soon(self._drain_pending)
+        self._flush()
+
+    def _drain_pending(self) -> None:
+        if self.closing or self.suspended is not None:
+            return
+        reqs = list(self.pending)
+        self.pending.clear()
+        self._run(reqs)
+        self._flush()
+
+    def _protocol_error(self, error: str) -> None:
+        self.out.append(b"-ERR Protocol error: %s\r\n" % error.encode())
+        self.closing = True
+        self.client.close_after_reply = True
+
+    # -- output --------------------------------------------------------------------------
+
+    def _push(self, data: bytes) -> None:
+        """Out-of-band data for this client (pub/sub, invalidation, MONITOR)."""
+        if self.closing and not self.client.close_after_reply:
+            return
+        self.out.append(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.holding:
+            return
+        if self.engine.in_tx:
+            self.holding = True
+            self.app.committer.hold(self)
+            return
+        self._write_out()
+
+    def release(self, ok: bool, error: bytes) -> None:
+        self.holding = False
+        if not ok:
+            self.out = [error] * len(self.out)
+        self._write_out()
+
+    def _write_out(self) -> None:
+        out = self.out
+        transport = self.transport
+        if out and transport is not None and not transport.is_closing():
+            data = out[0] if len(out) == 1 else b"".join(out)
+            self.out = []
+            transport.write(data)
+            self.server.stats.net_output += len(data)
+            self.client.tot_net_out += len(data)
+        elif out:
+            self.out = []
+        if self.closing and self.client.close_after_reply and transport is not None:
+            transport.close()
+
+    def _close_now(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _fmt_addr(addr) -> str:
+    if not addr:
+        return ""
+    host, port = addr[0], addr[1]
+    return f"{host}:{port}"

@@ -1,0 +1,194 @@
+"""The RESP server process: listeners, timers, signals, clean shutdown.
+
+Shutdown (SIGTERM, SIGINT, SHUTDOWN) closes listeners, commits the open
+batch, runs a TRUNCATE checkpoint and closes the file, so ``data.aki`` alone
+holds everything and the ``-wal``/``-shm`` sidecars are left consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+from aki import __version__
+from aki.config import Config
+from aki.core.dispatch import run_internal
+from aki.core.state import Server
+from aki.durability.checkpoint import Checkpointer
+from aki.durability.committer import Committer
+from aki.server.connection import RespConnection
+
+log = logging.getLogger("aki")
+
+
+class App:
+    """Glue between the Server state and asyncio: committer, timers, listeners."""
+
+    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self.loop = loop
+        self.committer = Committer(server, loop)
+        self.checkpointer = Checkpointer(server, loop)
+        self.committer.after_commit.append(self.checkpointer.after_commit)
+        self.listeners: list[asyncio.AbstractServer] = []
+        self.stopping = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+        self.exit_code = 0
+        server.extensions["app"] = self
+        server.shutdown_requested = self.request_shutdown
+
+    def protocol(self) -> RespConnection:
+        return RespConnection(self)
+
+    async def start(self) -> None:
+        cfg = self.server.config
+        port = cfg.port
+        if port:
+            hosts = cfg.bind.split() or ["127.0.0.1"]
+            for h in hosts:
+                optional = h.startswith("-")
+                host = h[1:] if optional else h
+                if host == "*":
+                    host = "0.0.0.0"
+                try:
+                    srv = await self.loop.create_server(
+                        self.protocol, host, port, reuse_address=True, backlog=cfg.tcp_backlog
+                    )
+                except OSError as exc:
+                    if optional:
+                        continue
+                    raise SystemExit(f"Could not create server TCP listening socket {host}:{port}: {exc}") from exc
+                for sock in srv.sockets:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.listeners.append(srv)
+        if cfg.unixsocket:
+            try:
+                os.unlink(cfg.unixsocket)
+            except FileNotFoundError:
+                pass
+            srv = await self.loop.create_unix_server(self.protocol, cfg.unixsocket)
+            os.chmod(cfg.unixsocket, cfg.unixsocketperm or 0o700)
+            self.listeners.append(srv)
+        self.tasks.append(self.loop.create_task(self.committer.everysec()))
+        self.tasks.append(self.loop.create_task(self._cron()))
+
+    async def _cron(self) -> None:
+        """serverCron: active expiry and reclaiming deleted big collections, in small steps."""
+        server = self.server
+        ks = server.ks
+        while True:
+            hz = max(1, min(server.config.hz, 500))
+            await asyncio.sleep(1.0 / hz)
+            if server.active_expire:
+                deadline = time.perf_counter() + 0.25 / hz
+                while True:
+                    n = run_internal(server, lambda: ks.expire_cycle(20))
+                    if not n or n < 20 or time.perf_counter() > deadline:
+                        break
+            if ks.has_garbage():
+                run_internal(server, lambda: ks.reclaim_garbage(2000))
+            self._close_idle_clients()
+
+    def _close_idle_clients(self) -> None:
+        timeout = self.server.config.timeout
+        if not timeout:
+            return
+        now = time.time()
+        for c in list(self.server.clients.values()):
+            if c.blocked is None and not c.in_pubsub_mode() and c.kind == "normal" \
+                    and now - c.last_interaction > timeout:
+                close = getattr(c, "close_connection", None)
+                if close:
+                    close()
+
+    def request_shutdown(self, exit_code: int = 0) -> None:
+        self.exit_code = exit_code
+        self.stopping.set()
+
+    async def stop(self) -> None:
+        for srv in self.listeners:
+            srv.close()
+        for t in self.tasks:
+            t.cancel()
+        self.committer.flush()
+        self.checkpointer.close()
+        server = self.server
+        for hook in server.extensions.get("shutdown_hooks", []):
+            try:
+                hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+        server.close()
+        if server.config.unixsocket:
+            try:
+                os.unlink(server.config.unixsocket)
+            except OSError:
+                pass
+
+
+def setup_logging(cfg: Config) -> None:
+    level = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
+             "warning": logging.WARNING}.get(cfg.loglevel, logging.INFO)
+    handler: logging.Handler
+    if cfg.logfile:
+        handler = logging.FileHandler(cfg.logfile)
+    else:
+        handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(
+        f"{os.getpid()}:M %(asctime)s.%(msecs)03d %(levelname_char)s %(message)s",
+        datefmt="%d %b %Y %H:%M:%S",
+    ))
+    handler.addFilter(_LevelChar())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class _LevelChar(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelname_char = {"DEBUG": ".", "INFO": "*", "WARNING": "#", "ERROR": "#",
+                                 "CRITICAL": "#"}.get(record.levelname, "*")
+        return True
+
+
+async def serve(cfg: Config, inert: list[str] | None = None) -> int:
+    """Run the server until shutdown; returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    log.info("aki %s (Redis %s compatible) starting, pid=%d", __version__, "7.0.15", os.getpid())
+    for name in sorted(set(inert or [])):
+        log.info("config directive '%s' accepted but inert: aki has no such subsystem", name)
+    server = Server(cfg)
+    app = App(server, loop)
+    for hook in startup_hooks:
+        hook(app)
+    await app.start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, app.request_shutdown)
+    where = []
+    if cfg.port:
+        where.append(f"{cfg.bind}:{cfg.port}")
+    if cfg.unixsocket:
+        where.append(cfg.unixsocket)
+    log.info("database file %s, listening on %s", server.engine.path, ", ".join(where))
+    log.info("Ready to accept connections")
+    await app.stopping.wait()
+    log.info("shutting down: committing, checkpointing, closing %s", server.engine.path)
+    await app.stop()
+    log.info("aki is now ready to exit, bye bye...")
+    return app.exit_code
+
+
+# Functions called with the App before listening (HTTP face, replication, AOF ...).
+startup_hooks: list = []
+
+
+def run(cfg: Config, inert: list[str] | None = None) -> int:
+    setup_logging(cfg)
+    import uvloop
+
+    return uvloop.run(serve(cfg, inert))

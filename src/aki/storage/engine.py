@@ -1,0 +1,244 @@
+"""The SQLite file: opening, schema, pragmas, transactions and checkpoints.
+
+Invariants (what a crash can and cannot leave behind):
+
+* Every change is made inside one SQLite transaction opened by ``begin()`` and
+  ended by ``commit()``; SQLite's WAL makes that commit atomic. A crash before
+  the commit frame is in the WAL loses the whole batch, never part of it; a
+  torn frame at the WAL tail fails its checksum and is discarded on open.
+* Nothing is acknowledged before ``commit()`` returns (the committer holds the
+  replies), so a process crash loses no acknowledged write. Under
+  ``appendfsync always`` the WAL is fsynced inside ``commit()`` (synchronous=FULL),
+  so power loss loses none either.
+* A file that is not an aki database, or that a newer aki wrote, is refused
+  before any pragma that could modify it is issued.
+* Checkpoints copy committed pages from the WAL into the main file; they never
+  change what a reader sees and can be interrupted at any point.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from importlib import resources
+from pathlib import Path
+
+import apsw
+
+log = logging.getLogger("aki.storage")
+
+APPLICATION_ID = 0x616B6931  # "aki1"
+SCHEMA_VERSION = 1
+NUM_DBS_DEFAULT = 16
+
+
+class FileRefused(Exception):
+    """The file is not one aki may open (not aki, newer schema, unreadable)."""
+
+
+def _check_header(path: Path) -> None:
+    """Refuse foreign files by reading their header, without opening them in SQLite."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if not header.startswith(b"SQLite format 3\x00"):
+        raise FileRefused(f"{path} is not an aki database (not an SQLite file); refusing to open it")
+    if len(header) < 100:
+        raise FileRefused(f"{path} is truncated (SQLite header incomplete); refusing to open it")
+    app_id = int.from_bytes(header[68:72], "big")
+    user_version = int.from_bytes(header[60:64], "big")
+    if app_id not in (0, APPLICATION_ID):
+        # 0 may still be aki: page 1 of a fresh file can live in the WAL until a checkpoint.
+        raise FileRefused(
+            f"{path} is an SQLite database but not an aki database "
+            f"(application_id {app_id:#x}); refusing to open it"
+        )
+    if user_version > SCHEMA_VERSION:
+        raise FileRefused(
+            f"{path} was written by a newer aki (schema version {user_version}, "
+            f"this aki knows up to {SCHEMA_VERSION}); refusing to open it"
+        )
+
+
+class Engine:
+    """One writer connection on one aki file, plus helpers for snapshots."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        appendfsync: str = "everysec",
+        cache_size_kb: int = 64 * 1024,
+        databases: int = NUM_DBS_DEFAULT,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.wal_path = Path(str(self.path) + "-wal")
+        self.readonly = readonly
+        _check_header(self.path)
+        flags = apsw.SQLITE_OPEN_READONLY if readonly else (
+            apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+        )
+        try:
+            self.conn = apsw.Connection(str(self.path), flags=flags)
+        except apsw.Error as exc:
+            raise FileRefused(f"cannot open {self.path}: {exc}") from exc
+        self.conn.setbusytimeout(5000)
+        self.cur = self.conn.cursor()
+        self.in_tx = False
+        self.lock = threading.RLock()  # embedded use: threads share one Engine
+        self.commits = 0
+        self.fsyncs = 0
+        self.checkpoints = 0
+        self.wal_pages = 0
+        self._data_version = -1
+        self.on_external_change: list = []
+        self.databases = databases
+        try:
+            self._open_schema(cache_size_kb)
+        except apsw.Error as exc:
+            self.conn.close()
+            raise FileRefused(f"cannot use {self.path}: {exc}") from exc
+        self.appendfsync = ""
+        self.set_appendfsync(appendfsync)
+        if not readonly:
+            self.conn.setwalhook(self._wal_hook)
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _open_schema(self, cache_size_kb: int) -> None:
+        cur = self.cur
+        app_id = cur.execute("PRAGMA application_id").fetchone()[0]
+        version = cur.execute("PRAGMA user_version").fetchone()[0]
+        tables = cur.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
+            raise FileRefused(f"{self.path} is not an aki database; refusing to open it")
+        if version > SCHEMA_VERSION:
+            raise FileRefused(
+                f"{self.path} was written by a newer aki (schema version {version}); refusing to open it"
+            )
+        cur.execute(f"PRAGMA cache_size = -{int(cache_size_kb)}")
+        if self.readonly:
+            return
+        mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise FileRefused(f"{self.path}: cannot switch to WAL mode (got {mode})")
+        cur.execute("PRAGMA journal_size_limit = 67108864")
+        cur.execute("PRAGMA temp_store = MEMORY")
+        if app_id == 0:
+            sql = resources.files("aki.storage").joinpath("schema.sql").read_text()
+            with self.conn:
+                cur.execute(sql)
+                cur.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                cur.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                cur.execute(
+                    "INSERT INTO meta (name, value) VALUES ('databases', ?)", (self.databases,)
+                )
+            log.info("created new aki database %s", self.path)
+        else:
+            row = cur.execute("SELECT value FROM meta WHERE name = 'databases'").fetchone()
+            if row is not None:
+                self.databases = int(row[0])
+
+    # -- durability policy -------------------------------------------------------------
+
+    def set_appendfsync(self, policy: str) -> None:
+        """always -> synchronous=FULL (WAL fsynced in every commit); else NORMAL."""
+        if self.readonly:
+            self.appendfsync = policy
+            return
+        level = "FULL" if policy == "always" else "NORMAL"
+        self.cur.execute(f"PRAGMA synchronous = {level}")
+        self.appendfsync = policy
+
+    # -- transactions ------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Open the batch's write transaction (IMMEDIATE: one writer, no upgrade races)."""
+        self.cur.execute("BEGIN IMMEDIATE")
+        self.in_tx = True
+        dv = self.cur.execute("PRAGMA data_version").fetchone()[0]
+        if dv != self._data_version:
+            if self._data_version != -1:
+                for cb in self.on_external_change:
+                    cb()
+            self._data_version = dv
+
+    def commit(self) -> None:
+        """Commit the batch. Under synchronous=FULL this includes the WAL fsync."""
+        if not self.in_tx:
+            return
+        try:
+            self.cur.execute("COMMIT")
+        finally:
+            self.in_tx = False
+        self.commits += 1
+        if self.appendfsync == "always":
+            self.fsyncs += 1
+
+    def rollback(self) -> None:
+        if not self.in_tx:
+            return
+        try:
+            self.cur.execute("ROLLBACK")
+        except apsw.Error:
+            pass
+        self.in_tx = False
+
+    def fsync_wal(self) -> bool:
+        """fsync the WAL file from any thread (everysec). False when there is no WAL."""
+        try:
+            fd = os.open(self.wal_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.fsyncs += 1
+        return True
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _wal_hook(self, conn: apsw.Connection, dbname: str, pages: int) -> int:
+        self.wal_pages = pages
+        return apsw.SQLITE_OK
+
+    def checkpoint(self, mode: str = "PASSIVE") -> tuple[int, int, int]:
+        """Fold the WAL into the main file on the writer connection (outside a batch)."""
+        row = self.cur.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        self.checkpoints += 1
+        if row and row[0] == 0 and row[1] == row[2]:
+            self.wal_pages = 0 if mode in ("RESTART", "TRUNCATE") else self.wal_pages
+        return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
+
+    def snapshot_connection(self) -> apsw.Connection:
+        """A read-only connection for long reads in another thread (MVCC snapshot)."""
+        conn = apsw.Connection(str(self.path), flags=apsw.SQLITE_OPEN_READONLY)
+        conn.setbusytimeout(5000)
+        return conn
+
+    def file_sizes(self) -> tuple[int, int]:
+        def size(p: Path) -> int:
+            try:
+                return p.stat().st_size
+            except FileNotFoundError:
+                return 0
+
+        return size(self.path), size(self.wal_path)
+
+    def close(self) -> None:
+        if self.in_tx:
+            self.commit()
+        try:
+            if not self.readonly:
+                self.cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except apsw.Error as exc:
+            log.warning("final checkpoint failed: %s", exc)
+        self.conn.close()

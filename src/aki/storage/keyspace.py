@@ -1,0 +1,483 @@
+"""The key table: lookup with lazy expiry, create, delete, rename, expire, scan.
+
+Every write of the ``keys`` table goes through this module, for three reasons:
+the row cache in front of SQLite stays correct, every modified key is recorded
+in ``touched`` (WATCH, client tracking and blocked clients hang on it), and
+every keyspace event is recorded in ``events`` for ``execute()`` to deliver.
+
+Databases are addressed by their logical (SELECT) index; ``dbmap`` turns it
+into the physical number stored in the file, so SWAPDB is O(1).
+
+Collections store their elements in their own tables keyed by ``KeyRow.id``;
+their repositories call ``set_len``/``set_meta`` to keep ``len``/``head``/``enc``
+current and ``delete_row`` when a collection becomes empty.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Iterator
+
+from aki.errors import WRONGTYPE, RedisError
+from aki.storage.engine import Engine
+
+STRING, LIST, SET, ZSET, HASH, STREAM = 0, 1, 2, 3, 4, 5
+TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "hash", STREAM: "stream"}
+TYPE_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
+
+_ROW_COLS = "id, type, value, expire_at, len, head, enc"
+_MISSING = None
+KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
+
+
+class KeyRow:
+    """One row of ``keys``. Repositories read it; only Keyspace writes it."""
+
+    __slots__ = ("id", "type", "value", "expire_at", "len", "head", "enc", "db", "key")
+
+    def __init__(self, db: int, key: bytes, row: tuple) -> None:
+        self.db = db
+        self.key = key
+        self.id, self.type, self.value, self.expire_at, self.len, self.head, self.enc = row
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Keyspace:
+    """Key-level operations over the engine's writer connection."""
+
+    def __init__(self, engine: Engine, cache_entries: int = 100_000) -> None:
+        self.engine = engine
+        self.cur = engine.cur
+        self.cache: dict[tuple[int, bytes], KeyRow | None] = {}
+        self.cache_entries = cache_entries
+        self.touched: list[tuple[int, bytes]] = []
+        self.events: list[tuple[str, str, int, bytes]] = []
+        self.expired_count = 0
+        self.hits = 0
+        self.notify_enabled = False  # set while notify-keyspace-events is not empty
+        self.misses = 0
+        self.expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE also stops lazy? no: active only
+        self.lazy_expire = True  # False on a replica: it waits for the primary's DEL
+        self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
+        self.dbmap: list[int] = list(range(engine.databases))
+        self._load_dbmap()
+        engine.on_external_change.append(self._external_change)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _load_dbmap(self) -> None:
+        row = self.cur.execute("SELECT value FROM meta WHERE name = 'dbmap'").fetchone()
+        if row is not None:
+            mapping = [int(x) for x in bytes(row[0]).decode().split(",")]
+            if len(mapping) == len(self.dbmap):
+                self.dbmap = mapping
+
+    def _external_change(self) -> None:
+        """Another process committed to the file: forget everything cached."""
+        self.cache.clear()
+        self._load_dbmap()
+
+    def invalidate(self) -> None:
+        self.cache.clear()
+
+    def now(self) -> int:
+        return self.clock if self.clock is not None else int(time.time() * 1000)
+
+    def _remember(self, db: int, key: bytes, row: KeyRow | None) -> None:
+        cache = self.cache
+        if len(cache) >= self.cache_entries:
+            try:
+                del cache[next(iter(cache))]
+            except (StopIteration, KeyError):
+                pass
+        cache[(db, key)] = row
+
+    def touch(self, db: int, key: bytes) -> None:
+        """Record a modification of ``key`` (for WATCH, tracking, blocked clients)."""
+        self.touched.append((db, key))
+
+    def notify(self, cls: str, event: str, db: int, key: bytes) -> None:
+        """Record a keyspace event; ``execute()`` delivers it after the command."""
+        if self.notify_enabled:
+            self.events.append((cls, event, db, key))
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def lookup(self, db: int, key: bytes) -> KeyRow | None:
+        """The live row for ``key``, or None. An expired key is deleted here (lazy expiry)."""
+        ck = (db, key)
+        cache = self.cache
+        if ck in cache:
+            row = cache[ck]
+        else:
+            r = self.cur.execute(
+                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
+                (self.dbmap[db], key),
+            ).fetchone()
+            row = KeyRow(db, key, r) if r is not None else None
+            self._remember(db, key, row)
+        if row is not None and row.expire_at is not None and row.expire_at <= self.now():
+            if not self.lazy_expire:
+                return None
+            self._expire_row(row)
+            return None
+        return row
+
+    def lookup_read(self, db: int, key: bytes) -> KeyRow | None:
+        """lookup() for read commands: counts keyspace hits and misses for INFO."""
+        row = self.lookup(db, key)
+        if row is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return row
+
+    def lookup_type(self, db: int, key: bytes, type_: int) -> KeyRow | None:
+        """Like lookup, raising WRONGTYPE when the key holds another type."""
+        row = self.lookup(db, key)
+        if row is not None and row.type != type_:
+            raise RedisError(WRONGTYPE)
+        return row
+
+    def exists(self, db: int, key: bytes) -> bool:
+        return self.lookup(db, key) is not None
+
+    def _expire_row(self, row: KeyRow) -> None:
+        self._delete(row)
+        self.expired_count += 1
+        self.notify("x", "expired", row.db, row.key)
+        if self.on_expired is not None:
+            self.on_expired(row.db, row.key)
+
+    on_expired = None  # set by the server: propagate DEL of a lazily expired key
+
+    # -- writes --------------------------------------------------------------------------
+
+    def set_string(
+        self, db: int, key: bytes, value: bytes, expire_at: int | None | object = None,
+        row: KeyRow | None | object = KEEP,
+    ) -> None:
+        """Create or overwrite ``key`` as a string. ``row``: the caller's lookup, if any."""
+        if row is KEEP:
+            row = self.lookup(db, key)
+        if expire_at is KEEP:
+            expire_at = row.expire_at if row is not None else None  # type: ignore[union-attr]
+        if row is not None and row.type == STRING:  # type: ignore[union-attr]
+            self.cur.execute(
+                "UPDATE keys SET value = ?, expire_at = ? WHERE id = ?",
+                (value, expire_at, row.id),  # type: ignore[union-attr]
+            )
+            row.value = value  # type: ignore[union-attr]
+            row.expire_at = expire_at  # type: ignore[union-attr]
+        else:
+            if row is not None:
+                self._delete(row)  # type: ignore[arg-type]
+            self.cur.execute(
+                "INSERT INTO keys (db, key, type, value, expire_at) VALUES (?, ?, 0, ?, ?)",
+                (self.dbmap[db], key, value, expire_at),
+            )
+            rid = self.engine.conn.last_insert_rowid()
+            self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, 0)))
+        self.touched.append((db, key))
+
+    def create(self, db: int, key: bytes, type_: int, value: bytes | None = None,
+               expire_at: int | None = None) -> KeyRow:
+        """Insert a new, empty key of ``type_`` (deleting any current one first)."""
+        old = self.lookup(db, key)
+        if old is not None:
+            self._delete(old)
+        self.cur.execute(
+            "INSERT INTO keys (db, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)",
+            (self.dbmap[db], key, type_, value, expire_at),
+        )
+        rid = self.engine.conn.last_insert_rowid()
+        row = KeyRow(db, key, (rid, type_, value, expire_at, 0, 0, 0))
+        self._remember(db, key, row)
+        self.touched.append((db, key))
+        return row
+
+    def set_len(self, row: KeyRow, length: int) -> None:
+        """A collection's element count changed; an empty collection is deleted."""
+        if length <= 0:
+            row.len = 0
+            self._delete(row)
+            return
+        row.len = length
+        self.cur.execute("UPDATE keys SET len = ? WHERE id = ?", (length, row.id))
+        self.touched.append((row.db, row.key))
+
+    def set_meta(self, row: KeyRow, *, length: int | None = None, head: int | None = None,
+                 enc: int | None = None, value: bytes | None | object = KEEP) -> None:
+        """Update several bookkeeping columns of a collection in one statement."""
+        if length is not None:
+            row.len = length
+        if head is not None:
+            row.head = head
+        if enc is not None:
+            row.enc = enc
+        if value is not KEEP:
+            row.value = value
+        if row.len <= 0 and row.type != STREAM:
+            self._delete(row)
+            return
+        self.cur.execute(
+            "UPDATE keys SET len = ?, head = ?, enc = ?, value = ? WHERE id = ?",
+            (row.len, row.head, row.enc, row.value, row.id),
+        )
+        self.touched.append((row.db, row.key))
+
+    def delete(self, db: int, key: bytes) -> bool:
+        row = self.lookup(db, key)
+        if row is None:
+            return False
+        self._delete(row)
+        return True
+
+    def delete_row(self, row: KeyRow) -> None:
+        self._delete(row)
+
+    def _delete(self, row: KeyRow) -> None:
+        self.cur.execute("DELETE FROM keys WHERE id = ?", (row.id,))
+        self._remember(row.db, row.key, None)
+        self.touched.append((row.db, row.key))
+
+    def set_expire(self, row: KeyRow, expire_at: int | None) -> None:
+        self.cur.execute("UPDATE keys SET expire_at = ? WHERE id = ?", (expire_at, row.id))
+        row.expire_at = expire_at
+        self.touched.append((row.db, row.key))
+
+    def rename(self, row: KeyRow, db: int, newkey: bytes) -> KeyRow:
+        """Move ``row`` to ``newkey`` in ``db`` (any existing target is deleted first)."""
+        target = self.lookup(db, newkey)
+        if target is not None and target.id != row.id:
+            self._delete(target)
+        self.cur.execute(
+            "UPDATE keys SET db = ?, key = ? WHERE id = ?", (self.dbmap[db], newkey, row.id)
+        )
+        self._remember(row.db, row.key, None)
+        self.touched.append((row.db, row.key))
+        new = KeyRow(db, newkey, (row.id, row.type, row.value, row.expire_at, row.len, row.head, row.enc))
+        self._remember(db, newkey, new)
+        self.touched.append((db, newkey))
+        return new
+
+    # -- whole databases -----------------------------------------------------------------
+
+    def dbsize(self, db: int) -> int:
+        r = self.cur.execute("SELECT keys FROM dbstats WHERE db = ?", (self.dbmap[db],)).fetchone()
+        return r[0] if r else 0
+
+    def db_stats(self, db: int) -> tuple[int, int]:
+        r = self.cur.execute(
+            "SELECT keys, expires FROM dbstats WHERE db = ?", (self.dbmap[db],)
+        ).fetchone()
+        return (r[0], r[1]) if r else (0, 0)
+
+    def flushdb(self, db: int) -> None:
+        self.cur.execute(
+            "INSERT INTO garbage (key_id, type) SELECT id, type FROM keys WHERE db = ? AND type != 0",
+            (self.dbmap[db],),
+        )
+        self.cur.execute("UPDATE keys SET len = 0 WHERE db = ? AND type != 0", (self.dbmap[db],))
+        self.cur.execute("DELETE FROM keys WHERE db = ?", (self.dbmap[db],))
+        self.cache.clear()
+
+    def swapdb(self, a: int, b: int) -> None:
+        m = self.dbmap
+        m[a], m[b] = m[b], m[a]
+        self.cur.execute(
+            "INSERT INTO meta (name, value) VALUES ('dbmap', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (",".join(map(str, m)).encode(),),
+        )
+        self.cache.clear()
+
+    def iter_keys(self, db: int, pattern: bytes | None = None) -> Iterator[bytes]:
+        """Every live key of ``db`` (KEYS); patterns with a literal prefix use the index."""
+        now = self.now()
+        phys = self.dbmap[db]
+        prefix = glob_prefix(pattern) if pattern else b""
+        matcher = compile_glob(pattern) if pattern and pattern != b"*" else None
+        end = prefix_end(prefix) if prefix else None
+        if end is not None:
+            sql = ("SELECT key FROM keys WHERE db = ? AND key >= ? AND key < ? "
+                   "AND (expire_at IS NULL OR expire_at > ?)")
+            rows = self.engine.conn.execute(sql, (phys, prefix, end, now))
+        else:
+            rows = self.engine.conn.execute(
+                "SELECT key FROM keys WHERE db = ? AND (expire_at IS NULL OR expire_at > ?)",
+                (phys, now),
+            )
+        for (k,) in rows:
+            if matcher is None or matcher(k):
+                yield k
+
+    def scan(self, db: int, cursor: int, count: int, pattern: bytes | None,
+             type_: int | None) -> tuple[int, list[bytes]]:
+        """SCAN by key id: a cursor is the last id returned, stable across inserts/deletes."""
+        now = self.now()
+        matcher = compile_glob(pattern) if pattern and pattern != b"*" else None
+        rows = self.engine.conn.execute(
+            "SELECT id, key, type, expire_at FROM keys WHERE db = ? AND id > ? ORDER BY id LIMIT ?",
+            (self.dbmap[db], cursor, count),
+        ).fetchall()
+        out = []
+        for _rid, k, t, exp in rows:
+            if exp is not None and exp <= now:
+                continue
+            if type_ is not None and t != type_:
+                continue
+            if matcher is not None and not matcher(k):
+                continue
+            out.append(k)
+        next_cursor = rows[-1][0] if len(rows) == count else 0
+        return next_cursor, out
+
+    def random_key(self, db: int) -> bytes | None:
+        phys = self.dbmap[db]
+        now = self.now()
+        for _ in range(100):
+            r = self.cur.execute(
+                "SELECT key, expire_at FROM keys WHERE db = ? AND id >= "
+                "(SELECT abs(random()) % (max(id) + 1) FROM keys WHERE db = ?) ORDER BY id LIMIT 1",
+                (phys, phys),
+            ).fetchone()
+            if r is None:
+                r = self.cur.execute(
+                    "SELECT key, expire_at FROM keys WHERE db = ? ORDER BY id LIMIT 1", (phys,)
+                ).fetchone()
+                if r is None:
+                    return None
+            if r[1] is None or r[1] > now:
+                return r[0]
+            self.lookup(db, r[0])  # expires it
+        return None
+
+    # -- active expiry -------------------------------------------------------------------
+
+    def expire_cycle(self, limit: int = 20) -> int:
+        """Delete up to ``limit`` due keys through the expiry index. Returns how many."""
+        now = self.now()
+        rows = self.cur.execute(
+            "SELECT db, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        if not rows:
+            return 0
+        inv = {p: i for i, p in enumerate(self.dbmap)}
+        n = 0
+        for phys, key in rows:
+            db = inv.get(phys)
+            if db is None:
+                continue
+            if self.lookup(db, key) is None:
+                n += 1
+        return n
+
+    def reclaim_garbage(self, budget: int = 2000) -> int:
+        """Delete up to ``budget`` element rows of deleted big collections."""
+        row = self.cur.execute("SELECT key_id, type FROM garbage LIMIT 1").fetchone()
+        if row is None:
+            return 0
+        key_id, type_ = row
+        table, col = {
+            LIST: ("list_items", "pos"),
+            SET: ("set_members", "member"),
+            ZSET: ("zset_members", "member"),
+            HASH: ("hash_fields", "field"),
+            STREAM: ("stream_entries", "ms"),
+        }[type_]
+        self.cur.execute(
+            f"DELETE FROM {table} WHERE key_id = ? AND {col} IN "
+            f"(SELECT {col} FROM {table} WHERE key_id = ? LIMIT ?)",
+            (key_id, key_id, budget),
+        )
+        n = self.engine.conn.changes()
+        if n < budget:
+            self.cur.execute("DELETE FROM garbage WHERE key_id = ?", (key_id,))
+        return n
+
+    def has_garbage(self) -> bool:
+        return self.cur.execute("SELECT 1 FROM garbage LIMIT 1").fetchone() is not None
+
+
+# -- glob patterns (Redis's stringmatchlen semantics) ----------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def compile_glob(pattern: bytes):
+    """A matcher for a Redis glob pattern (``* ? [a-z] [^x] \\x``), binary-safe."""
+    i = 0
+    n = len(pattern)
+    out = []
+    while i < n:
+        c = pattern[i : i + 1]
+        if c == b"*":
+            out.append(b".*")
+        elif c == b"?":
+            out.append(b".")
+        elif c == b"[":
+            j = i + 1
+            neg = False
+            if j < n and pattern[j : j + 1] == b"^":
+                neg = True
+                j += 1
+            items = []
+            while j < n and pattern[j : j + 1] != b"]":
+                ch = pattern[j : j + 1]
+                if ch == b"\\" and j + 1 < n:
+                    j += 1
+                    items.append(re.escape(pattern[j : j + 1]))
+                elif j + 2 < n and pattern[j + 1 : j + 2] == b"-" and pattern[j + 2 : j + 3] != b"]":
+                    a, b = pattern[j], pattern[j + 2]
+                    if a > b:
+                        a, b = b, a
+                    items.append(re.escape(bytes([a])) + b"-" + re.escape(bytes([b])))
+                    j += 2
+                else:
+                    items.append(re.escape(ch))
+                j += 1
+            body = b"".join(items)
+            if not body:
+                out.append(b"[^\\s\\S]" if not neg else b"[\\s\\S]")
+            else:
+                out.append(b"[" + (b"^" if neg else b"") + body + b"]")
+            i = j
+        elif c == b"\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i : i + 1]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    rx = re.compile(b"".join(out) + b"\\Z", re.DOTALL)
+    return lambda s: rx.match(s) is not None
+
+
+def glob_match(pattern: bytes, s: bytes) -> bool:
+    return compile_glob(pattern)(s)
+
+
+def glob_prefix(pattern: bytes) -> bytes:
+    """The literal prefix of a glob pattern (lets KEYS/SCAN use the key index)."""
+    out = bytearray()
+    for c in pattern:
+        if c in b"*?[\\":
+            break
+        out.append(c)
+    return bytes(out)
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``."""
+    p = bytearray(prefix)
+    while p and p[-1] == 0xFF:
+        p.pop()
+    if not p:
+        return None
+    p[-1] += 1
+    return bytes(p)

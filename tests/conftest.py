@@ -1,0 +1,250 @@
+"""Shared fixtures: real aki and real redis-server processes on free ports.
+
+``aki_server`` / ``redis_server`` start a process per test module (fast enough,
+and isolates CONFIG changes); ``r``/``rr`` are redis-py clients to them with
+``protocol`` 2, ``r3``/``rr3`` the same in RESP3. ``raw(port)`` gives a raw
+socket client for byte-exact checks. ``pair`` gives ``(aki, redis)`` raw
+clients whose replies tests compare byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 15.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"port {port} did not open")
+
+
+class ServerProcess:
+    """A server process on a port; ``restart()`` keeps the same files."""
+
+    def __init__(self, argv: list[str], port: int, workdir: Path, log: Path) -> None:
+        self.argv = argv
+        self.port = port
+        self.workdir = workdir
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> ServerProcess:
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc)
+        return self
+
+    def stop(self, sig: str = "term") -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            if sig == "kill":
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def restart(self, sig: str = "term") -> ServerProcess:
+        self.stop(sig)
+        return self.start()
+
+    def client(self, **kw) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=30, **kw)
+
+
+def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
+              dbfile: str = "data.aki") -> ServerProcess:
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="aki-test-"))
+    port = port or free_port()
+    argv = [sys.executable, "-m", "aki", "server", "--port", str(port), "--dbfile",
+            str(workdir / dbfile), *extra]
+    return ServerProcess(argv, port, workdir, workdir / "aki.log").start()
+
+
+def start_redis(workdir: Path | None = None, *extra: str, port: int | None = None) -> ServerProcess:
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="redis-test-"))
+    port = port or free_port()
+    argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(workdir), "--enable-debug-command", "yes",
+            *extra]
+    return ServerProcess(argv, port, workdir, workdir / "redis.log").start()
+
+
+@pytest.fixture(scope="module")
+def aki_server(tmp_path_factory):
+    srv = start_aki(tmp_path_factory.mktemp("aki"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    if not os.path.exists(REDIS_SERVER):
+        pytest.fail("redis-server is not installed: the test command installs it (see README)")
+    srv = start_redis(tmp_path_factory.mktemp("redis"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def r(aki_server):
+    client = aki_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def r3(aki_server):
+    client = aki_server.client(protocol=3)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def rr(redis_server):
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+class RawClient:
+    """Sends raw bytes and reads raw replies: for byte-exact comparisons."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def cmd(self, *args: bytes | str | int) -> bytes:
+        """Send one command, return its whole reply as raw bytes."""
+        self.send(encode_command(*args))
+        return self.read_reply()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def read_reply(self) -> bytes:
+        """Read exactly one RESP2/RESP3 reply, returned as it arrived."""
+        line = self._line()
+        out = line + b"\r\n"
+        t = line[:1]
+        if t in (b"$", b"=", b"!"):
+            n = int(line[1:])
+            if n >= 0:
+                while len(self.buf) < n + 2:
+                    self._fill()
+                out += self.buf[: n + 2]
+                self.buf = self.buf[n + 2 :]
+        elif t in (b"*", b"~", b">", b"%", b"|"):
+            n = int(line[1:])
+            if t in (b"%", b"|"):
+                n *= 2
+            for _ in range(max(n, 0)):
+                out += self.read_reply()
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def encode_command(*args: bytes | str | int) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, int):
+            a = str(a)
+        if isinstance(a, str):
+            a = a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+@pytest.fixture
+def raw(aki_server):
+    clients: list[RawClient] = []
+
+    def make(port: int | None = None) -> RawClient:
+        c = RawClient(port or aki_server.port)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+class Pair:
+    """The same commands to aki and to redis-server; replies compared byte for byte."""
+
+    def __init__(self, aki_port: int, redis_port: int) -> None:
+        self.a = RawClient(aki_port)
+        self.r = RawClient(redis_port)
+
+    def both(self, *args) -> tuple[bytes, bytes]:
+        return self.a.cmd(*args), self.r.cmd(*args)
+
+    def same(self, *args) -> bytes:
+        """Assert both servers answer ``args`` identically; return the reply."""
+        got, want = self.both(*args)
+        assert got == want, f"{args!r}: aki {got!r} != redis {want!r}"
+        return got
+
+    def close(self) -> None:
+        self.a.close()
+        self.r.close()
+
+
+@pytest.fixture
+def pair(aki_server, redis_server):
+    p = Pair(aki_server.port, redis_server.port)
+    p.same("FLUSHALL")
+    yield p
+    p.close()

@@ -32,7 +32,12 @@ _unpack_hdr = struct.Struct("<IH").unpack_from
 
 def try_int(s: bytes) -> int | None:
     """The integer ``s`` spells in Redis's canonical form (``string2ll``), else None."""
-    if len(s) > 20 or not _CANON_INT.fullmatch(s):
+    if not s or len(s) > 20:
+        return None
+    c = s[0]
+    if (c > 57 or c < 48) and c != 45:  # neither a digit nor '-': the common reject, no regex
+        return None
+    if not _CANON_INT.fullmatch(s):
         return None
     v = int(s)
     if v < _I64_MIN or v > _I64_MAX:

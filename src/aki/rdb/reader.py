@@ -399,13 +399,20 @@ class RDBReader:
         db = 0
         expire: int | None = None
         idle = freq = None
+        chunked = self.chunk_size is not None
         while True:
-            at = inp.offset
-            op = inp.byte()
+            # The opcode byte, inlined: this loop runs once per key.
+            pos = inp.pos
+            if pos < len(inp.buf):
+                at = inp.base + pos
+                op = inp.buf[pos]
+                inp.pos = pos + 1
+            else:
+                at = inp.offset
+                op = inp.byte()
             if op < _OP_SLOT_INFO:
-                key_at = inp.offset
                 key = inp.string()
-                if op in _PLAIN_COLLECTIONS and self.chunk_size is not None:
+                if chunked and op in _PLAIN_COLLECTIONS:
                     yield from self._chunked(op, db, key, expire, at)
                 else:
                     try:
@@ -427,7 +434,7 @@ class RDBReader:
                     ) as exc:
                         raise RDBError(
                             f"corrupt value of key {_show(key)} (type {op}, {_ENCODING_NAMES.get(op, '?')}): {exc}",
-                            key_at,
+                            at,
                         ) from None
                     else:
                         self.idle, self.freq = idle, freq

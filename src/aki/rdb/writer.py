@@ -395,9 +395,8 @@ class RDBWriter:
             self._write_streamed(head, key, kind, value, count)
             return
         type_byte, parts = _encode_object(kind, value, self.compress, self.limits)
-        self._put(head + bytes((type_byte,)) + _string(key, self.compress))
-        for p in parts:
-            self._put(p)
+        parts.insert(0, head + bytes((type_byte,)) + _string(key, self.compress))
+        self._put(b"".join(parts))
 
     def _write_streamed(self, head: bytes, key: bytes, kind: str, items: Iterable[Any], count: int) -> None:
         if count <= 0:

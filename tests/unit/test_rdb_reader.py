@@ -410,3 +410,48 @@ def test_dump_payload_roundtrip_and_truncation() -> None:
         for cut in range(len(payload)):
             with pytest.raises(RDBError):
                 load_value(payload[:cut])
+
+
+def test_quicklist_v2_plain_nodes() -> None:
+    packed = lp.encode([b"a", b"7"])
+    body = b"\x12" + s("l") + b"\x02" + b"\x01" + s("plain value") + b"\x02" + bytes((len(packed),)) + packed
+    assert keys_of(read(rdb(10, body))) == {b"l": ("list", [b"plain value", b"a", b"7"], None)}
+    with pytest.raises(RDBError, match="container 3"):
+        read(rdb(10, b"\x12" + s("l") + b"\x01\x03" + s("x")))
+
+
+def test_write_rdb_and_streamed_keys() -> None:
+    from aki.rdb import write_rdb
+
+    out = io.BytesIO()
+    write_rdb(
+        out,
+        [(0, b"a", "string", b"1", None), (2, b"b", "hash", [(b"f", b"v")], 1700000000000)],
+        functions=[b"#!lua name=x\nreturn"],
+    )
+    recs = read(out.getvalue())
+    assert [r for r in recs if isinstance(r, KeyRecord)] == [
+        KeyRecord(0, b"a", "string", b"1", None),
+        KeyRecord(2, b"b", "hash", [(b"f", b"v")], 1700000000000),
+    ]
+    out = io.BytesIO()
+    w = RDBWriter(out)
+    w.begin()
+    w.select_db(0)
+    w.write_key(b"l", "list", iter([b"x", b"y"]), count=2)
+    w.write_key(b"s", "set", (b"%d" % i for i in range(3)), count=3)
+    w.write_key(b"z", "zset", iter([(b"m", 2.5)]), count=1)
+    w.write_key(b"h", "hash", iter([(b"f", b"v")]), count=1)
+    w.finish()
+    got = keys_of(read(out.getvalue()))
+    assert got == {
+        b"l": ("list", [b"x", b"y"], None),
+        b"s": ("set", [b"0", b"1", b"2"], None),
+        b"z": ("zset", [(b"m", 2.5)], None),
+        b"h": ("hash", [(b"f", b"v")], None),
+    }
+    w = RDBWriter(io.BytesIO())
+    w.begin()
+    w.select_db(0)
+    with pytest.raises(ValueError, match="count=5"):
+        w.write_key(b"bad", "list", iter([b"x"]), count=5)

@@ -412,3 +412,23 @@ def test_dump_errors_match_redis_text(populated: Server) -> None:
         r.restore("bad", 0, payload)
     assert str(ours.value) == "ERR " + str(theirs.value) == "ERR Bad data format"
     assert load_value(empty) == ("hash", [(b"f", b"v")])
+
+
+def test_streamed_plain_encodings_load_in_redis(start_server: Any, tmp_path: Path) -> None:
+    """Keys written element by element (types 1/2/5/4) load, converted by Redis as usual."""
+    out = tmp_path / "streamed.rdb"
+    n = 3000
+    with open(out, "wb") as f:
+        w = RDBWriter(f)
+        w.begin()
+        w.select_db(0, 4, 0)
+        w.write_key(b"l", "list", (b"e%d" % i for i in range(n)), count=n)
+        w.write_key(b"s", "set", (b"%d" % i for i in range(n)), count=n)
+        w.write_key(b"z", "zset", ((b"m%d" % i, i / 7) for i in range(n)), count=n)
+        w.write_key(b"h", "hash", ((b"f%d" % i, b"v") for i in range(n)), count=n)
+        w.finish()
+    srv = start_server(out)
+    r = srv.client()
+    assert r.lrange("l", 0, -1) == [b"e%d" % i for i in range(n)]
+    assert r.scard("s") == n and r.zcard("z") == n and r.hlen("h") == n
+    assert r.zscore("z", "m700") == 100.0

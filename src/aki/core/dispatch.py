@@ -114,11 +114,9 @@ def _count_error(server: Server, message: str) -> None:
 def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     """Run a resolved command: handler, stats, hooks, propagation, events."""
     server = client.server
-    engine = server.engine
-    if not engine.in_tx:
-        engine.begin()
+    if not server.engine.in_tx:
+        server.engine.begin()
         server.request_commit()
-    ks = server.ks
     prop = server.propagation
     server.propagation = None
     start = _perf()
@@ -139,9 +137,9 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     cmd.usec += usec
     client.last_cmd = cmd.fullname
     server.stats.total_commands += 1
-    threshold = server.config.slowlog_log_slower_than
-    if threshold >= 0 and usec >= threshold:
+    if usec >= server.slowlog_threshold >= 0:
         _slowlog(server, client, argv, usec)
+    ks = server.ks
     touched = ks.touched
     if touched:
         ks.touched = []
@@ -153,7 +151,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     if override is not None:
         for db, args in override:
             server.propagate(db, args)
-    elif touched and cmd.is_write:
+    elif touched and cmd.is_write and server.propagators:
         server.propagate(client.db, argv)
     if ks.events:
         events = ks.events

@@ -103,12 +103,18 @@ class Server:
         self.ks.on_expired = self._propagate_expired
         cfg.on_change("appendfsync", self.engine.set_appendfsync)
         cfg.on_change("slowlog-max-len", self._resize_slowlog)
+        # read on every command: kept as a plain attribute, not a config lookup
+        self.slowlog_threshold = cfg.slowlog_log_slower_than
+        cfg.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
         cfg.on_change("notify-keyspace-events", self._notify_changed)
         self._notify_changed(cfg.notify_keyspace_events)
 
     def next_client_id(self) -> int:
         self._next_client_id += 1
         return self._next_client_id
+
+    def _set_slowlog_threshold(self, usec: int) -> None:
+        self.slowlog_threshold = usec
 
     def _resize_slowlog(self, n: int) -> None:
         self.slowlog = collections.deque(self.slowlog, maxlen=max(n, 0))

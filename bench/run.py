@@ -1,0 +1,157 @@
+"""Benchmark runner: real redis-server and aki side by side, same load, one run.
+
+    python bench/run.py                      # appendfsync everysec on both
+    python bench/run.py --fsync always       # appendfsync always on both
+    python bench/run.py --tests set,get -n 100000 --pipelines 1
+
+Redis runs with AOF (``appendonly yes``) and the same fsync policy, so both
+promise the same durability. Each workload is ``redis-benchmark -r 100000
+-n N -c 50 -P p -t <test>`` against each server in turn; the table prints
+requests/s for both and the ratio aki/Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_TESTS = "set,get,incr,mset,lpush,rpop,sadd,hset,zadd,lrange_100"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def start_redis(workdir: Path, fsync: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+         "--appendonly", "yes", "--appendfsync", fsync, "--save", ""],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return proc, port
+
+
+def start_aki(workdir: Path, fsync: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aki", "server", "--port", str(port),
+         "--dbfile", str(workdir / "bench.aki"), "--appendfsync", fsync, "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def redis_benchmark(port: int, test: str, n: int, clients: int, pipeline: int) -> float:
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-r", "100000", "-n", str(n), "-c", str(clients),
+         "-P", str(pipeline), "-t", test, "--csv"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    for row in rows[1:]:
+        if row:
+            return float(row[1])
+    raise RuntimeError(f"no result for {test}: {out!r}")
+
+
+def zrangebyscore(port: int, n: int, clients: int, pipeline: int, members: int = 100_000) -> float:
+    """ZRANGEBYSCORE with LIMIT on a 100,000-member zset (filled first, not timed)."""
+    import redis
+
+    r = redis.Redis(port=port)
+    r.delete("bench:zset")
+    pipe = r.pipeline(transaction=False)
+    for i in range(0, members, 1000):
+        pipe.zadd("bench:zset", {f"m{j}": j for j in range(i, i + 1000)})
+    pipe.execute()
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-n", str(n), "-c", str(clients), "-P", str(pipeline),
+         "-r", str(members - 100), "--csv",
+         "ZRANGEBYSCORE", "bench:zset", "__rand_int__", "+inf", "LIMIT", "0", "10"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    return float(rows[1][1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fsync", default="everysec", choices=["always", "everysec", "no"])
+    ap.add_argument("--tests", default=DEFAULT_TESTS)
+    ap.add_argument("-n", type=int, default=200_000)
+    ap.add_argument("-c", "--clients", type=int, default=50)
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--zrange", action="store_true", help="add ZRANGEBYSCORE on a 100k zset")
+    opts = ap.parse_args()
+    if not shutil.which("redis-benchmark"):
+        sys.exit("redis-benchmark not found: apt-get install redis-tools")
+    tmp = Path(tempfile.mkdtemp(prefix="aki-bench-"))
+    (tmp / "redis").mkdir()
+    (tmp / "aki").mkdir()
+    rproc, rport = start_redis(tmp / "redis", opts.fsync)
+    aproc, aport = start_aki(tmp / "aki", opts.fsync)
+    results = []
+    try:
+        for p in [int(x) for x in opts.pipelines.split(",")]:
+            for test in opts.tests.split(","):
+                red = redis_benchmark(rport, test, opts.n, opts.clients, p)
+                aki = redis_benchmark(aport, test, opts.n, opts.clients, p)
+                results.append((test.upper(), p, red, aki))
+                print(f"{test.upper():<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
+                      f"ratio {aki / red:5.2f}", flush=True)
+            if opts.zrange:
+                n = max(opts.n // 4, 10_000)
+                red = zrangebyscore(rport, n, opts.clients, p)
+                aki = zrangebyscore(aport, n, opts.clients, p)
+                results.append(("ZRANGEBYSCORE", p, red, aki))
+                print(f"{'ZRANGEBYSCORE':<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
+                      f"ratio {aki / red:5.2f}", flush=True)
+    finally:
+        stop(aproc)
+        stop(rproc)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(f"appendfsync {opts.fsync}, -c {opts.clients}, -n {opts.n}, -r 100000")
+    print("| workload | -P | redis req/s | aki req/s | aki/redis |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, p, red, aki in results:
+        print(f"| {name} | {p} | {red:,.0f} | {aki:,.0f} | {aki / red:.2f} |")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

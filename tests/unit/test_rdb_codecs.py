@@ -186,6 +186,8 @@ def test_intset_roundtrip_and_checks() -> None:
     with pytest.raises(ValueError):
         intset.decode(struct.pack("<II", 3, 0))  # bad encoding
     with pytest.raises(ValueError):
+        intset.decode(struct.pack("<II", 2, 0))  # empty: redis-server 7.0.15 refuses it too
+    with pytest.raises(ValueError):
         intset.decode(struct.pack("<II", 2, 3) + b"\x00\x00")  # short
 
 
@@ -194,7 +196,7 @@ def test_zipmap_decode() -> None:
     assert zipmap.decode(zm) == [(b"f1", b"v1"), (b"f2", b"v2")]
     big = b"\x01\x01k\xfe" + struct.pack("<I", 300) + b"\x00" + b"v" * 300 + b"\xff"
     assert zipmap.decode(big) == [(b"k", b"v" * 300)]
-    for bad in (zm[:-1], zm[:-4] + b"\xff", b"\x05\x01k\xff"):
+    for bad in (zm[:-1], zm[:-4] + b"\xff", b"\x05\x01k\xff", b"\x00\xff"):
         with pytest.raises(ValueError):
             zipmap.decode(bad)
 

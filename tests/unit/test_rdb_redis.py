@@ -8,9 +8,12 @@ encodings Redis picks.
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from aki.rdb import (  # noqa: E402
     iter_records,
     load_value,
 )
+from aki.rdb.crc64 import crc64  # noqa: E402
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rdb"
@@ -64,15 +68,20 @@ class Server:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port).ping()
-                return
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"redis-server did not start: {self.log_text()[-1500:]}") from None
-                time.sleep(0.02)
+        while not self._pong():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not start: {self.log_text()[-1500:]}")
+            time.sleep(0.02)
+
+    def _pong(self) -> bool:
+        """One raw PING (redis-py would retry with backoff for seconds on a refused file)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def client(self, db: int = 0) -> Any:
         return redis.Redis(port=self.port, db=db)
@@ -266,7 +275,7 @@ LIBRARY = b"#!lua name=mylib\nredis.register_function('myfunc', function(keys, a
 
 def populate(r: Any) -> None:
     """One key per type and encoding Redis 7.0 can produce, small and large."""
-    rng = __import__("random").Random(7)
+    rng = random.Random(7)
     far = int(time.time() * 1000) + 10**9
     r.set("s:int", "12345")
     r.set("s:neg", "-5")
@@ -403,8 +412,6 @@ def test_dump_errors_match_redis_text(populated: Server) -> None:
     # A valid envelope around an empty hash: "Bad data format" on both sides.
     empty = dump_value("hash", [(b"f", b"v")])
     body = bytes((4, 0)) + b"\x0a\x00"  # RDB_TYPE_HASH with zero fields
-    from aki.rdb.crc64 import crc64
-
     payload = body + crc64(body).to_bytes(8, "little")
     with pytest.raises(DumpPayloadError) as ours:
         load_value(payload)
@@ -432,3 +439,22 @@ def test_streamed_plain_encodings_load_in_redis(start_server: Any, tmp_path: Pat
     assert r.lrange("l", 0, -1) == [b"e%d" % i for i in range(n)]
     assert r.scard("s") == n and r.zcard("z") == n and r.hlen("h") == n
     assert r.zscore("z", "m700") == 100.0
+
+
+@pytest.mark.parametrize(
+    ("type_byte", "blob", "redis_says"),
+    [
+        (11, b"\x02\x00\x00\x00\x00\x00\x00\x00", "Intset integrity check failed"),
+        (9, b"\x00\xff", "Zipmap integrity check failed"),
+    ],
+)
+def test_empty_intset_and_zipmap_are_corrupt_for_both(
+    type_byte: int, blob: bytes, redis_says: str, tmp_path: Path
+) -> None:
+    data = b"REDIS0009\xfe\x00" + bytes((type_byte, 1)) + b"k" + bytes((len(blob),)) + blob + b"\xff"
+    data += struct.pack("<Q", crc64(data))
+    with pytest.raises(RDBError, match="empty"):
+        list(iter_records(io.BytesIO(data)))
+    (tmp_path / "dump.rdb").write_bytes(data)
+    with pytest.raises(RuntimeError, match=redis_says):
+        Server(tmp_path).stop()

@@ -2,8 +2,8 @@
 
 Layout: ``<encoding u32: 2, 4 or 8><length u32><length little-endian signed ints>``.
 The whole array is unpacked with one ``struct`` call. ``decode`` checks the header,
-the exact blob size and (as Redis's deep check does) that values strictly ascend,
-raising ``ValueError`` otherwise.
+the exact blob size, that it is not empty and (as Redis's deep check does) that
+values strictly ascend, raising ``ValueError`` otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ def decode(blob: bytes) -> list[int]:
     fmt = _FORMATS.get(enc)
     if fmt is None:
         raise ValueError(f"intset with invalid encoding {enc}")
+    if length == 0:
+        raise ValueError("empty intset")  # Redis's integrity check refuses it too
     if len(blob) != 8 + enc * length:
         raise ValueError(f"intset of {length} x {enc} bytes does not fit a {len(blob)} byte blob")
     values = list(struct.unpack_from(f"<{length}{fmt}", blob, 8))

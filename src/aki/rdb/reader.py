@@ -18,7 +18,8 @@ Invariants (what a corrupt or hostile input can and cannot do):
   ``RDBError`` after the last record, so a caller commits only when iteration ends
   cleanly.
 * Empty collections (a Redis bug of old could write them) are skipped with a
-  warning naming the key, as Redis skips them on load; module values are skipped
+  warning naming the key, as Redis 7.0 skips them on load; an empty intset or
+  zipmap is corruption (RDBError), as Redis 7.0's integrity checks say; module values are skipped
   with a warning naming the key. Nothing is ever skipped silently.
 """
 
@@ -349,8 +350,9 @@ class RDBReader:
 
     ``records()`` yields ``KeyRecord``, ``AuxRecord`` and ``FunctionRecord`` in file
     order. After a clean iteration ``version``, ``aux`` (dict of AUX fields),
-    ``checksum`` (the trailer, or None) and ``tail()`` (bytes read past the EOF
-    trailer, e.g. an AOF tail after an RDB preamble) describe the file.
+    ``checksum`` (the trailer, or None), ``complete`` and ``tail()`` (bytes read past
+    the EOF trailer, e.g. the AOF tail after an RDB preamble: the AOF loader goes on
+    with ``tail()`` followed by the rest of the stream) describe the file.
 
     ``on_warning(message)`` receives each skip notice; by default they go to
     ``warnings.warn`` with ``RDBWarning``. ``chunk_size`` (elements) lets a caller
@@ -377,7 +379,7 @@ class RDBReader:
         self.idle: int | None = None  # LRU idle seconds of the last key, when the file has it
         self.freq: int | None = None  # LFU counter of the last key, when the file has it
         self.skipped = 0
-        self._done = False
+        self.complete = False  # True once the EOF opcode and checksum were read and verified
 
     def tail(self) -> bytes:
         """Bytes already buffered after the RDB's end (only meaningful after iteration)."""
@@ -416,7 +418,7 @@ class RDBReader:
                     yield from self._chunked(op, db, key, expire, at)
                 else:
                     try:
-                        value = _read_value(inp, op, key, version)
+                        value = _read_value(inp, op)
                     except _Empty:
                         self._skip(f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})")
                     except _Skip as s:
@@ -489,7 +491,7 @@ class RDBReader:
                     f"RDB checksum mismatch: file says {stored:016x}, computed {crc:016x}",
                     at,
                 )
-        self._done = True
+        self.complete = True
 
     def __iter__(self) -> Iterator[Record]:
         return self.records()
@@ -628,7 +630,7 @@ def _first(x: tuple[bytes, Any]) -> bytes:
     return x[0]
 
 
-def _read_value(inp: _Input, op: int, key: bytes, version: int) -> Any:
+def _read_value(inp: _Input, op: int) -> Any:
     """Parse the value of type ``op``; raises _Empty, _Skip, RDBError or ValueError."""
     if op == 0:
         return inp.string()
@@ -758,9 +760,6 @@ def _read_stream(inp: _Input, op: int) -> StreamValue:
             entries = entries_from_listpack(node_key, blob)
         except (ValueError, IndexError, struct.error) as exc:
             raise RDBError(f"corrupt stream node: {exc}", at) from None
-        if not entries and op >= 19:
-            # Redis drops emptied nodes; only a v1 stream might have carried one.
-            pass
         s.entries += entries
     s.length = inp.length()
     s.last_id = _stream_id(inp)
@@ -918,7 +917,7 @@ def load_value(payload: bytes, *, max_version: int = 10) -> tuple[ValueType, Any
         raise DumpPayloadError(DUMP_BAD_FORMAT, f"unsupported value type {op}", 0)
     inp.pos = 1
     try:
-        value = _read_value(inp, op, b"", ver)
+        value = _read_value(inp, op)
     except _Empty:
         raise DumpPayloadError(DUMP_BAD_FORMAT, "empty collection") from None
     except RDBError as exc:

@@ -3,7 +3,7 @@
 Layout: ``<zmlen u8><len>key<len><free u8>value<free bytes>...<0xFF>``. A length is one
 byte below 254, or 254 and a 32-bit little-endian length; 255 ends the map. ``free``
 is slack after the value that must be skipped. ``decode`` checks every bound and
-raises ``ValueError`` on malformed input, as ``zipmapValidateIntegrity`` would.
+raises ``ValueError`` on malformed (or empty) input, as ``zipmapValidateIntegrity`` would.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def decode(blob: bytes) -> list[tuple[bytes, bytes]]:
         p += vlen + free
     if p != n:
         raise ValueError("zipmap has bytes after its terminator")
+    if not out:
+        raise ValueError("empty zipmap")  # Redis 7.0 refuses it as corrupt, unlike other empties
     if blob[0] < 254 and blob[0] != len(out):
         raise ValueError(f"zipmap header says {blob[0]} pairs, found {len(out)}")
     return out

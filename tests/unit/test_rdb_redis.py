@@ -29,6 +29,7 @@ from aki.rdb import (  # noqa: E402
     FunctionRecord,
     KeyRecord,
     RDBError,
+    RDBReader,
     RDBWriter,
     StreamValue,
     dump_value,
@@ -458,3 +459,21 @@ def test_empty_intset_and_zipmap_are_corrupt_for_both(
     (tmp_path / "dump.rdb").write_bytes(data)
     with pytest.raises(RuntimeError, match=redis_says):
         Server(tmp_path).stop()
+
+
+@pytest.mark.parametrize(("policy", "attr"), [("allkeys-lfu", "freq"), ("allkeys-lru", "idle")])
+def test_lfu_and_lru_opcodes_from_redis(start_server: Any, policy: str, attr: str) -> None:
+    srv = start_server()
+    r = srv.client()
+    r.config_set("maxmemory-policy", policy)
+    r.set("a", "1")
+    r.hset("b", "f", "v")
+    r.save()
+    with open(srv.dir / "dump.rdb", "rb") as f:
+        reader = RDBReader(f)
+        seen = []
+        for rec in reader:
+            if isinstance(rec, KeyRecord):
+                seen.append((rec.key, getattr(reader, attr)))
+    assert sorted(k for k, _ in seen) == [b"a", b"b"]
+    assert all(v is not None for _, v in seen)

@@ -142,7 +142,9 @@ ValueType = Literal["string", "list", "set", "zset", "hash", "stream"]
 class KeyRecord(NamedTuple):
     """One key. ``value`` by type: string ``bytes``; list/set ``list[bytes]``; zset
     ``list[(member, score)]``; hash ``list[(field, value)]``; stream ``StreamValue``.
-    ``expire_ms`` is an absolute unix time in milliseconds or None."""
+    ``expire_ms`` is an absolute unix time in milliseconds or None; keys already
+    expired are yielded too (Redis drops them when it loads as a primary: the caller
+    decides)."""
 
     db: int
     key: bytes

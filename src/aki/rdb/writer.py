@@ -10,8 +10,8 @@ Redis would have built: quicklist v2 with ~8 KiB listpack nodes for lists; intse
 for small all-integer sets (``set-max-intset-entries 512``), else a plain set (7.0
 has no set listpack: type 20 would not load); listpack for hashes and zsets of at
 most 128 entries with elements of at most 64 bytes, else plain hash / ZSET_2 with
-binary scores; stream v2 (type 19). Strings of 11 bytes or less that are canonical
-integers are integer-encoded; with ``compress=True`` strings over 20 bytes are LZF
+binary scores; stream v2 (type 19). Strings that spell a canonical 32-bit integer
+are integer-encoded; with ``compress=True`` strings over 20 bytes are LZF
 compressed when that saves at least 4 bytes, exactly Redis's rule.
 
 Memory: bytes go to the file object in ~64 KiB writes; only the key being written

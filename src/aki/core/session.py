@@ -49,7 +49,10 @@ class Client:
         self.multi_queue: list[list[bytes]] = []
         self.multi_error = False
         self.watched: set[tuple[int, bytes]] = set()
+        self.watch_expiry: dict[tuple[int, bytes], int | None] = {}
         self.dirty_cas = False
+        # EXEC and scripts: blocking commands answer at once instead of waiting
+        self.deny_blocking = False
         # pub/sub
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()

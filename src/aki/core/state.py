@@ -98,9 +98,14 @@ class Server:
         self.extensions: dict[str, Any] = {}
         # set by handlers through dispatch.rewrite(): what to propagate instead of argv
         self.propagation: list[tuple[int, list[bytes]]] | None = None
+        # while EXEC or a script runs: writes collected here, then wrapped in MULTI/EXEC
+        self.tx_propagation: list[tuple[int, list[bytes]]] | None = None
         # set by execute() when a handler crashed: the committer rolls the batch back
         self.batch_failed = False
         self.ks.on_expired = self._propagate_expired
+        from aki.core.notify import Notifier
+
+        Notifier(self)
         cfg.on_change("appendfsync", self.engine.set_appendfsync)
         cfg.on_change("slowlog-max-len", self._resize_slowlog)
         # read on every command: kept as a plain attribute, not a config lookup
@@ -108,6 +113,13 @@ class Server:
         cfg.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
         cfg.on_change("notify-keyspace-events", self._notify_changed)
         self._notify_changed(cfg.notify_keyspace_events)
+        # OBJECT FREQ: the keyspace keeps LFU counters only under an LFU policy
+        cfg.on_change("maxmemory-policy", self._policy_changed)
+        cfg.on_change("lfu-log-factor", lambda v: setattr(self.ks, "lfu_log_factor", v))
+        cfg.on_change("lfu-decay-time", lambda v: setattr(self.ks, "lfu_decay_time", v))
+        self._policy_changed(cfg.maxmemory_policy)
+        self.ks.lfu_log_factor = cfg.lfu_log_factor
+        self.ks.lfu_decay_time = cfg.lfu_decay_time
 
     def next_client_id(self) -> int:
         self._next_client_id += 1
@@ -122,6 +134,9 @@ class Server:
     def _notify_changed(self, flags: str) -> None:
         self.ks.notify_enabled = bool(flags) and ("K" in flags or "E" in flags)
 
+    def _policy_changed(self, policy: str) -> None:
+        self.ks.lfu = "lfu" in policy
+
     def _propagate_expired(self, db: int, key: bytes) -> None:
         self.stats.expired_keys += 1
         self.dirty += 1
@@ -129,6 +144,9 @@ class Server:
             p(db, [b"DEL", key])
 
     def propagate(self, db: int, argv: list[bytes]) -> None:
+        if self.tx_propagation is not None:
+            self.tx_propagation.append((db, argv))
+            return
         for p in self.propagators:
             p(db, argv)
 

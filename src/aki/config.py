@@ -101,7 +101,7 @@ def parse_memory(text: str) -> int | None:
     while i > 0 and t[i - 1].isalpha():
         i -= 1
     num, unit = t[:i], t[i:]
-    if unit not in _UNITS or not num or not (num.isdigit() or (num[0] == "-" and num[1:].isdigit())):
+    if unit not in _UNITS or not num or not num.isdigit():  # memtoull: no sign at all
         return None
     return int(num) * _UNITS[unit]
 
@@ -137,6 +137,9 @@ class Config:
         self._values["port"] = 6379
         self._values["bind"] = "127.0.0.1 -::1"
         self._values["dir"] = os.getcwd()
+        # the extracted table holds a daemonized test server's values for these two
+        self._values["daemonize"] = False
+        self._values["pidfile"] = ""
 
     # -- access ------------------------------------------------------------------------
 

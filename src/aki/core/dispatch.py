@@ -139,6 +139,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     server.stats.total_commands += 1
     if usec >= server.slowlog_threshold >= 0:
         _slowlog(server, client, argv, usec)
+    if usec >= 1000 and server.config.latency_monitor_threshold:
+        server.add_latency("fast-command" if cmd.fast else "command", usec // 1000)
     ks = server.ks
     touched = ks.touched
     if touched:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aki.net")
 
+_now = time.time
 _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 
 
@@ -80,6 +82,7 @@ class RespConnection(asyncio.Protocol):
         if self.closing:
             return
         client = self.client
+        client.last_interaction = _now()
         stats = self.server.stats
         stats.net_input += len(data)
         client.tot_net_in += len(data)
@@ -132,6 +135,10 @@ class RespConnection(asyncio.Protocol):
             if argv[0] == b"\x00protocol-error":
                 self._protocol_error(argv[1].decode())
                 return
+            if self.server.paused_until and self._paused(argv):
+                self.pending.append(argv)
+                self.pending.extend(it)
+                return
             reply = execute(client, argv)
             if type(reply) is Suspend:
                 self._suspend(reply)
@@ -142,9 +149,19 @@ class RespConnection(asyncio.Protocol):
                 self.out.append(encode(reply, client.resp == 3))
             elif mode == "skip":
                 client.reply_mode = "on"
+            elif mode == "skip_next":  # CLIENT REPLY SKIP: no reply to it, none to the next
+                client.reply_mode = "skip"
             if client.close_after_reply:
                 self.closing = True
                 return
+
+    def _paused(self, argv: list[bytes]) -> bool:
+        """CLIENT PAUSE: park this request (and the rest of the pipeline) until it ends."""
+        check = self.server.extensions.get("pause")
+        if check is None or not check(self.client, argv):
+            return False
+        self.server.extensions.setdefault("pause_waiters", []).append(self._drain_pending)
+        return True
 
     def _suspend(self, susp: Suspend) -> None:
         self.suspended = susp

@@ -1,0 +1,252 @@
+"""Server, CONFIG, COMMAND and introspection replies compared with real redis-server."""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import RawClient
+
+
+def test_command_info_of_implemented(pair):
+    for name in ("get", "set", "ping", "echo", "dbsize", "flushdb", "swapdb", "time",
+                 "lastsave", "info", "config|get", "config|set", "client|list", "client|kill",
+                 "slowlog|get", "command|info", "memory|usage", "latency|latest",
+                 "select", "auth", "hello", "monitor", "save", "bgsave", "shutdown"):
+        pair.same("COMMAND", "INFO", name)
+
+
+def test_command_info_unknown_and_several(pair):
+    pair.same("COMMAND", "INFO", "get", "nosuchcommand", "set")
+    pair.same("COMMAND", "INFO", "GET", "client|nosuch")
+
+
+def test_command_docs(pair):
+    for name in ("get", "set", "time", "dbsize", "swapdb", "echo", "ping", "client|id"):
+        pair.same("COMMAND", "DOCS", name)
+    pair.same("COMMAND", "DOCS", "nosuchcommand")
+
+
+def test_command_getkeys(pair):
+    pair.same("COMMAND", "GETKEYS", "get", "k")
+    pair.same("COMMAND", "GETKEYS", "set", "k", "v", "EX", "10")
+    pair.same("COMMAND", "GETKEYS", "mset", "a", "1", "b", "2")
+    pair.same("COMMAND", "GETKEYS", "eval", "return 1", "2", "a", "b", "c")
+    pair.same("COMMAND", "GETKEYS", "eval", "return 1", "0")
+    pair.same("COMMAND", "GETKEYS", "zunionstore", "dst", "2", "a", "b", "WEIGHTS", "1", "2")
+    pair.same("COMMAND", "GETKEYS", "sort", "k", "BY", "w*", "STORE", "out")
+    pair.same("COMMAND", "GETKEYS", "xread", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0")
+    pair.same("COMMAND", "GETKEYS", "ping")
+    pair.same("COMMAND", "GETKEYS", "nosuch", "x")
+    pair.same("COMMAND", "GETKEYS", "get")
+    pair.same("COMMAND", "GETKEYS", "zunionstore", "dst", "5", "a")
+    pair.same("COMMAND", "GETKEYSANDFLAGS", "set", "k", "v")
+    pair.same("COMMAND", "GETKEYSANDFLAGS", "lmove", "a", "b", "left", "right")
+
+
+def test_command_errors_and_help(pair):
+    pair.same("COMMAND", "HELP")
+    pair.same("command", "help")
+    pair.same("COMMAND", "LIST", "FILTERBY", "nosuch", "x")
+    pair.same("COMMAND", "LIST", "extra")
+    pair.same("COMMAND", "LIST", "FILTERBY", "MODULE", "foo")
+    pair.same("COMMAND", "COUNT", "x")
+    pair.same("COMMAND", "NOSUCH")
+
+
+def test_command_list_pattern_subset(pair):
+    got, want = pair.both("COMMAND", "LIST", "FILTERBY", "PATTERN", "client*")
+    ours = set(got.split(b"\r\n")[1:]) - {b"client|setinfo", b"client|no-touch"}  # 7.2
+    theirs = set(want.split(b"\r\n")[1:])
+    assert ours <= theirs and b"client|list" in ours
+
+
+def test_config_get_exact(pair):
+    for name in ("maxmemory", "maxclients", "hz", "save", "appendfsync", "appendonly",
+                 "timeout", "databases", "notify-keyspace-events", "maxmemory-policy",
+                 "slowlog-log-slower-than", "slowlog-max-len", "lua-time-limit",
+                 "busy-reply-threshold", "hash-max-ziplist-entries", "hash-max-listpack-entries",
+                 "list-max-ziplist-size", "zset-max-listpack-value", "set-max-intset-entries",
+                 "client-output-buffer-limit", "repl-backlog-size", "latency-monitor-threshold",
+                 "protected-mode", "tcp-keepalive", "proto-max-bulk-len",
+                 "client-query-buffer-limit", "slaveof", "replicaof", "replica-read-only",
+                 "slave-read-only", "maxmemory-samples", "active-expire-effort",
+                 "lazyfree-lazy-user-del", "stream-node-max-bytes", "nosuch", "MAXMEMORY"):
+        pair.same("CONFIG", "GET", name)
+    for args in (("maxmemory", "hz"), ("nosuch", "hz", "hz"), ("HZ", "hz"), ("slaveof", "*of")):
+        got, want = pair.both("CONFIG", "GET", *args)
+        assert _as_dict(got) == _as_dict(want), args
+
+
+def _as_dict(raw: bytes) -> dict:
+    lines = raw.split(b"\r\n")
+    vals = [lines[i + 1] for i in range(1, len(lines) - 1, 2) if lines[i].startswith(b"$")]
+    return dict(zip(vals[0::2], vals[1::2], strict=False))
+
+
+def test_config_get_patterns(pair):
+    for pat in ("*max-*-entries*", "hash-*", "slowlog*", "*ziplist*", "maxmemory*", "notify*"):
+        got, want = pair.both("CONFIG", "GET", pat)
+        assert _as_dict(got) == _as_dict(want), pat
+
+
+def test_config_set_roundtrip_and_errors(pair):
+    cases = [
+        ("hz", "20"), ("hz", "abc"), ("maxmemory", "10mb"), ("maxmemory", "1gb"),
+        ("maxmemory", "-1"), ("maxmemory", "x"), ("maxmemory", "0"), ("appendfsync", "bad"),
+        ("appendfsync", "everysec"), ("protected-mode", "maybe"), ("timeout", "0"),
+        ("slowlog-max-len", "128"), ("notify-keyspace-events", "KEA"),
+        ("notify-keyspace-events", "Q"), ("notify-keyspace-events", ""),
+        ("save", "100 10 60 1000"), ("save", "1 2 3"), ("save", ""),
+        ("maxmemory-policy", "allkeys-lru"), ("maxmemory-policy", "nope"),
+        ("maxmemory-policy", "noeviction"), ("hash-max-ziplist-entries", "64"),
+        ("hash-max-listpack-entries", "128"), ("daemonize", "no"),
+        ("nosuch", "1"), ("databases", "4"), ("dir", "/tmp"), ("latency-monitor-threshold", "0"),
+        ("client-output-buffer-limit", "normal 1mb 2mb 60"),
+        ("client-output-buffer-limit", "normal 0 0 0"),
+        ("client-output-buffer-limit", "bogus 1 2 3"),
+        ("list-max-listpack-size", "-2"), ("active-expire-effort", "11"),
+        ("active-expire-effort", "1"),
+    ]
+    for name, value in cases:
+        pair.same("CONFIG", "SET", name, value)
+        if name not in ("nosuch", "dir"):
+            pair.same("CONFIG", "GET", name)
+
+
+def test_config_set_multi_atomic(pair):
+    pair.same("CONFIG", "SET", "hz", "15", "maxmemory", "1mb")
+    pair.same("CONFIG", "GET", "hz")
+    # one bad value: nothing is applied
+    pair.same("CONFIG", "SET", "hz", "30", "maxmemory", "bad")
+    pair.same("CONFIG", "GET", "hz")
+    pair.same("CONFIG", "SET", "hz", "30", "hz", "40")
+    pair.same("CONFIG", "SET", "hz", "30", "nosuch", "1", "daemonize", "yes")
+    pair.same("CONFIG", "SET", "hz", "30", "daemonize", "yes", "nosuch", "1")
+    pair.same("CONFIG", "SET", "hz")
+    pair.same("CONFIG", "SET", "hz", "10", "maxmemory")
+    pair.same("CONFIG", "SET", "hz", "10", "maxmemory", "0")
+
+
+def test_config_misc(pair):
+    pair.same("CONFIG", "HELP")
+    pair.same("CONFIG", "RESETSTAT")
+    pair.same("CONFIG", "NOSUCH")
+    pair.same("CONFIG", "GET")
+    pair.same("CONFIG")
+
+
+def test_swapdb(pair):
+    pair.same("SELECT", "0")
+    pair.same("SET", "a", "0")
+    pair.same("SELECT", "1")
+    pair.same("SET", "b", "1")
+    pair.same("SWAPDB", "0", "1")
+    pair.same("GET", "a")
+    pair.same("GET", "b")
+    pair.same("SELECT", "0")
+    pair.same("GET", "b")
+    pair.same("SWAPDB", "0", "0")
+    pair.same("SWAPDB", "x", "1")
+    pair.same("SWAPDB", "1", "x")
+    pair.same("SWAPDB", "0", "99")
+    pair.same("SWAPDB", "-1", "0")
+    pair.same("SWAPDB", "0")
+    pair.same("SWAPDB", "0", "1")
+    pair.same("FLUSHALL")
+
+
+def test_dbsize_flush(pair):
+    pair.same("MSET", "a", "1", "b", "2")
+    pair.same("DBSIZE")
+    pair.same("FLUSHDB", "ASYNC")
+    pair.same("DBSIZE")
+    pair.same("FLUSHDB", "bad")
+    pair.same("FLUSHALL", "SYNC")
+    pair.same("FLUSHALL", "sync", "x")
+    pair.same("DBSIZE", "x")
+
+
+def test_time_lastsave_shapes(pair):
+    got, want = pair.both("TIME")
+    assert got.startswith(b"*2\r\n$10\r\n") and want.startswith(b"*2\r\n$10\r\n")
+    got, want = pair.both("LASTSAVE")
+    assert got[:1] == want[:1] == b":"
+    pair.same("TIME", "x")
+    pair.same("BGSAVE", "x")
+    pair.same("BGSAVE", "schedule", "x")
+    pair.same("SHUTDOWN", "bogus")
+    pair.same("SHUTDOWN", "NOSAVE", "SAVE")
+    pair.same("SHUTDOWN", "ABORT")
+    pair.same("SHUTDOWN", "ABORT", "NOW")
+
+
+def test_slowlog(pair):
+    pair.same("SLOWLOG", "HELP")
+    pair.same("SLOWLOG", "RESET")
+    pair.same("SLOWLOG", "LEN")
+    pair.same("SLOWLOG", "GET")
+    pair.same("SLOWLOG", "GET", "-2")
+    pair.same("SLOWLOG", "GET", "x")
+    pair.same("SLOWLOG", "NOSUCH")
+    pair.same("SLOWLOG", "LEN", "x")
+    pair.same("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    pair.same("SET", "foo", "bar")
+    got, want = pair.both("SLOWLOG", "GET", "1")
+    # id, time and duration differ; the argv, shape and the config set entry match
+    assert got.split(b"\r\n")[0] == want.split(b"\r\n")[0] == b"*1"
+    assert b"$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nbar\r\n" in got
+    assert b"$3\r\nSET\r\n$3\r\nfoo\r\n$3\r\nbar\r\n" in want
+    pair.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+    pair.same("SLOWLOG", "RESET")
+    pair.same("SLOWLOG", "LEN")
+
+
+def test_latency_and_memory(pair):
+    pair.same("LATENCY", "HELP")
+    pair.same("LATENCY", "RESET")
+    pair.same("LATENCY", "LATEST")
+    pair.same("LATENCY", "HISTORY", "command")
+    pair.same("LATENCY", "GRAPH", "command")
+    pair.same("LATENCY", "RESET", "command", "other")
+    pair.same("LATENCY", "NOSUCH")
+    pair.same("MEMORY", "HELP")
+    pair.same("MEMORY", "USAGE", "missing")
+    pair.same("MEMORY", "USAGE", "missing", "SAMPLES")
+    pair.same("MEMORY", "USAGE", "missing", "SAMPLES", "x")
+    pair.same("MEMORY", "USAGE", "missing", "SAMPLES", "-1")
+    pair.same("MEMORY", "NOSUCH")
+
+
+def test_misc_errors(pair):
+    pair.same("LOLWUT", "VERSION", "x")
+    pair.same("LOLWUT")
+    pair.same("LOLWUT", "VERSION", "7")
+    pair.same("INFO", "a", "b", "c")[:0]
+    pair.same("DEBUG", "OBJECT", "missing")
+    pair.same("DEBUG", "PROTOCOL", "map")
+    pair.same("DEBUG", "PROTOCOL", "bignum")
+    pair.same("DEBUG", "PROTOCOL", "nope")
+
+
+def test_info_sections_names(pair):
+    for args in ((), ("all",), ("default",), ("everything",), ("server",), ("keyspace",),
+                 ("cpu", "memory"), ("commandstats",), ("errorstats",), ("nosuch",)):
+        got, want = pair.both("INFO", *args)
+
+        def heads(raw):
+            return [ln for ln in raw.split(b"\r\n") if ln.startswith(b"# ")]
+
+        ours = [h for h in heads(got) if h != b"# Aki"]
+        assert ours == heads(want), args
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_info_resp3_verbatim(aki_server, redis_server, proto):
+    a, r = RawClient(aki_server.port), RawClient(redis_server.port)
+    try:
+        a.cmd("HELLO", str(proto))
+        r.cmd("HELLO", str(proto))
+        ga, gr = a.cmd("INFO", "cluster"), r.cmd("INFO", "cluster")
+        assert ga == gr
+    finally:
+        a.close()
+        r.close()

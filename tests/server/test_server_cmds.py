@@ -1,0 +1,244 @@
+"""Server and connection commands whose answers depend on aki's own state."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import redis
+from tests.conftest import RawClient, start_aki
+
+
+def _info(r, *sections) -> dict:
+    return r.info(*sections) if sections else r.info()
+
+
+def test_info_fields_consistent(r):
+    r.set("a", "1")
+    r.set("b", "2", ex=100)
+    r.get("a")
+    r.get("missing")
+    info = r.info("everything")
+    assert info["redis_version"] == "7.0.15"
+    assert "aki_version" in info and len(info["run_id"]) == 40
+    assert info["role"] == "master" and len(info["master_replid"]) == 40
+    assert info["db0"]["keys"] == 2 and info["db0"]["expires"] == 1
+    assert 0 < info["db0"]["avg_ttl"] <= 100_000
+    assert info["keyspace_hits"] >= 1 and info["keyspace_misses"] >= 1
+    assert info["connected_clients"] >= 1
+    assert info["used_memory"] > 0 and info["total_commands_processed"] > 0
+    assert info["cmdstat_get"]["calls"] >= 2
+    assert info["aki_file_size"] > 0 and info["aki_commits"] > 0
+    assert info["aki_appendfsync"] == "everysec"
+
+
+def test_info_sections_and_errorstats(aki_server, r):
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("SELECT", "x")
+    c = RawClient(aki_server.port)
+    try:
+        text = c.cmd("INFO", "errorstats")
+        assert b"errorstat_ERR:count=" in text
+        text = c.cmd("INFO")
+        assert b"# Aki" in text and b"# Commandstats" not in text
+        assert b"rdb_changes_since_last_save:" in text
+        assert b"# Commandstats" in c.cmd("INFO", "commandSTATS")
+    finally:
+        c.close()
+
+
+def test_info_resp3_is_verbatim(aki_server):
+    c = RawClient(aki_server.port)
+    try:
+        c.cmd("HELLO", "3")
+        assert c.cmd("INFO", "server").startswith(b"=")
+        assert c.cmd("CLIENT", "INFO").startswith(b"=")
+    finally:
+        c.close()
+
+
+def test_config_resetstat(r):
+    r.get("x")
+    r.config_resetstat()
+    info = r.info("stats")
+    assert info["keyspace_misses"] == 0
+    assert "cmdstat_get" not in r.info("commandstats")
+
+
+def test_client_list_kill(aki_server, r):
+    other = RawClient(aki_server.port)
+    other.cmd("CLIENT", "SETNAME", "victim")
+    cid = int(other.cmd("CLIENT", "ID")[1:-2])
+    me = [c for c in r.client_list() if c["name"] == "victim"][0]
+    assert int(me["id"]) == cid and me["cmd"] == "client|id"
+    assert r.execute_command("CLIENT", "KILL", "ID", str(cid)) == 1
+    other.sock.settimeout(2)
+    with pytest.raises((ConnectionError, OSError)):
+        other.cmd("PING")
+    other.close()
+    assert all(c["name"] != "victim" for c in r.client_list())
+    c2 = RawClient(aki_server.port)
+    host, port = c2.sock.getsockname()[:2]
+    assert r.execute_command("CLIENT", "KILL", f"{host}:{port}") in (True, b"OK")
+    c2.close()
+    assert r.execute_command("CLIENT", "KILL", "ID", str(r.client_id()), "SKIPME", "yes") == 0
+
+
+def test_client_kill_self(aki_server):
+    c = RawClient(aki_server.port)
+    cid = int(c.cmd("CLIENT", "ID")[1:-2])
+    assert c.cmd("CLIENT", "KILL", "ID", str(cid), "SKIPME", "no") == b":1\r\n"
+    with pytest.raises((ConnectionError, OSError)):
+        c.cmd("PING")
+    c.close()
+
+
+def test_client_pause_write(aki_server, r):
+    r.set("k", "1")
+    r.execute_command("CLIENT", "PAUSE", "300", "WRITE")
+    other = aki_server.client()
+    t0 = time.time()
+    assert other.get("k") == b"1"  # reads go on
+    assert time.time() - t0 < 0.2
+    other.set("k", "2")  # waits for the pause to end
+    assert time.time() - t0 >= 0.25
+    assert r.get("k") == b"2"
+
+
+def test_client_unpause(aki_server, r):
+    r.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
+    other = aki_server.client()
+    done = []
+    th = threading.Thread(target=lambda: done.append(other.set("x", "1")))
+    th.start()
+    time.sleep(0.1)
+    assert not done
+    r.execute_command("CLIENT", "UNPAUSE")
+    th.join(5)
+    assert done == [True]
+
+
+def test_monitor(aki_server, r):
+    m = RawClient(aki_server.port)
+    try:
+        assert m.cmd("MONITOR") == b"+OK\r\n"
+        r.set("mk", "a\nb")
+        line = m.read_reply()
+        assert line.startswith(b"+") and b'"set" "mk" "a\\nb"' in line.lower()
+    finally:
+        m.close()
+
+
+def test_slowlog_records(r):
+    r.config_set("slowlog-log-slower-than", 0)
+    r.slowlog_reset()
+    r.set("s", "v")
+    entries = r.slowlog_get(5)
+    assert any(e["command"] == b"SET s v" for e in entries)
+    r.config_set("slowlog-log-slower-than", 10000)
+
+
+def test_memory_usage_and_debug_object(r):
+    r.set("str", "x" * 100)
+    r.set("num", "12345")
+    assert r.memory_usage("str") > 100
+    assert r.memory_usage("num") > 0
+    assert r.memory_usage("missing") is None
+    obj = r.execute_command("DEBUG", "OBJECT", "num")
+    obj = obj.decode() if isinstance(obj, bytes) else obj
+    assert obj.startswith("Value at:0x") and "encoding:int" in obj and "lru_seconds_idle:" in obj
+    assert "encoding:raw" in str(r.execute_command("DEBUG", "OBJECT", "str"))
+    stats = r.memory_stats()
+    assert stats["keys.count"] == 2
+
+
+def test_command_count_and_list(aki_server, r):
+    c = RawClient(aki_server.port)
+    try:
+        count = int(c.cmd("COMMAND", "COUNT")[1:-2])
+        assert c.cmd("COMMAND").startswith(b"*%d\r\n" % count)
+    finally:
+        c.close()
+    names = r.execute_command("COMMAND", "LIST")
+    assert b"client|list" in names and b"get" in names
+
+
+def test_lolwut(r):
+    assert r.execute_command("LOLWUT") == b"Redis ver. 7.0.15\n"
+    art = r.execute_command("LOLWUT", "VERSION", "5", "20")
+    assert art.endswith(b"Georg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n")
+
+
+@pytest.fixture
+def own_aki(tmp_path):
+    srv = start_aki(tmp_path)
+    yield srv
+    srv.stop()
+
+
+def test_save_empties_wal(own_aki):
+    c = own_aki.client()
+    for i in range(200):
+        c.set(f"k{i}", "v" * 100)
+    wal = own_aki.workdir / "data.aki-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    before = c.lastsave()
+    assert c.save() is True
+    assert wal.stat().st_size == 0
+    assert c.lastsave() >= before
+    assert c.info("persistence")["rdb_changes_since_last_save"] == 0
+    assert c.bgsave() is True
+    time.sleep(0.2)
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 0
+
+
+def test_debug_reload_keeps_data(own_aki):
+    c = own_aki.client()
+    c.set("a", "1")
+    c.set("b", "2", ex=1000)
+    assert c.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert c.get("a") == b"1" and 0 < c.ttl("b") <= 1000
+    c.set("c", "3")
+    assert c.dbsize() == 3
+
+
+def test_shutdown_clean(own_aki):
+    c = RawClient(own_aki.port)
+    c.cmd("SET", "persist", "yes")
+    c.send(b"*1\r\n$8\r\nSHUTDOWN\r\n")
+    with pytest.raises((ConnectionError, OSError)):
+        c.read_reply()
+    own_aki.proc.wait(10)
+    assert own_aki.proc.returncode == 0
+    wal = own_aki.workdir / "data.aki-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    own_aki.proc = None
+    own_aki.logf.close()
+    own_aki.start()
+    assert own_aki.client().get("persist") == b"yes"
+
+
+def test_timeout_closes_idle(own_aki):
+    c = own_aki.client()
+    c.config_set("timeout", 1)
+    s = socket.create_connection(("127.0.0.1", own_aki.port))
+    time.sleep(2.5)
+    s.settimeout(2)
+    assert s.recv(10) == b""
+    s.close()
+    c.config_set("timeout", 0)
+
+
+def test_requirepass_and_auth(own_aki):
+    c = own_aki.client()
+    c.config_set("requirepass", "secret")
+    raw = RawClient(own_aki.port)
+    try:
+        assert raw.cmd("GET", "x").startswith(b"-NOAUTH")
+        assert raw.cmd("AUTH", "wrong").startswith(b"-WRONGPASS")
+        assert raw.cmd("AUTH", "secret") == b"+OK\r\n"
+        assert raw.cmd("CONFIG", "SET", "requirepass", "") == b"+OK\r\n"
+    finally:
+        raw.close()

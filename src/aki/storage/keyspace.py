@@ -387,9 +387,9 @@ class Keyspace:
         key_id, type_ = row
         table, col = {
             LIST: ("list_items", "pos"),
-            SET: ("set_members", "member"),
+            SET: ("set_members", "h"),
             ZSET: ("zset_members", "member"),
-            HASH: ("hash_fields", "field"),
+            HASH: ("hash_fields", "h"),
             STREAM: ("stream_entries", "ms"),
         }[type_]
         self.cur.execute(

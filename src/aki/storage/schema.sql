@@ -82,10 +82,14 @@ CREATE TABLE list_items (
     PRIMARY KEY (key_id, pos)
 ) WITHOUT ROWID;
 
+-- Sets and hashes: h is a 62-bit hash of the member/field (storage/sets.py: mhash).
+-- Ordering rows by h gives SSCAN/HSCAN an integer cursor that stays valid while the
+-- collection changes, and SPOP/SRANDMEMBER/HRANDFIELD an O(log n) random pick.
 CREATE TABLE set_members (
     key_id INTEGER NOT NULL,
+    h      INTEGER NOT NULL,
     member BLOB    NOT NULL,
-    PRIMARY KEY (key_id, member)
+    PRIMARY KEY (key_id, h, member)
 ) WITHOUT ROWID;
 
 -- Sorted sets: member -> score by the primary key, (score, member) order by the index.
@@ -97,11 +101,14 @@ CREATE TABLE zset_members (
 ) WITHOUT ROWID;
 CREATE INDEX zset_by_score ON zset_members (key_id, score, member);
 
+-- seq: insertion order, the order of a listpack-encoded hash (HGETALL, HKEYS ...).
 CREATE TABLE hash_fields (
     key_id INTEGER NOT NULL,
+    h      INTEGER NOT NULL,
     field  BLOB    NOT NULL,
     value  BLOB    NOT NULL,
-    PRIMARY KEY (key_id, field)
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (key_id, h, field)
 ) WITHOUT ROWID;
 
 -- Streams: entries by (ms, seq); the stream's metadata lives in keys.value.

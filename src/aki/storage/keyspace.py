@@ -16,6 +16,7 @@ current and ``delete_row`` when a collection becomes empty.
 from __future__ import annotations
 
 import functools
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -28,6 +29,13 @@ TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "h
 TYPE_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
 
 _ROW_COLS = "id, type, value, expire_at, len, head, enc"
+
+# Tables holding a collection's elements, keyed by ``key_id`` (COPY duplicates their
+# rows). A family that adds a table of per-key rows (stream groups ...) appends it here.
+ELEMENT_TABLES: dict[int, list[str]] = {
+    1: ["list_items"], 2: ["set_members"], 3: ["zset_members"], 4: ["hash_fields"],
+    5: ["stream_entries"],
+}
 _MISSING = None
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 
@@ -41,6 +49,9 @@ class KeyRow:
         self.db = db
         self.key = key
         self.id, self.type, self.value, self.expire_at, self.len, self.head, self.enc = row
+
+
+_time = time.time
 
 
 def now_ms() -> int:
@@ -65,6 +76,15 @@ class Keyspace:
         self.lazy_expire = True  # False on a replica: it waits for the primary's DEL
         self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
         self.dbmap: list[int] = list(range(engine.databases))
+        # Last access times (OBJECT IDLETIME) and LFU counters (OBJECT FREQ), bounded
+        # to the most recently used keys: insertion order is access order.
+        self.access: dict[tuple[int, bytes], float] = {}
+        self.access_entries = cache_entries
+        self.access_horizon = time.time()  # keys not in ``access`` are idle at least since
+        self.lfu = False  # maxmemory-policy is an LFU one: keep counters in ``freq``
+        self.lfu_log_factor = 10
+        self.lfu_decay_time = 1
+        self.freq: dict[tuple[int, bytes], tuple[int, int]] = {}
         self._load_dbmap()
         engine.on_external_change.append(self._external_change)
 
@@ -109,7 +129,37 @@ class Keyspace:
     # -- lookup --------------------------------------------------------------------------
 
     def lookup(self, db: int, key: bytes) -> KeyRow | None:
-        """The live row for ``key``, or None. An expired key is deleted here (lazy expiry)."""
+        """The live row for ``key``, or None. An expired key is deleted here (lazy expiry).
+        Records the access (LRU/LFU), as Redis's lookupKey does."""
+        ck = (db, key)
+        cache = self.cache
+        if ck in cache:
+            row = cache[ck]
+        else:
+            r = self.cur.execute(
+                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
+                (self.dbmap[db], key),
+            ).fetchone()
+            row = KeyRow(db, key, r) if r is not None else None
+            self._remember(db, key, row)
+        if row is None:
+            return None
+        if row.expire_at is not None and row.expire_at <= self.now():
+            if not self.lazy_expire:
+                return None
+            self._expire_row(row)
+            return None
+        acc = self.access
+        acc.pop(ck, None)
+        acc[ck] = _time()
+        if len(acc) > self.access_entries:
+            self._evict_access()
+        if self.lfu:
+            self._lfu_touch(ck)
+        return row
+
+    def peek(self, db: int, key: bytes) -> KeyRow | None:
+        """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
         ck = (db, key)
         cache = self.cache
         if ck in cache:
@@ -122,11 +172,72 @@ class Keyspace:
             row = KeyRow(db, key, r) if r is not None else None
             self._remember(db, key, row)
         if row is not None and row.expire_at is not None and row.expire_at <= self.now():
-            if not self.lazy_expire:
-                return None
-            self._expire_row(row)
+            if self.lazy_expire:
+                self._expire_row(row)
             return None
         return row
+
+    # -- access tracking (OBJECT IDLETIME / FREQ) ------------------------------------------
+
+    def _evict_access(self) -> None:
+        acc = self.access
+        try:
+            ck = next(iter(acc))
+        except StopIteration:
+            return
+        t = acc.pop(ck)
+        if t > self.access_horizon:
+            self.access_horizon = t
+        self.freq.pop(ck, None)
+
+    def record_access(self, db: int, key: bytes, when: float | None = None) -> None:
+        """A key was created or used now (or at ``when``, RESTORE IDLETIME)."""
+        ck = (db, key)
+        acc = self.access
+        acc.pop(ck, None)
+        acc[ck] = _time() if when is None else when
+        if len(acc) > self.access_entries:
+            self._evict_access()
+
+    def idle_seconds(self, db: int, key: bytes) -> int:
+        """estimateObjectIdleTime / 1000 for a live key."""
+        t = self.access.get((db, key))
+        if t is None:
+            t = self.access_horizon
+        return max(0, int(_time() - t))
+
+    def _lfu_minutes(self) -> int:
+        return (int(_time()) // 60) & 65535
+
+    def _lfu_decr(self, counter: int, ldt: int) -> int:
+        """LFUDecrAndReturn: the counter decayed by the minutes since its last decrement."""
+        now = self._lfu_minutes()
+        elapsed = now - ldt if now >= ldt else 65535 - ldt + now
+        periods = elapsed // self.lfu_decay_time if self.lfu_decay_time else 0
+        if periods:
+            return 0 if periods > counter else counter - periods
+        return counter
+
+    def _lfu_touch(self, ck: tuple[int, bytes]) -> None:
+        """updateLFU: decay, then a logarithmic increment (LFULogIncr)."""
+        cur = self.freq.get(ck)
+        counter = 5 if cur is None else self._lfu_decr(*cur)
+        if counter < 255:
+            base = counter - 5 if counter > 5 else 0
+            if random.random() < 1.0 / (base * self.lfu_log_factor + 1):
+                counter += 1
+        self.freq[ck] = (counter, self._lfu_minutes())
+
+    def frequency(self, db: int, key: bytes) -> int:
+        """LFUDecrAndReturn for a live key (5, LFU_INIT_VAL, when never counted)."""
+        cur = self.freq.get((db, key))
+        if cur is None:
+            return 5
+        return self._lfu_decr(*cur)
+
+    def set_frequency(self, db: int, key: bytes, counter: int) -> None:
+        """RESTORE FREQ."""
+        self.freq[(db, key)] = (max(0, min(255, counter)), self._lfu_minutes())
 
     def lookup_read(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() for read commands: counts keyspace hits and misses for INFO."""
@@ -160,29 +271,39 @@ class Keyspace:
 
     def set_string(
         self, db: int, key: bytes, value: bytes, expire_at: int | None | object = None,
-        row: KeyRow | None | object = KEEP,
+        row: KeyRow | None | object = KEEP, enc: int = 0,
     ) -> None:
-        """Create or overwrite ``key`` as a string. ``row``: the caller's lookup, if any."""
+        """Create or overwrite ``key`` as a string. ``row``: the caller's lookup, if any.
+        ``enc`` for strings: 0 the encoding Redis derives from the value (int/embstr/raw),
+        1 forced raw (APPEND, SETRANGE, SETBIT... modify in place), 2 no int (embstr/raw)."""
         if row is KEEP:
             row = self.lookup(db, key)
         if expire_at is KEEP:
             expire_at = row.expire_at if row is not None else None  # type: ignore[union-attr]
         if row is not None and row.type == STRING:  # type: ignore[union-attr]
-            self.cur.execute(
-                "UPDATE keys SET value = ?, expire_at = ? WHERE id = ?",
-                (value, expire_at, row.id),  # type: ignore[union-attr]
-            )
+            if enc != row.enc:  # type: ignore[union-attr]
+                self.cur.execute(
+                    "UPDATE keys SET value = ?, expire_at = ?, enc = ? WHERE id = ?",
+                    (value, expire_at, enc, row.id),  # type: ignore[union-attr]
+                )
+                row.enc = enc  # type: ignore[union-attr]
+            else:
+                self.cur.execute(
+                    "UPDATE keys SET value = ?, expire_at = ? WHERE id = ?",
+                    (value, expire_at, row.id),  # type: ignore[union-attr]
+                )
             row.value = value  # type: ignore[union-attr]
             row.expire_at = expire_at  # type: ignore[union-attr]
         else:
             if row is not None:
                 self._delete(row)  # type: ignore[arg-type]
             self.cur.execute(
-                "INSERT INTO keys (db, key, type, value, expire_at) VALUES (?, ?, 0, ?, ?)",
-                (self.dbmap[db], key, value, expire_at),
+                "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?, ?, 0, ?, ?, ?)",
+                (self.dbmap[db], key, value, expire_at, enc),
             )
             rid = self.engine.conn.last_insert_rowid()
-            self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, 0)))
+            self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, enc)))
+            self.record_access(db, key)
         self.touched.append((db, key))
 
     def create(self, db: int, key: bytes, type_: int, value: bytes | None = None,
@@ -198,6 +319,7 @@ class Keyspace:
         rid = self.engine.conn.last_insert_rowid()
         row = KeyRow(db, key, (rid, type_, value, expire_at, 0, 0, 0))
         self._remember(db, key, row)
+        self.record_access(db, key)
         self.touched.append((db, key))
         return row
 
@@ -263,8 +385,40 @@ class Keyspace:
         self.touched.append((row.db, row.key))
         new = KeyRow(db, newkey, (row.id, row.type, row.value, row.expire_at, row.len, row.head, row.enc))
         self._remember(db, newkey, new)
+        self.record_access(db, newkey)
         self.touched.append((db, newkey))
         return new
+
+    def copy(self, row: KeyRow, db: int, newkey: bytes) -> KeyRow:
+        """COPY: a new key ``newkey`` in ``db`` with ``row``'s value, TTL and elements.
+        Any existing target must already be deleted. Element rows are copied by SQL."""
+        self.cur.execute(
+            "INSERT INTO keys (db, key, type, value, expire_at, len, head, enc) "
+            "SELECT ?, ?, type, value, expire_at, len, head, enc FROM keys WHERE id = ?",
+            (self.dbmap[db], newkey, row.id),
+        )
+        rid = self.engine.conn.last_insert_rowid()
+        for table in ELEMENT_TABLES.get(row.type, ()):
+            cols = self._element_columns(table)
+            self.cur.execute(
+                f"INSERT INTO {table} (key_id, {cols}) SELECT ?, {cols} FROM {table} WHERE key_id = ?",
+                (rid, row.id),
+            )
+        new = KeyRow(db, newkey, (rid, row.type, row.value, row.expire_at, row.len, row.head, row.enc))
+        self._remember(db, newkey, new)
+        self.record_access(db, newkey)
+        self.touched.append((db, newkey))
+        return new
+
+    _columns: dict[str, str] = {}
+
+    def _element_columns(self, table: str) -> str:
+        cols = self._columns.get(table)
+        if cols is None:
+            names = [r[1] for r in self.cur.execute(f"PRAGMA table_info({table})").fetchall()]
+            cols = ", ".join(n for n in names if n != "key_id")
+            self._columns[table] = cols
+        return cols
 
     # -- whole databases -----------------------------------------------------------------
 
@@ -302,7 +456,7 @@ class Keyspace:
         now = self.now()
         phys = self.dbmap[db]
         prefix = glob_prefix(pattern) if pattern else b""
-        matcher = compile_glob(pattern) if pattern and pattern != b"*" else None
+        matcher = compile_glob(pattern) if pattern is not None and pattern != b"*" else None
         end = prefix_end(prefix) if prefix else None
         if end is not None:
             sql = ("SELECT key FROM keys WHERE db = ? AND key >= ? AND key < ? "
@@ -321,7 +475,7 @@ class Keyspace:
              type_: int | None) -> tuple[int, list[bytes]]:
         """SCAN by key id: a cursor is the last id returned, stable across inserts/deletes."""
         now = self.now()
-        matcher = compile_glob(pattern) if pattern and pattern != b"*" else None
+        matcher = compile_glob(pattern) if pattern is not None and pattern != b"*" else None
         rows = self.engine.conn.execute(
             "SELECT id, key, type, expire_at FROM keys WHERE db = ? AND id > ? ORDER BY id LIMIT ?",
             (self.dbmap[db], cursor, count),
@@ -339,29 +493,36 @@ class Keyspace:
         return next_cursor, out
 
     def random_key(self, db: int) -> bytes | None:
+        """dbRandomKey: a random live key (expired ones met on the way are deleted)."""
         phys = self.dbmap[db]
         now = self.now()
         for _ in range(100):
+            top = self.cur.execute("SELECT max(id) FROM keys").fetchone()[0]
+            if top is None:
+                return None
             r = self.cur.execute(
-                "SELECT key, expire_at FROM keys WHERE db = ? AND id >= "
-                "(SELECT abs(random()) % (max(id) + 1) FROM keys WHERE db = ?) ORDER BY id LIMIT 1",
-                (phys, phys),
+                "SELECT key, expire_at FROM keys WHERE id >= ? AND db = ? ORDER BY id LIMIT 1",
+                (random.randint(0, top), phys),
             ).fetchone()
             if r is None:
                 r = self.cur.execute(
-                    "SELECT key, expire_at FROM keys WHERE db = ? ORDER BY id LIMIT 1", (phys,)
+                    "SELECT key, expire_at FROM keys WHERE db = ? LIMIT 1", (phys,)
                 ).fetchone()
                 if r is None:
                     return None
             if r[1] is None or r[1] > now:
                 return r[0]
-            self.lookup(db, r[0])  # expires it
+            if not self.lazy_expire:
+                return r[0]  # a replica answers with a logically expired key, as Redis does
+            self.peek(db, r[0])  # expires it
         return None
 
     # -- active expiry -------------------------------------------------------------------
 
     def expire_cycle(self, limit: int = 20) -> int:
         """Delete up to ``limit`` due keys through the expiry index. Returns how many."""
+        if not self.lazy_expire:
+            return 0  # a replica waits for the primary's DEL
         now = self.now()
         rows = self.cur.execute(
             "SELECT db, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?",
@@ -375,7 +536,7 @@ class Keyspace:
             db = inv.get(phys)
             if db is None:
                 continue
-            if self.lookup(db, key) is None:
+            if self.peek(db, key) is None:
                 n += 1
         return n
 
@@ -411,51 +572,68 @@ class Keyspace:
 
 @functools.lru_cache(maxsize=256)
 def compile_glob(pattern: bytes):
-    """A matcher for a Redis glob pattern (``* ? [a-z] [^x] \\x``), binary-safe."""
-    i = 0
+    """A matcher with exactly the semantics of Redis's stringmatchlen (util.c).
+
+    Quirks kept on purpose: ranges compare *signed* chars (so bytes >= 0x80 sort
+    before 0x00), ``[a-]`` is the range a..']', an unterminated ``[`` class ends the
+    pattern, a trailing ``\\`` is literal, and the empty string only matches the
+    empty pattern (``*`` needs at least one byte there)."""
     n = len(pattern)
-    out = []
+    out: list[bytes] = []
+    i = 0
     while i < n:
-        c = pattern[i : i + 1]
-        if c == b"*":
+        c = pattern[i]
+        if c == 0x2A:  # *
+            while i + 1 < n and pattern[i + 1] == 0x2A:
+                i += 1
             out.append(b".*")
-        elif c == b"?":
+        elif c == 0x3F:  # ?
             out.append(b".")
-        elif c == b"[":
-            j = i + 1
-            neg = False
-            if j < n and pattern[j : j + 1] == b"^":
-                neg = True
-                j += 1
-            items = []
-            while j < n and pattern[j : j + 1] != b"]":
-                ch = pattern[j : j + 1]
-                if ch == b"\\" and j + 1 < n:
-                    j += 1
-                    items.append(re.escape(pattern[j : j + 1]))
-                elif j + 2 < n and pattern[j + 1 : j + 2] == b"-" and pattern[j + 2 : j + 3] != b"]":
-                    a, b = pattern[j], pattern[j + 2]
-                    if a > b:
-                        a, b = b, a
-                    items.append(re.escape(bytes([a])) + b"-" + re.escape(bytes([b])))
-                    j += 2
+        elif c == 0x5B:  # [
+            i += 1
+            neg = i < n and pattern[i] == 0x5E
+            if neg:
+                i += 1
+            members = bytearray(256)
+            while True:
+                if i < n and pattern[i] == 0x5C and n - i >= 2:
+                    i += 1
+                    members[pattern[i]] = 1
+                elif i < n and pattern[i] == 0x5D:
+                    break
+                elif i >= n:
+                    break
+                elif n - i >= 3 and pattern[i + 1] == 0x2D:
+                    lo, hi = _signed(pattern[i]), _signed(pattern[i + 2])
+                    if lo > hi:
+                        lo, hi = hi, lo
+                    for b in range(256):
+                        if lo <= _signed(b) <= hi:
+                            members[b] = 1
+                    i += 2
                 else:
-                    items.append(re.escape(ch))
-                j += 1
-            body = b"".join(items)
-            if not body:
-                out.append(b"[^\\s\\S]" if not neg else b"[\\s\\S]")
+                    members[pattern[i]] = 1
+                i += 1
+            chosen = [b for b in range(256) if members[b] != neg]
+            if not chosen:
+                out.append(b"(?!)")
             else:
-                out.append(b"[" + (b"^" if neg else b"") + body + b"]")
-            i = j
-        elif c == b"\\" and i + 1 < n:
+                out.append(b"[" + b"".join(re.escape(bytes([b])) for b in chosen) + b"]")
+        elif c == 0x5C and i + 1 < n:  # backslash escapes the next byte
             i += 1
             out.append(re.escape(pattern[i : i + 1]))
         else:
-            out.append(re.escape(c))
+            out.append(re.escape(pattern[i : i + 1]))
         i += 1
-    rx = re.compile(b"".join(out) + b"\\Z", re.DOTALL)
-    return lambda s: rx.match(s) is not None
+    rx = re.compile(b"".join(out), re.DOTALL)
+    full = rx.fullmatch
+    if not pattern:
+        return lambda s: not s
+    return lambda s: bool(s) and full(s) is not None
+
+
+def _signed(b: int) -> int:
+    return b - 256 if b >= 128 else b
 
 
 def glob_match(pattern: bytes, s: bytes) -> bool:

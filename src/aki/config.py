@@ -198,20 +198,21 @@ class Config:
             return self._parse_special(name, text)
         # numeric
         numtype = entry.get("numtype", "INTEGER_CONFIG")
-        if numtype == "MEMORY_CONFIG":
+        if "PERCENT_CONFIG" in numtype:  # numericParseString: memory first, then NN%
+            v = parse_memory(text) if "MEMORY_CONFIG" in numtype else None
+            if v is None and len(text) > 1 and text.endswith("%"):
+                p = _parse_int_strict(text[:-1])
+                if p is not None and p >= 0:
+                    v = -p
+            if v is None:
+                raise ConfigError("argument must be a memory or percent value"
+                                  if "MEMORY_CONFIG" in numtype else
+                                  "argument couldn't be parsed into an integer")
+            numtype = "PERCENT_CONFIG"
+        elif numtype == "MEMORY_CONFIG":
             v = parse_memory(text)
             if v is None:
                 raise ConfigError("argument must be a memory value")
-        elif numtype == "PERCENT_CONFIG":
-            if text.endswith("%"):
-                p = _parse_int_strict(text[:-1])
-                if p is None:
-                    raise ConfigError("argument must be a memory or percent value")
-                v = -p
-            else:
-                v = parse_memory(text)
-                if v is None:
-                    raise ConfigError("argument must be a memory or percent value")
         elif numtype == "OCTAL_CONFIG":
             try:
                 v = int(text, 8)
@@ -223,8 +224,8 @@ class Config:
                 raise ConfigError("argument couldn't be parsed into an integer")
         lo, hi = entry["min"], entry["max"]
         if numtype == "PERCENT_CONFIG" and v < 0:
-            if -v > hi:
-                raise ConfigError(f"percentage argument must be less or equal to {hi}")
+            if v < lo:
+                raise ConfigError(f"percentage argument must be less or equal to {-lo}")
         elif v < lo or v > hi:
             if numtype == "OCTAL_CONFIG":
                 raise ConfigError(f"argument must be between {lo:o} and {hi:o} inclusive")
@@ -291,8 +292,8 @@ class Config:
             return "yes" if v else "no"
         if kind in ("Enum", "String", "SDS", "Special"):
             return str(v)
-        numtype = entry.get("numtype")
-        if numtype == "PERCENT_CONFIG" and v < 0:
+        numtype = entry.get("numtype") or ""
+        if "PERCENT_CONFIG" in numtype and v < 0:
             return f"{-v}%"
         if numtype == "OCTAL_CONFIG":
             return f"{v:o}"

@@ -14,6 +14,8 @@ from aki.resp.types import OK, PONG, Status, Verbatim
 
 @command("ping")
 def ping(c, argv):
+    if len(argv) > 2:
+        raise RedisError("ERR wrong number of arguments for 'ping' command")
     if c.resp == 2 and c.in_pubsub_mode():
         return [b"pong", argv[1] if len(argv) > 1 else b""]
     if len(argv) == 2:
@@ -311,17 +313,23 @@ def _flags(cl) -> str:
     return f or "N"
 
 
-def client_info_line(cl, caller=None, current: str | None = None, now: float | None = None) -> str:
-    """One CLIENT LIST line in Redis 7.0's format; buffer sizes are aki's best analogue."""
+def client_info_line(cl, caller=None, current: str | None = None, now: float | None = None,
+                     argv: list[bytes] | None = None) -> str:
+    """One CLIENT LIST line in Redis 7.0's format; buffer sizes are aki's best analogue
+    (the caller's query buffer still holds the request being served, as in Redis)."""
     if now is None:
         now = time.time()
     name = cl.name.decode("utf-8", "replace") if cl.name else ""
     multi = len(cl.multi_queue) if cl.in_multi else -1
-    argv_mem = 0
+    argv_mem = qbuf = qbuf_free = 0
     cmd = cl.last_cmd
     if cl is caller and current is not None:
         cmd = current
-        argv_mem = 10 + len(current)
+        args = argv or []
+        argv_mem = sum(len(a) for a in args)
+        qbuf = len(b"*%d\r\n" % len(args)) + sum(len(b"$%d\r\n" % len(a)) + len(a) + 2
+                                                 for a in args)
+        qbuf_free = max(20474 - qbuf, 0)
     multi_mem = sum(len(a) for q in cl.multi_queue for a in q) if cl.in_multi else 0
     tot_mem = 22272 + argv_mem + multi_mem
     tr = cl.tracking_state.get("redirect", 0) if cl.tracking else -1
@@ -329,7 +337,7 @@ def client_info_line(cl, caller=None, current: str | None = None, now: float | N
         f"id={cl.id} addr={cl.addr} laddr={cl.laddr} fd={cl.fd} name={name} "
         f"age={int(now - cl.created)} idle={int(now - cl.last_interaction)} flags={_flags(cl)} "
         f"db={cl.db} sub={len(cl.channels)} psub={len(cl.patterns)} "
-        f"ssub={len(cl.shard_channels)} multi={multi} qbuf=0 qbuf-free=0 "
+        f"ssub={len(cl.shard_channels)} multi={multi} qbuf={qbuf} qbuf-free={qbuf_free} "
         f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
         f"tot-mem={tot_mem} events=r cmd={cmd} user={cl.user} redir={tr} resp={cl.resp}"
     )
@@ -340,7 +348,7 @@ def client_info_line(cl, caller=None, current: str | None = None, now: float | N
 
 @command("client|info")
 def client_info(c, argv):
-    return Verbatim((client_info_line(c, c, "client|info") + "\n").encode())
+    return Verbatim((client_info_line(c, c, "client|info", argv=argv) + "\n").encode())
 
 
 @command("client|list")
@@ -367,7 +375,7 @@ def client_list(c, argv):
     if chosen is None:
         chosen = [cl for cl in clients.values() if kind is None or client_type(cl) == kind]
     now = time.time()
-    text = "".join(client_info_line(cl, c, "client|list", now) + "\n" for cl in chosen)
+    text = "".join(client_info_line(cl, c, "client|list", now, argv) + "\n" for cl in chosen)
     return Verbatim(text.encode())
 
 

@@ -9,7 +9,7 @@ import time
 from aki import errors
 from aki.commands.common import to_int
 from aki.commands.connection import help_reply
-from aki.config import _TABLE, ConfigError
+from aki.config import _TABLE, AKI_DIRECTIVES, ConfigError
 from aki.core.dispatch import rewrite
 from aki.core.registry import COMMANDS, command
 from aki.errors import RedisError
@@ -295,7 +295,10 @@ def config_get(c, argv):
         if names is None:
             names = []
             for n in cfg.names():
-                if "HIDDEN_CONFIG" in _TABLE[n]["flags"]:
+                flags = _TABLE[n]["flags"]
+                # aki's own start-up-only directives answer exact names only, like
+                # Redis's hidden configs, so `CONFIG GET *` lists what Redis lists
+                if "HIDDEN_CONFIG" in flags or (n in AKI_DIRECTIVES and "IMMUTABLE_CONFIG" in flags):
                     continue
                 names.append(n)
                 alias = cfg.aliases_of(n)

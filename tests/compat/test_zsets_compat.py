@@ -53,6 +53,13 @@ def test_zadd_options(pair, proto):
         ZINCRBY z -2.5 brandnew
         ZINCRBY z 0 a
         ZRANGE z 0 -1 WITHSCORES
+        ZADD dup 1 a 2 a 3 b
+        ZADD dup CH 5 a 5 a 6 a 1 c 2 c
+        ZADD dup GT CH 1 d 5 d 3 d 9 a
+        ZADD dup LT CH 0 a 7 a -1 a
+        ZADD dup NX 1 a 1 e 2 e
+        ZADD dup XX CH 1 f 3 e 4 e
+        ZRANGE dup 0 -1 WITHSCORES
     """))
 
 

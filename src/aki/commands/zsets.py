@@ -239,6 +239,18 @@ def _zadd(c, argv, flags: int):
         row = ks.create(c.db, key, ZSET)
     cur = ks.cur
     kid = row.id
+    members = argv[idx + 1::2]
+    # Present scores in one statement; the members are then applied in order against
+    # this dict (a member may repeat) and the net changes written in two batches.
+    if row.len == 0:
+        present: dict[bytes, float] = {}
+    elif elements == 1:
+        old = Z.score(cur, kid, members[0])
+        present = {} if old is None else {members[0]: old}
+    else:
+        present = Z.scores_many(cur, kid, list(set(members)))
+    state = dict(present)
+    writes: dict[bytes, float] = {}
     entries, maxval = _limits(c)
     length = row.len
     enc = row.enc
@@ -247,8 +259,8 @@ def _zadd(c, argv, flags: int):
     error = None
     for j in range(elements):
         s = scores[j]
-        member = argv[idx + 1 + 2 * j]
-        old = Z.score(cur, kid, member)
+        member = members[j]
+        old = state.get(member)
         if old is not None:
             if nx:
                 continue
@@ -260,18 +272,21 @@ def _zadd(c, argv, flags: int):
             if (lt and s >= old) or (gt and s <= old):
                 continue
             if s != old:
-                Z.update(cur, kid, member, s)
+                state[member] = writes[member] = s
                 updated += 1
         elif not xx:
             if not enc and (length + 1 > entries or len(member) > maxval):
                 enc = 1
-            Z.insert(cur, kid, member, s)
+            state[member] = writes[member] = s
             length += 1
             added += 1
         else:
             continue
         processed += 1
         result = s
+    if writes:
+        Z.write_many(cur, kid, [(m, v) for m, v in writes.items() if m not in present],
+                     [(m, v) for m, v in writes.items() if m in present])
     if added or enc != row.enc:
         ks.set_meta(row, length=length, enc=enc)
     elif updated:

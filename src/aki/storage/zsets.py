@@ -35,6 +35,27 @@ def score(cur: apsw.Cursor, kid: int, member: bytes) -> float | None:
     return None if r is None else r[0]
 
 
+def scores_many(cur: apsw.Cursor, kid: int, members: list[bytes]) -> dict[bytes, float]:
+    """Current scores of the present ``members``: one statement per 500 members."""
+    out: dict[bytes, float] = {}
+    for i in range(0, len(members), 500):
+        chunk = members[i:i + 500]
+        sql = ("SELECT member, score FROM zset_members WHERE key_id = ? AND member IN ("
+               + ",".join("?" * len(chunk)) + ")")
+        out.update(cur.execute(sql, (kid, *chunk)))
+    return out
+
+
+def write_many(cur: apsw.Cursor, kid: int, inserts: list[tuple], updates: list[tuple]) -> None:
+    """``inserts``/``updates``: (member, score) rows known to be absent/present."""
+    if inserts:
+        cur.executemany("INSERT INTO zset_members (key_id, member, score) VALUES (?, ?, ?)",
+                        [(kid, m, v) for m, v in inserts])
+    if updates:
+        cur.executemany("UPDATE zset_members SET score = ? WHERE key_id = ? AND member = ?",
+                        [(v, kid, m) for m, v in updates])
+
+
 def insert(cur: apsw.Cursor, kid: int, member: bytes, value: float) -> None:
     cur.execute("INSERT INTO zset_members (key_id, member, score) VALUES (?, ?, ?)",
                 (kid, member, value))

@@ -90,6 +90,10 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
             raise click.UsageError(f"--{name} {value}: {exc.message}") from None
     from aki.storage.engine import FileRefused
 
+    if cfg.load_rdb:
+        from aki.cli.import_ import load_rdb_on_first_open
+
+        load_rdb_on_first_open(cfg)
     try:
         code = run(cfg, inert)
     except FileRefused as exc:

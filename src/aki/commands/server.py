@@ -138,6 +138,9 @@ def _run_after_commit(server, ok: bool) -> None:
 def _save_now(server) -> None:
     """A TRUNCATE checkpoint: the main file alone then holds every committed write."""
     server.engine.checkpoint("TRUNCATE")
+    from aki.durability import rdbsave
+
+    rdbsave.save_rdb(server)  # the RDB file too, when `save` is configured
     server.lastsave = int(time.time())
     server.dirty = 0
     server.extensions["rdb_saves"] = server.extensions.get("rdb_saves", 0) + 1
@@ -174,8 +177,13 @@ def _start_bgsave(server) -> None:
     state["running"] = True
     state["started"] = time.time()
     path = str(server.engine.path)
+    from aki.durability import rdbsave
+
+    rdb_work = rdbsave.prepare_bgsave(server)  # pins the snapshot now, on the loop thread
 
     def work():
+        if rdb_work is not None:
+            rdb_work()
         conn = apsw.Connection(path)
         try:
             conn.setbusytimeout(1000)

@@ -187,6 +187,16 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
 startup_hooks: list = []
 
 
+def _aof_startup(app: App) -> None:
+    """appendonly yes: recover and replay the log, then hook it to the committer."""
+    from aki.durability.aof import startup
+
+    startup(app)
+
+
+startup_hooks.append(_aof_startup)
+
+
 def run(cfg: Config, inert: list[str] | None = None) -> int:
     setup_logging(cfg)
     import uvloop

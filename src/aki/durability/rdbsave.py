@@ -1,0 +1,174 @@
+"""SAVE/BGSAVE writing an RDB file (``dbfilename`` in ``dir``) when ``save`` is configured.
+
+In aki a save is a checkpoint of the ``.aki`` file; a user who configured RDB saving
+(``save`` non-empty, as in redis.conf) also gets the RDB Redis would write, for tools
+and replicas that want one. commands/server.py calls ``save_rdb`` after the SAVE's
+batch committed, and ``prepare_bgsave`` on the loop thread before its worker runs.
+
+Invariants (what a crash can and cannot leave behind):
+
+* The RDB is written from a snapshot connection (a read transaction pinned between
+  two batches): it is one point in time and the writer is never blocked.
+* It goes to ``temp-<pid>.rdb`` in ``dir``, is fsynced, then renamed over
+  ``dbfilename`` and the directory fsynced: a crash leaves the previous complete
+  dump (plus, at worst, a stale temp file), never a partial ``dump.rdb``.
+* Nothing here writes the ``.aki`` file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+if TYPE_CHECKING:
+    from aki.core.state import Server
+
+log = logging.getLogger("aki.rdbsave")
+
+
+class RdbSaveState:
+    """What INFO persistence reports about RDB saves."""
+
+    def __init__(self) -> None:
+        self.in_progress = False
+        self.last_status = "ok"
+        self.last_save_time = int(time.time())
+        self.last_duration = -1
+        self.started = 0.0
+        self.saves = 0
+        self.last_keys = 0
+
+
+def state(server: Server) -> RdbSaveState:
+    st = server.extensions.get("rdbsave")
+    if st is None:
+        st = server.extensions["rdbsave"] = RdbSaveState()
+    return st
+
+
+def enabled(server: Server) -> bool:
+    """The user configured RDB saving (a non-empty ``save``)."""
+    return bool(str(server.config.save).strip())
+
+
+def rdb_path(server: Server) -> Path:
+    return Path(server.config.dir) / server.config.dbfilename
+
+
+def _pin(server: Server) -> apsw.Connection:
+    conn = server.engine.snapshot_connection()
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM meta").fetchall()  # the read snapshot starts here
+    return conn
+
+
+def _write(server: Server, conn: apsw.Connection) -> int:
+    from aki.storage.bulk import write_snapshot_rdb
+
+    cfg = server.config
+    target = rdb_path(server)
+    tmp = target.parent / f"temp-{os.getpid()}.rdb"
+    try:
+        with open(tmp, "wb") as f:
+            n = write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
+                                   checksum=bool(cfg.rdbchecksum), begin=False,
+                                   on_warning=log.warning)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        conn.close()
+    return n
+
+
+def save_rdb(server: Server) -> bool:
+    """SAVE: write the RDB now (call with no batch open). True when written; a no-op
+    returning False when ``save`` is empty."""
+    if not enabled(server):
+        return False
+    st = state(server)
+    start = time.time()
+    try:
+        st.last_keys = _write(server, _pin(server))
+    except (OSError, apsw.Error) as exc:
+        st.last_status = "err"
+        log.warning("writing %s failed: %s", rdb_path(server), exc)
+        raise
+    st.last_status = "ok"
+    st.last_save_time = int(time.time())
+    st.last_duration = int(time.time() - start)
+    st.saves += 1
+    log.info("DB saved on disk (%s, %d keys)", rdb_path(server), st.last_keys)
+    return True
+
+
+def prepare_bgsave(server: Server) -> Callable[[], None] | None:
+    """BGSAVE, on the loop thread with no batch open: pin the snapshot now and return the
+    work to run in a worker thread (None when ``save`` is empty or a save is running)."""
+    st = state(server)
+    if not enabled(server) or st.in_progress:
+        return None
+    conn = _pin(server)
+    st.in_progress = True
+    st.started = time.time()
+
+    def work() -> None:
+        try:
+            st.last_keys = _write(server, conn)
+        except BaseException as exc:
+            st.last_status = "err"
+            log.warning("background save of %s failed: %s", rdb_path(server), exc)
+            raise
+        finally:
+            st.in_progress = False
+            st.last_duration = int(time.time() - st.started)
+        st.last_status = "ok"
+        st.last_save_time = int(time.time())
+        st.saves += 1
+        log.info("Background saving terminated with success (%s)", rdb_path(server))
+
+    return work
+
+
+def bgsave(server: Server) -> bool:
+    """Start a background RDB save in a thread; False when not started."""
+    work = prepare_bgsave(server)
+    if work is None:
+        return False
+    app = server.extensions.get("app")
+    if app is None:
+        work()
+    else:
+        app.loop.run_in_executor(None, work)
+    return True
+
+
+def info(server: Server) -> dict[str, Any]:
+    """INFO persistence fields for RDB saves."""
+    st = state(server)
+    return {
+        "rdb_changes_since_last_save": server.dirty,
+        "rdb_bgsave_in_progress": int(st.in_progress),
+        "rdb_last_save_time": st.last_save_time,
+        "rdb_last_bgsave_status": st.last_status,
+        "rdb_last_bgsave_time_sec": st.last_duration,
+        "rdb_current_bgsave_time_sec": int(time.time() - st.started) if st.in_progress else -1,
+        "rdb_saves": st.saves,
+    }

@@ -80,40 +80,35 @@ def auth(c, argv):
 
 @command("hello")
 def hello(c, argv):
+    """helloCommand, step by step in Redis's order (AUTH and SETNAME act as they are met)."""
     ver = None
     if len(argv) >= 2:
         ver = to_int(argv[1])
         if ver is None:
             raise RedisError("ERR Protocol version is not an integer or out of range")
+        if ver < 2 or ver > 3:
+            raise RedisError("NOPROTO unsupported protocol version")
     j = 2
     n = len(argv)
-    setname = None
-    creds = None
     while j < n:
         more = n - j - 1
         opt = argv[j].lower()
         if opt == b"auth" and more >= 2:
-            creds = (argv[j + 1], argv[j + 2])
+            if not check_password(c, argv[j + 1], argv[j + 2]):
+                raise RedisError(errors.WRONGPASS)
+            c.authenticated = True
+            c.user = argv[j + 1].decode("utf-8", "surrogateescape")
             j += 3
         elif opt == b"setname" and more >= 1:
-            setname = argv[j + 1]
+            validate_client_name(argv[j + 1])
+            c.name = argv[j + 1] or None
             j += 2
         else:
             raise RedisError(f"ERR Syntax error in HELLO option '{argv[j].decode('utf-8', 'replace')}'")
-    if ver is not None and (ver < 2 or ver > 3):
-        raise RedisError("NOPROTO unsupported protocol version")
-    if creds is not None:
-        if not check_password(c, creds[0], creds[1]):
-            raise RedisError(errors.WRONGPASS)
-        c.authenticated = True
-        c.user = creds[0].decode("utf-8", "surrogateescape")
     if not c.authenticated:
         raise RedisError("NOAUTH HELLO must be called with the client already authenticated, "
-                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                         "otherwise the HELLO AUTH <user> <pass> option can be used to "
                          "authenticate the client and select the RESP protocol version at the same time")
-    if setname is not None:
-        validate_client_name(setname)
-        c.name = setname or None
     if ver is not None:
         c.resp = ver
     role = c.server.extensions.get("role", "master")

@@ -143,7 +143,7 @@ def _score_item(score: float) -> bytes | int:
         return b"-0" if math.copysign(1.0, score) < 0 else 0
     if score.is_integer() and -(1 << 53) <= score <= (1 << 53):
         return int(score)
-    return repr(score).encode()
+    return b"%.17g" % score  # d2string: snprintf("%.17g"), not the shortest repr
 
 
 def _is_intset(members: Sequence[bytes], limit: int) -> list[int] | None:

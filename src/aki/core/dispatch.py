@@ -120,6 +120,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     prop = server.propagation
     server.propagation = None
     start = _perf()
+    server.call_depth += 1
     try:
         reply = cmd.handler(client, argv)  # type: ignore[misc]
     except RedisError as exc:
@@ -132,6 +133,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         reply = ErrorReply(f"ERR internal error while executing '{cmd.fullname}': {exc}")
         cmd.failed_calls += 1
         _count_error(server, reply.message)
+    server.call_depth -= 1
     usec = int((_perf() - start) * 1_000_000)
     cmd.calls += 1
     cmd.usec += usec
@@ -163,6 +165,11 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
             deliver(events)
     if server.monitors and not cmd.admin:
         _feed_monitors(server, client, argv)
+    if not server.call_depth and server.after_command:
+        # the end of a top-level command (after EXEC or a script as a whole):
+        # blocked clients are served here, as in Redis's processCommand
+        for hook in server.after_command:
+            hook()
     return reply
 
 

@@ -91,6 +91,8 @@ class Server:
         self.touch_hooks: list[Callable[[list[tuple[int, bytes]], Client | None], None]] = []
         # after each top-level command (blocked clients are served here)
         self.after_command: list[Callable[[], None]] = []
+        # nesting of dispatch.call(): 0 between top-level commands, >1 inside EXEC/scripts
+        self.call_depth = 0
         # close_hooks(client): a client went away (WATCH, pub/sub, blocking cleanup)
         self.close_hooks: list[Callable[[Client], None]] = []
         # request_commit(): the transport schedules the end-of-batch commit

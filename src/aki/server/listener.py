@@ -167,6 +167,10 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     for hook in startup_hooks:
         hook(app)
     await app.start()
+    if cfg.http_port:
+        from aki.http.api import start_http
+
+        await start_http(app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, app.request_shutdown)
     where = []
@@ -178,6 +182,9 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     log.info("Ready to accept connections")
     await app.stopping.wait()
     log.info("shutting down: committing, checkpointing, closing %s", server.engine.path)
+    http = server.extensions.get("http")
+    if http is not None:
+        await http.stop()
     await app.stop()
     log.info("aki is now ready to exit, bye bye...")
     return app.exit_code

@@ -8,11 +8,17 @@ Two parsers cooperate:
   commands, the protocol-error texts, ``proto-max-bulk-len``, unauthenticated
   limits, and the query-buffer limit.
 
-hiredis is used only while the stream sits on a request boundary and starts
-with ``*``. Whenever hiredis cannot decide (a partial request, a framing error,
-an element that is not a bulk string) the parser locates the unconsumed bytes
-by summing the wire length of the requests hiredis returned and hands them to
-the Python parser, which reports exactly what Redis would.
+hiredis is used only while the stream sits on a request boundary, starts
+with ``*`` and the client is authenticated, and it is never left holding part
+of a request between two ``feed`` calls (its internal state is invisible: a
+request split after a complete header would otherwise be lost). Whenever
+hiredis cannot decide (a partial request, a framing error, an element that is
+not a bulk string) the parser locates the unconsumed bytes by summing the wire
+length of the requests hiredis returned and hands them to the Python parser,
+which reports exactly what Redis would. hiredis also accepts ``+``, ``=`` and
+``(`` elements as strings, which Redis refuses: a chunk that may hold one is
+parsed by the Python parser from its first byte. Once the Python parser has
+finished the request that was pending, the rest of the chunk goes back to hiredis.
 
 ``feed(data)`` returns ``(requests, error)``: every complete request before any
 framing error, then the error text (``None`` when the stream is healthy). After
@@ -21,10 +27,14 @@ an error the caller replies ``-ERR Protocol error: ...`` and closes, as Redis do
 
 from __future__ import annotations
 
+import re
+from itertools import chain
+
 import hiredis
 
 INLINE_MAX = 64 * 1024
 INT_MAX = 2**31 - 1
+_HUGE_COUNT = re.compile(rb"\*-?[0-9]{8}")
 
 
 def wire_length(argv: list[bytes]) -> int:
@@ -34,6 +44,26 @@ def wire_length(argv: list[bytes]) -> int:
         n = len(a)
         total += 5 + len(str(n)) + n
     return total
+
+
+_LIST_ONLY = {list}
+_BYTES_ONLY = {bytes}
+
+
+_DIGITS = [len(str(i)) for i in range(100_000)]
+
+
+def requests_length(requests: list[list[bytes]]) -> int:
+    """Total of ``wire_length`` over ``requests``, computed in C-level passes (hot path)."""
+    if not requests:
+        return 0
+    lens = list(map(len, chain.from_iterable(requests)))
+    counts = list(map(len, requests))
+    if max(lens) >= 100_000 or max(counts) >= 100_000:
+        return sum(map(wire_length, requests))
+    digits = _DIGITS.__getitem__
+    return (sum(lens) + 5 * len(lens) + sum(map(digits, lens))
+            + 3 * len(counts) + sum(map(digits, counts)))
 
 
 class QueryBufferFull(Exception):
@@ -50,9 +80,11 @@ class RequestParser:
         "_chunks",
         "_have",
         "_need",
+        "_bulk_at",
         "max_bulk_len",
         "query_buffer_limit",
         "authenticated",
+        "paused",
     )
 
     def __init__(
@@ -64,63 +96,102 @@ class RequestParser:
         self._chunks: list[bytes] = []  # bytes waiting for a large pending request
         self._have = 0
         self._need = 0  # bytes the pending request needs before parsing is worth it
+        # Where the big bulk being received starts: like Redis, only the unparsed part
+        # (that bulk, not the arguments already complete) counts against the limit.
+        self._bulk_at = 0
         self.max_bulk_len = max_bulk_len
         self.query_buffer_limit = query_buffer_limit
         self.authenticated = True  # cleared by the server when requirepass applies
+        # Set when an unauthenticated client's AUTH/HELLO ends the parsed requests: the
+        # rest waits in the buffer until the caller has run it and calls feed(b"") again,
+        # because Redis applies the unauthenticated limits request by request.
+        self.paused = False
 
     def feed(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
-        if not self._python and data[:1] == b"*":
-            return self._feed_hiredis(data)
-        self._python = True
+        """Parse ``data``; an empty ``data`` just re-parses what is buffered."""
+        if not self._python:
+            if data[:1] == b"*" and self.authenticated:
+                return self._feed_hiredis(data)
+            self._python = True
+            return self._feed_python(data)
         if self._need:
             self._chunks.append(data)
             self._have += len(data)
             if self._have < self._need:
-                if self._have > self.query_buffer_limit:
+                if self._have - self._bulk_at > self.query_buffer_limit:
                     raise QueryBufferFull()
                 return [], None
             data = b"".join(self._chunks)
             self._chunks = []
             self._need = 0
-            return self._feed_python(data)
-        return self._feed_python(self._buf + data if self._buf else data)
+            return self._feed_python(data, resume=True)
+        return self._feed_python(self._buf + data if self._buf else data, resume=True)
 
     # -- fast path -----------------------------------------------------------------
 
     def _feed_hiredis(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
+        if b"\n+" in data or b"\n=" in data or b"\n(" in data or _HUGE_COUNT.search(data):
+            # hiredis would return these non-bulk elements as strings, and it allocates
+            # a list for a multibulk count up front (a "*2147483648" stalls it): exact parser.
+            self._python = True
+            return self._feed_python(data)
         reader = self._reader
-        reader.feed(data)
-        out: list[list[bytes]] = []
-        gets = reader.gets
+        out: list = []
         try:
-            while True:
-                item = gets()
-                if item is False:
-                    break
-                if type(item) is list and item and all(type(a) is bytes for a in item):
-                    out.append(item)
-                    continue
-                # Anything unusual: let the exact parser decide from this request on.
-                return self._fallback(data, out)
+            reader.feed(data)
+            out.extend(iter(reader.gets, False))
         except hiredis.ProtocolError:
+            # Keep the requests before the bad one (hiredis gives no partial list back:
+            # re-read them with a fresh reader up to the error).
+            return self._fallback(data, self._good_prefix(data))
+        # Validate in bulk (C-level passes): every item a non-empty list of bytes.
+        if out and (set(map(type, out)) != _LIST_ONLY or [] in out
+                    or set(map(type, chain.from_iterable(out))) != _BYTES_ONLY):
+            good = []
+            for item in out:
+                if type(item) is list and item and all(type(a) is bytes for a in item):
+                    good.append(item)
+                else:
+                    break
+            return self._fallback(data, good)
+        if reader.has_data() or requests_length(out) != len(data):
+            # A partial request (hiredis may have swallowed its first lines): the exact
+            # parser takes it from its first byte and validates its headers and limits.
             return self._fallback(data, out)
-        if reader.has_data():
-            # A partial request: the exact parser validates its headers and limits.
-            return self._fallback(data, out)
+        if len(data) > self.max_bulk_len and any(
+            len(a) > self.max_bulk_len for argv in out for a in argv
+        ):
+            return self._fallback(data, [])
         return out, None
+
+    @staticmethod
+    def _good_prefix(data: bytes) -> list[list[bytes]]:
+        reader = hiredis.Reader()
+        reader.feed(data)
+        good: list[list[bytes]] = []
+        try:
+            for item in iter(reader.gets, False):
+                if type(item) is list and item and all(type(a) is bytes for a in item):
+                    good.append(item)
+                else:
+                    break
+        except hiredis.ProtocolError:
+            pass
+        return good
 
     def _fallback(
         self, data: bytes, done: list[list[bytes]]
     ) -> tuple[list[list[bytes]], str | None]:
         self._reader = hiredis.Reader()
-        consumed = sum(wire_length(a) for a in done)
+        consumed = requests_length(done)
         self._python = True
         more, err = self._feed_python(data[consumed:])
         return done + more, err
 
     # -- exact path ----------------------------------------------------------------
 
-    def _feed_python(self, buf: bytes) -> tuple[list[list[bytes]], str | None]:
+    def _feed_python(self, buf: bytes, resume: bool = False) -> tuple[list[list[bytes]], str | None]:
+        """Parse ``buf`` exactly; with ``resume``, hand the rest to hiredis after one request."""
         out: list[list[bytes]] = []
         pos = 0
         n = len(buf)
@@ -138,15 +209,25 @@ class RequestParser:
             argv, pos = res
             if argv:
                 out.append(argv)
+                if not self.authenticated and argv[0].lower() in (b"auth", b"hello"):
+                    self.paused = pos < n
+                    break
+            if resume and pos < n and buf[pos] == 42 and self.authenticated:
+                self._buf = b""
+                self._need = 0
+                self._python = False
+                more, err = self._feed_hiredis(buf[pos:])
+                return out + more, err
         rest = buf[pos:] if err is None else b""
         if err is not None:
             self._need = 0
-        if len(rest) > self.query_buffer_limit:
+        if len(rest) - (self._bulk_at - pos if rest and self._need else 0) > self.query_buffer_limit:
             raise QueryBufferFull()
         self._buf = rest
         if rest and self._need:
             # A big bulk is on its way: collect chunks instead of re-parsing each time.
             self._need -= pos
+            self._bulk_at -= pos
             self._chunks = [rest]
             self._have = len(rest)
             self._buf = b""
@@ -170,16 +251,15 @@ class RequestParser:
 
     def _multibulk(self, buf: bytes, pos: int):
         n = len(buf)
-        end = buf.find(b"\r\n", pos)
+        end = buf.find(b"\r", pos)
         if end < 0:
             if n - pos > INLINE_MAX:
                 return "too big mbulk count string"
             return None
-        try:
-            count = int(buf[pos + 1 : end])
-        except ValueError:
-            return "invalid multibulk length"
-        if count > INT_MAX:
+        if end + 2 > n:
+            return None  # Redis waits for the byte after '\r' (it never checks it is '\n')
+        count = string2ll(buf[pos + 1 : end])
+        if count is None or count > INT_MAX:
             return "invalid multibulk length"
         if not self.authenticated and count > 10:
             return "unauthenticated multibulk length"
@@ -193,16 +273,15 @@ class RequestParser:
                 return None
             if buf[p] != 36:  # '$'
                 return "expected '$', got '%s'" % chr(buf[p])
-            end = buf.find(b"\r\n", p)
+            end = buf.find(b"\r", p)
             if end < 0:
                 if n - p > INLINE_MAX:
                     return "too big bulk count string"
                 return None
-            try:
-                length = int(buf[p + 1 : end])
-            except ValueError:
-                return "invalid bulk length"
-            if length < 0 or length > max_bulk:
+            if end + 2 > n:
+                return None
+            length = string2ll(buf[p + 1 : end])
+            if length is None or length < 0 or length > max_bulk:
                 return "invalid bulk length"
             if not self.authenticated and length > 16384:
                 return "unauthenticated bulk length"
@@ -211,10 +290,30 @@ class RequestParser:
             if stop + 2 > n:
                 if length > 65536:
                     self._need = stop + 2
+                    self._bulk_at = start
                 return None
             args.append(buf[start:stop])
             p = stop + 2
         return args, p
+
+
+_LLONG_MIN = -(2**63)
+_LLONG_MAX = 2**63 - 1
+
+
+def string2ll(text: bytes) -> int | None:
+    """Redis's ``string2ll``: optional '-', no '+', spaces, '_' or leading zeros; 64-bit."""
+    if not text or len(text) >= 21:
+        return None
+    if text == b"0":
+        return 0
+    digits = text[1:] if text[:1] == b"-" else text
+    if not digits or not (49 <= digits[0] <= 57) or not digits.isdigit() or not digits.isascii():
+        return None
+    v = int(text)
+    if v < _LLONG_MIN or v > _LLONG_MAX:
+        return None
+    return v
 
 
 _ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("a"): b"\a"}

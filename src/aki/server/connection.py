@@ -100,6 +100,12 @@ class RespConnection(asyncio.Protocol):
                 self.pending.append([b"\x00protocol-error", error.encode()])
             return
         self._run(requests)
+        while parser.paused and not error and not self.closing and self.suspended is None:
+            # An AUTH/HELLO from an unauthenticated client: parse the rest under its outcome.
+            parser.paused = False
+            parser.authenticated = client.authenticated
+            requests, error = parser.feed(b"")
+            self._run(requests)
         if error:
             self._protocol_error(error)
         self._flush()

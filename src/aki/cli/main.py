@@ -53,6 +53,11 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
     load_all()
     cfg = Config()
     inert: list[str] = []
+    extra = list(ctx.args)
+    if conffile and conffile.startswith("--"):
+        # Without a config file click takes the first unknown --directive for it.
+        extra.insert(0, conffile)
+        conffile = None
     if conffile:
         try:
             inert = cfg.load_file(conffile)
@@ -72,7 +77,6 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
     for name, value in opts.items():
         if value is not None:
             directives.append((name, str(value)))
-    extra = list(ctx.args)
     while extra:
         flag = extra.pop(0)
         if not flag.startswith("--"):

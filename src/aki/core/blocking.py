@@ -120,6 +120,7 @@ def _is_decimal(b: bytes) -> bool:
 def may_block(client: Client) -> bool:
     """False inside MULTI/EXEC or a script (CLIENT_DENY_BLOCKING): reply at once instead."""
     return (client.server.call_depth <= 1 and not client.in_multi
+            and not getattr(client, "deny_blocking", False)
             and client.kind == "normal" and client.write_out is not None)
 
 

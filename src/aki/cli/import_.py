@@ -326,7 +326,7 @@ def import_to_server(source: Path, fmt: str, addr: str, *, auth: str | None = No
         for (what, info), res in zip(queued, pipe.execute(raise_on_error=False), strict=False):
             if isinstance(res, Exception):
                 text = str(res)
-                if what == "key" and text.startswith("Target key name already exists"):
+                if what == "key" and "Target key name already exists" in text:
                     summary.skipped += 1
                     warn(f"key {info!r} already exists on the server: skipped (use --replace)")
                 elif what == "key":
@@ -392,7 +392,7 @@ def import_to_server(source: Path, fmt: str, addr: str, *, auth: str | None = No
                         summary.filtered += 1
         flush()
     except RDBError as exc:
-        raise ImportFailed(f"{exc} (keys sent before this point stay on the server)") from None
+        raise ImportFailed(str(exc)) from None
     finally:
         r.close()
     summary.seconds = time.perf_counter() - start
@@ -478,7 +478,8 @@ def register(cli: click.Group) -> None:
                                      warn=warn, progress=sys.stderr.isatty())
                 where = str(tgt)
         except ImportFailed as exc:
-            click.echo(f"aki import: {source}: {exc}; nothing was imported", err=True)
+            tail = "keys sent before stay on the server" if addr else "nothing was imported"
+            click.echo(f"aki import: {source}: {exc}; {tail}", err=True)
             sys.exit(1)
         rate = s.loaded / s.seconds if s.seconds else 0.0
         verb = "would import" if dry_run else "imported"

@@ -120,7 +120,7 @@ def element_rows(kid: int, type_: int, value: Any, lim: Limits,
     if type_ == LIST:
         rows = out[LIST]
         rows.extend([(kid, i, v) for i, v in enumerate(value)])
-        return len(value), 0, 0
+        return len(value), 0, 1  # storage/lists.py: Redis 7.0 lists are always quicklists
     if type_ == SET:
         out[SET].extend([(kid, mhash(m), m) for m in value])
         return len(value), 0, set_enc(value, lim)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from test_sets_compat import keyevents, parse, same_unordered
 
 
@@ -60,8 +59,8 @@ def test_hashtable_order_free(p):
     a, r = p.both("HGETALL", "big")
     pa, pr = parse(a), parse(r)
     if isinstance(pa, list):  # RESP2: a flat array of pairs
-        pa = sorted(zip(pa[::2], pa[1::2]))
-        pr = sorted(zip(pr[::2], pr[1::2]))
+        pa = sorted(zip(pa[::2], pa[1::2], strict=True))
+        pr = sorted(zip(pr[::2], pr[1::2], strict=True))
     assert pa == pr
 
 
@@ -120,7 +119,7 @@ def test_hrandfield(p):
             if wv and isinstance(got[0], list):  # RESP3: pairs
                 pairs = [tuple(x) for x in got]
             elif wv:
-                pairs = list(zip(got[::2], got[1::2]))
+                pairs = list(zip(got[::2], got[1::2], strict=True))
             else:
                 pairs = [(f, values[f]) for f in got]
             assert len(pairs) == want_len
@@ -162,7 +161,7 @@ def test_hscan(p):
                 reply = parse(client.cmd(*args))
                 cursor = reply[0]
                 items = reply[1]
-                got.update(zip(items[::2], items[1::2]))
+                got.update(zip(items[::2], items[1::2], strict=True))
                 if cursor == b"0":
                     break
             seen[side] = got

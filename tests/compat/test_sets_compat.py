@@ -31,7 +31,7 @@ def parse(buf: bytes):
         if t == b"~":
             return ("set", sorted(items, key=repr)), i
         if t == b"%":
-            return ("map", sorted(zip(items[::2], items[1::2]), key=repr)), i
+            return ("map", sorted(zip(items[::2], items[1::2], strict=True), key=repr)), i
         return items, i
 
     v, _ = one(0)
@@ -294,8 +294,9 @@ def keyevents(redis_port: int, embedded_path, script: list[tuple]) -> tuple[list
     """The (event, key) keyspace events of ``script`` on redis-server (PSUBSCRIBE) and on
     aki (recorded by execute(), captured in an embedded instance: aki's pub/sub commands
     are another family)."""
-    import aki
     import redis
+
+    import aki
 
     rr = redis.Redis(port=redis_port)
     rr.flushall()

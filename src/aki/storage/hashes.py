@@ -11,6 +11,7 @@ that order, so aki reproduces it; a hashtable (``enc`` 1) iterates in h order.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 from aki.storage.sets import HASH_SPACE, SMALL, mhash
 
@@ -122,3 +123,23 @@ def scan(cur, kid: int, cursor: int, count: int) -> tuple[int, list[tuple[bytes,
     out.extend(cur.execute("SELECT field, value FROM hash_fields WHERE key_id = ? AND h = ?",
                            (kid, last)).fetchall())
     return last + 1, out
+
+
+def fill(ks, row, pairs: Iterable[tuple[bytes, bytes]], config) -> int:
+    """Bulk-load (field, value) pairs into a freshly created hash key (RESTORE, RDB load ...),
+    keeping their order as the listpack order; sets len/head/enc as HSET would."""
+    cur = ks.cur
+    maxv = config.hash_max_listpack_value
+    enc = row.enc
+    seq = row.head
+    created = 0
+    for f, v in pairs:
+        if put(cur, row.id, f, v, seq + created):
+            created += 1
+        if enc == 0 and (len(f) > maxv or len(v) > maxv):
+            enc = 1
+    total = row.len + created
+    if total > config.hash_max_listpack_entries:
+        enc = 1
+    ks.set_meta(row, length=total, head=seq + created, enc=enc)
+    return total

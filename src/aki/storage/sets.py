@@ -234,3 +234,28 @@ def insert_select(cur, conn, kid: int, sql: str, params: list[int]) -> int:
 def move_rows(cur, conn, from_kid: int, to_kid: int) -> int:
     cur.execute("UPDATE set_members SET key_id = ? WHERE key_id = ?", (to_kid, from_kid))
     return conn.changes()
+
+
+def fill(ks, row, members: Iterable[bytes], config) -> int:
+    """Bulk-load members into a freshly created set key (RESTORE, RDB load, SORT STORE ...),
+    in batches so memory stays bounded; sets len and enc as SADD would. Returns the size."""
+    cur, conn = ks.cur, ks.engine.conn
+    cap = intset_max(config)
+    enc = row.enc if row.len else 0
+    total = row.len
+    batch: list[bytes] = []
+    for m in members:
+        batch.append(m)
+        if len(batch) >= 1000:
+            total += add(cur, conn, row.id, batch)
+            if enc == 0 and not all_ints(batch):
+                enc = 1
+            batch = []
+    if batch:
+        total += add(cur, conn, row.id, batch)
+        if enc == 0 and not all_ints(batch):
+            enc = 1
+    if total > cap:
+        enc = 1
+    ks.set_meta(row, length=total, enc=enc)
+    return total

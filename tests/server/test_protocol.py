@@ -13,6 +13,7 @@ import socket
 import time
 
 import pytest
+
 from tests.conftest import encode_command, start_aki, start_redis
 
 SENTINEL = encode_command("ECHO", "end-of-test")

@@ -1,0 +1,191 @@
+"""The append-only log: format, replay, torn tails, timestamps, rewrite, Redis interchange."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, start_aki, start_redis
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rdb"
+
+
+def aof_server(d: Path, *extra: str):
+    return start_aki(d, "--appendonly", "yes", "--dir", str(d), *extra)
+
+
+def applied_offset(d: Path) -> int:
+    con = sqlite3.connect(d / "data.aki")
+    try:
+        return int(con.execute("SELECT value FROM meta WHERE name = 'aof_offset'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_log_format_and_replay_of_unapplied_tail(tmp_path):
+    srv = aof_server(tmp_path, "--appendfsync", "always", "--aof-timestamp-enabled", "yes")
+    r = srv.client()
+    r.set("a", "1")
+    r.expire("a", 1000)
+    r.execute_command("SELECT", 2)
+    r.set("b", "2")
+    with r.pipeline(transaction=True) as p:
+        p.set("c", "3").incr("c")
+        p.execute()
+    r.close()
+    srv.stop("kill")
+    log = (tmp_path / "appendonly.aof").read_bytes()
+    assert log.startswith(b"REDIS0010")  # the base written when the log was created
+    assert b"#TS:" in log
+    assert b"$9\r\nPEXPIREAT\r\n" in log  # EXPIRE propagated as Redis does
+    assert b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n" in log and b"MULTI" in log
+    assert applied_offset(tmp_path) == len(log)
+    # a crash between the log append and the COMMIT: records past the stored offset
+    with open(tmp_path / "appendonly.aof", "ab") as f:
+        f.write(b"#TS:1700000000\r\n*3\r\n$3\r\nset\r\n$7\r\nunsaved\r\n$1\r\nx\r\n")
+    srv.start()
+    r = srv.client()
+    assert r.get("unsaved") == b"x" and r.get("a") == b"1" and 0 < r.ttl("a") <= 1000
+    r.execute_command("SELECT", 2)
+    assert r.get("c") == b"4"
+    r.close()
+    srv.stop()
+    assert applied_offset(tmp_path) == (tmp_path / "appendonly.aof").stat().st_size
+
+
+@pytest.mark.parametrize("truncated_ok", ["yes", "no"])
+def test_torn_tail(tmp_path, truncated_ok):
+    srv = aof_server(tmp_path)
+    r = srv.client()
+    r.set("k", "v")
+    r.close()
+    srv.stop("kill")
+    path = tmp_path / "appendonly.aof"
+    good = path.stat().st_size
+    with open(path, "ab") as f:  # a whole MULTI that never got its EXEC, then a torn record
+        f.write(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nm\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$4\r\ntor")
+    argv = [sys.executable, "-m", "aki", "server", "--port", str(free_port()), "--dbfile",
+            str(tmp_path / "data.aki"), "--appendonly", "yes", "--dir", str(tmp_path),
+            "--aof-load-truncated", truncated_ok]
+    if truncated_ok == "no":
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2
+        assert f"last valid command ends at {good}" in res.stderr and "aof-load-truncated" in res.stderr
+        assert path.stat().st_size > good  # nothing was changed
+        return
+    srv.argv = argv[:5] + [str(srv.port)] + argv[6:]
+    srv.start()
+    r = srv.client()
+    assert r.get("k") == b"v" and r.get("m") is None
+    r.set("after", "1")
+    r.close()
+    srv.stop()
+    assert b"Truncating the AOF" in (tmp_path / "aki.log").read_bytes()
+    log = path.read_bytes()
+    assert b"MULTI" not in log[good:] and log.endswith(b"after\r\n$1\r\n1\r\n")
+
+
+def test_bgrewriteaof_compacts_and_keeps_writes(tmp_path):
+    srv = aof_server(tmp_path, "--appendfsync", "always")
+    r = srv.client()
+    for i in range(300):
+        r.set("counter", i)
+        r.hset("h", f"f{i % 10}", i)
+    big = (tmp_path / "appendonly.aof").stat().st_size
+    assert r.bgrewriteaof() in (True, b"Background append only file rewriting started")
+    for i in range(50):
+        r.rpush("during", i)
+    deadline = time.time() + 20
+    while r.info("persistence").get("aof_rewrite_in_progress", 0) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    r.set("after", "yes")
+    small = (tmp_path / "appendonly.aof").stat().st_size
+    assert small < big
+    r.close()
+    srv.stop("kill")
+    assert applied_offset(tmp_path) == small + len(b"*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$3\r\nyes\r\n") or \
+        applied_offset(tmp_path) == (tmp_path / "appendonly.aof").stat().st_size
+    # real Redis loads aki's log (an old-style AOF with an RDB preamble)
+    d = tmp_path / "red"
+    d.mkdir()
+    shutil.copy(tmp_path / "appendonly.aof", d / "appendonly.aof")
+    red = start_redis(d, "--appendonly", "yes")
+    try:
+        rc = red.client()
+        assert rc.get("counter") == b"299" and rc.get("after") == b"yes"
+        assert rc.lrange("during", 0, -1) == [str(i).encode() for i in range(50)]
+        assert len(rc.hgetall("h")) == 10
+    finally:
+        red.stop()
+    # and aki restarts on it with nothing to replay
+    srv.start()
+    r = srv.client()
+    assert r.get("after") == b"yes" and r.llen("during") == 50
+    r.close()
+    srv.stop()
+
+
+def test_interrupted_swap_recovers(tmp_path):
+    """A crash after the pending offset committed: with the temp file present the old log
+    stays; without it (renamed) the pending offset is adopted."""
+    srv = aof_server(tmp_path)
+    r = srv.client()
+    r.set("k", "v")
+    r.close()
+    srv.stop("kill")
+    path = tmp_path / "appendonly.aof"
+    con = sqlite3.connect(tmp_path / "data.aki")
+    con.execute("INSERT INTO meta (name, value) VALUES ('aof_pending', 999999)")
+    con.commit()
+    con.close()
+    (tmp_path / "appendonly.aof.rewrite.tmp").write_bytes(b"partial")
+    srv.start()
+    assert srv.client().get("k") == b"v"
+    srv.stop()
+    assert not (tmp_path / "appendonly.aof.rewrite.tmp").exists()
+    assert applied_offset(tmp_path) == path.stat().st_size
+
+
+def test_redis_preamble_fixture_and_appendonlydir_import(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "aki", "import", str(FIXTURES / "rdb-preamble.aof"),
+                          "--target", str(tmp_path / "p.aki")], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    # a Redis 7 appendonlydir: base (RDB) + incr files, from a real redis-server
+    d = tmp_path / "redis"
+    d.mkdir()
+    red = start_redis(d, "--appendonly", "yes", "--appendfsync", "always")
+    rc = red.client()
+    rc.set("before", "1")
+    rc.rpush("l", "a", "b")
+    rc.hset("h", "f", "v")
+    rc.bgrewriteaof()
+    deadline = time.time() + 20
+    while rc.info("persistence")["aof_rewrite_in_progress"] and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    rc.set("after", "2")
+    rc.incr("after")
+    rc.execute_command("SELECT", 5)
+    rc.sadd("s5", "x")
+    rc.close()
+    red.stop()
+    target = tmp_path / "dir.aki"
+    res = subprocess.run([sys.executable, "-m", "aki", "import", str(d / "appendonlydir"),
+                          "--target", str(target)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    srv = start_aki(tmp_path, dbfile="dir.aki")
+    try:
+        r = srv.client()
+        assert r.get("before") == b"1" and r.get("after") == b"3"
+        assert r.lrange("l", 0, -1) == [b"a", b"b"] and r.hgetall("h") == {b"f": b"v"}
+        r.execute_command("SELECT", 5)
+        assert r.smembers("s5") == {b"x"}
+    finally:
+        srv.stop()

@@ -6,10 +6,14 @@ drops them for an embedded client without a listener).
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING
 
 from aki.resp.types import Push
 from aki.storage.keyspace import compile_glob
+
+log = logging.getLogger("aki.pubsub")
 
 if TYPE_CHECKING:
     from aki.core.session import Client
@@ -20,6 +24,16 @@ class PubSub:
         self.channels: dict[bytes, dict[int, Client]] = {}
         self.patterns: dict[bytes, dict[int, Client]] = {}
         self.shard_channels: dict[bytes, dict[int, Client]] = {}
+        self._globs: dict[bytes, object] = {}
+
+    def matcher(self, pattern: bytes):
+        """A compiled glob, cached while the pattern has subscribers."""
+        m = self._globs.get(pattern)
+        if m is None:
+            if len(self._globs) > 4096:
+                self._globs.clear()
+            m = self._globs[pattern] = compile_glob(pattern)
+        return m
 
     def publish(self, channel: bytes, message: bytes) -> int:
         """Deliver to subscribers and matching patterns; returns how many received it."""
@@ -31,7 +45,7 @@ class PubSub:
                 n += 1
         if self.patterns:
             for pat, clients in list(self.patterns.items()):
-                if compile_glob(pat)(channel):
+                if self.matcher(pat)(channel):
                     for c in list(clients.values()):
                         c.send(Push([b"pmessage", pat, channel, message]))
                         n += 1
@@ -106,3 +120,46 @@ class PubSub:
             self.punsubscribe(client, p)
         for ch in list(client.shard_channels):
             self.sunsubscribe(client, ch)
+
+
+class OutputLimit:
+    """``client-output-buffer-limit`` for subscribers (checkClientOutputBufferLimits):
+    past the hard limit, or above the soft limit for longer than its seconds, the
+    client is closed instead of letting its unread messages grow without bound."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.limits: dict[str, tuple[int, int, int]] = {}
+        server.config.on_change("client-output-buffer-limit", self.configure)
+        self.configure(server.config.client_output_buffer_limit)
+        server.extensions["obuf_limit"] = self.check
+
+    def configure(self, value) -> None:
+        parts = str(value).split()
+        limits = {}
+        for i in range(0, len(parts) - 3, 4):
+            limits[parts[i]] = (int(parts[i + 1]), int(parts[i + 2]), int(parts[i + 3]))
+        self.limits = limits
+
+    def check(self, client: Client, pending: int) -> bool:
+        """True when ``client`` (``pending`` bytes unsent) must be disconnected."""
+        cls = "pubsub" if client.in_pubsub_mode() else "normal"
+        if client.kind == "replica":
+            cls = "slave"
+        hard, soft, secs = self.limits.get(cls, (0, 0, 0))
+        over = False
+        if hard and pending >= hard:
+            over = True
+        elif soft and pending >= soft:
+            since = client.tracking_state.get("obuf_soft_since")
+            now = time.monotonic()
+            if since is None:
+                client.tracking_state["obuf_soft_since"] = now
+            elif now - since >= secs:
+                over = True
+        else:
+            client.tracking_state.pop("obuf_soft_since", None)
+        if over:
+            log.warning("Client id=%d addr=%s scheduled to be closed ASAP for overcoming of "
+                        "output buffer limits.", client.id, client.addr)
+        return over

@@ -60,6 +60,9 @@ class Client:
         # client tracking
         self.tracking = False
         self.tracking_state: dict[str, Any] = {}
+        # encoded pushes written right after this client's current reply (Redis's
+        # tracking_pending_keys: invalidations of its own writes follow the reply)
+        self.deferred_pushes: list[bytes] = []
         # blocking
         self.blocked: Any = None
         self.monitor = False

@@ -14,6 +14,7 @@ from aki.resp.types import (
     ErrorReply,
     NullArray,
     Push,
+    Pushes,
     Raw,
     RespSet,
     Status,
@@ -102,6 +103,9 @@ def _encode_into(value: object, resp3: bool, out: list[bytes]) -> None:
             _encode_into(item, resp3, out)
     elif t is Push:
         out.append((b">%d\r\n" if resp3 else b"*%d\r\n") % len(value))  # type: ignore[arg-type]
+        for item in value:  # type: ignore[union-attr]
+            _encode_into(item, resp3, out)
+    elif t is Pushes:
         for item in value:  # type: ignore[union-attr]
             _encode_into(item, resp3, out)
     elif t is Verbatim:

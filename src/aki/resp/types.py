@@ -18,6 +18,7 @@ Python value           RESP2                    RESP3
 ``Verbatim``           bulk string              verbatim ``=txt:``
 ``BigNumber``          bulk string              big number ``(``
 ``Push``               array                    push ``>``
+``Pushes``             its items, one by one    its items, one by one
 ``NullArray``          null array ``*-1``       null ``_``
 ``ErrorReply``         error ``-``              error ``-``
 ``Raw``                bytes as given           bytes as given
@@ -46,6 +47,14 @@ class RespSet(list):
 
 class Push(list):
     """An out-of-band message (pub/sub, invalidation): ``>`` in RESP3."""
+
+    __slots__ = ()
+
+
+class Pushes(list):
+    """Several out-of-band messages as one command's answer (SUBSCRIBE a b c): each
+    item is written as a message of its own, even under CLIENT REPLY OFF, and inside
+    an EXEC array they take the command's place unframed, as Redis writes them."""
 
     __slots__ = ()
 

@@ -19,6 +19,7 @@ from aki.core.dispatch import execute
 from aki.core.session import Client
 from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
+from aki.resp.types import Pushes
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -153,10 +154,17 @@ class RespConnection(asyncio.Protocol):
             mode = client.reply_mode
             if mode == "on":
                 self.out.append(encode(reply, client.resp == 3))
+            elif type(reply) is Pushes:  # (un)subscribe confirmations ignore CLIENT REPLY
+                self.out.append(encode(reply, client.resp == 3))
+                if mode == "skip":
+                    client.reply_mode = "on"
             elif mode == "skip":
                 client.reply_mode = "on"
             elif mode == "skip_next":  # CLIENT REPLY SKIP: no reply to it, none to the next
                 client.reply_mode = "skip"
+            if client.deferred_pushes:  # tracking invalidations of the caller's own writes
+                self.out.extend(client.deferred_pushes)
+                client.deferred_pushes = []
             if client.close_after_reply:
                 self.closing = True
                 return
@@ -213,6 +221,10 @@ class RespConnection(asyncio.Protocol):
             return
         self.out.append(data)
         self._flush()
+        check = self.server.extensions.get("obuf_limit")
+        if check is not None and self.transport is not None and not self.closing:
+            if check(self.client, self.transport.get_write_buffer_size()):
+                self._close_now()
 
     def _flush(self) -> None:
         if self.holding:

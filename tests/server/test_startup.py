@@ -1,0 +1,246 @@
+"""Starting and stopping the server: config files, log lines, signals, listeners, limits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import apsw
+import pytest
+import redis
+
+from tests.conftest import ServerProcess, free_port, start_aki, wait_port
+
+
+def _start_with_conf(tmp_path: Path, conf_text: str, port: int) -> ServerProcess:
+    conf = tmp_path / "aki.conf"
+    conf.write_text(conf_text)
+    argv = [sys.executable, "-m", "aki", "server", str(conf)]
+    return ServerProcess(argv, port, tmp_path, tmp_path / "aki.log").start()
+
+
+def _run_conf_expect_failure(tmp_path: Path, conf_text: str) -> subprocess.CompletedProcess:
+    conf = tmp_path / "bad.conf"
+    conf.write_text(conf_text)
+    return subprocess.run([sys.executable, "-m", "aki", "server", str(conf)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_config_file_with_include_and_inert_directives(tmp_path: Path):
+    port = free_port()
+    (tmp_path / "extra.conf").write_text("maxclients 77\n# a comment\nactivedefrag no\n")
+    srv = _start_with_conf(tmp_path, (
+        "# aki test configuration\n"
+        f"port {port}\n"
+        "bind 127.0.0.1\n"
+        f"dbfile {tmp_path / 'conf.aki'}\n"
+        f"include {tmp_path / 'extra.conf'}\n"
+        "\n"
+        "lazyfree-lazy-eviction yes\n"
+        "jemalloc-bg-thread yes\n"
+        'requirepass "pa ss"\n'
+    ), port)
+    try:
+        r = srv.client(password="pa ss")
+        assert r.set("k", "v") and r.get("k") == b"v"
+        with pytest.raises(redis.AuthenticationError):
+            srv.client().get("k")
+        assert (tmp_path / "conf.aki").exists()
+        r.close()
+    finally:
+        srv.stop()
+    log = (tmp_path / "aki.log").read_text()
+    for name in ("activedefrag", "lazyfree-lazy-eviction", "jemalloc-bg-thread"):
+        assert f"'{name}'" in log and "inert" in log, log
+    assert "'maxclients'" not in log  # effective directives are not reported as inert
+
+
+@pytest.mark.parametrize("conf,lineno,needle", [
+    ("port 7000\nmaxclients abc\n", 2, "maxclients abc"),
+    ("# c\n\nappendfsync sometimes\n", 3, "appendfsync sometimes"),
+    ("no-such-directive-anywhere 1\n", 1, "Bad directive or wrong number of arguments"),
+    ('requirepass "unbalanced\n', 1, "Unbalanced quotes"),
+    ("port 70000\n", 1, "port 70000"),
+])
+def test_config_file_wrong_value_names_the_line(tmp_path: Path, conf, lineno, needle):
+    proc = _run_conf_expect_failure(tmp_path, conf)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"line {lineno}" in out, out
+    assert needle in out, out
+    assert "Traceback" not in out
+
+
+def test_missing_config_file(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "aki", "server", str(tmp_path / "nope.conf")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "nope.conf" in proc.stderr
+
+
+def test_unknown_flag_is_refused(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "aki", "server", "--port", str(free_port()),
+                           "--dbfile", str(tmp_path / "x.aki"), "--no-such-directive", "1"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "no-such-directive" in proc.stderr
+
+
+def test_log_lines(tmp_path: Path):
+    srv = start_aki(tmp_path)
+    srv.stop()
+    log = (tmp_path / "aki.log").read_text()
+    from aki import __version__
+
+    assert f"aki {__version__}" in log
+    assert "7.0.15" in log
+    assert str(tmp_path / "data.aki") in log
+    assert f":{srv.port}" in log
+    assert "Ready to accept connections" in log
+    lines = log.splitlines()
+    ready = next(i for i, line in enumerate(lines) if "Ready to accept connections" in line)
+    assert any("data.aki" in line for line in lines[:ready])
+
+
+def _wal_state(tmp_path: Path) -> int:
+    wal = tmp_path / "data.aki-wal"
+    return wal.stat().st_size if wal.exists() else 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_shutdown_leaves_one_complete_file(tmp_path: Path, sig):
+    srv = start_aki(tmp_path)
+    r = srv.client()
+    r.mset({f"k{i}": f"v{i}" for i in range(2000)})
+    r.set("last", "x" * 10_000)
+    r.close()
+    srv.proc.send_signal(sig)
+    assert srv.proc.wait(20) == 0
+    srv.logf.close()
+    srv.proc = None
+    assert _wal_state(tmp_path) == 0, "the WAL still holds data after a clean shutdown"
+    # data.aki alone holds everything: copy just that file elsewhere and read it.
+    copy = tmp_path / "copy" / "data.aki"
+    copy.parent.mkdir()
+    copy.write_bytes((tmp_path / "data.aki").read_bytes())
+    conn = apsw.Connection(str(copy), flags=apsw.SQLITE_OPEN_READONLY)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+    srv2 = start_aki(copy.parent)
+    r = srv2.client()
+    try:
+        assert r.get("k1999") == b"v1999" and r.strlen("last") == 10_000
+        assert r.dbsize() == 2001
+    finally:
+        r.close()
+        srv2.stop()
+    log = (tmp_path / "aki.log").read_text()
+    assert "Traceback" not in log
+
+
+def test_restart_keeps_data(tmp_path: Path):
+    srv = start_aki(tmp_path)
+    r = srv.client()
+    r.set("a", "1")
+    r.close()
+    for i in range(3):
+        srv.restart()
+        r = srv.client()
+        assert r.get("a") == str(1 + i).encode()
+        r.incr("a")
+        r.close()
+    srv.stop()
+
+
+def test_unixsocket(tmp_path: Path):
+    sock = tmp_path / "aki.sock"
+    srv = start_aki(tmp_path, "--unixsocket", str(sock))
+    try:
+        r = redis.Redis(unix_socket_path=str(sock), socket_timeout=10)
+        assert r.set("via", "unix") and r.get("via") == b"unix"
+        info = r.client_info()
+        assert "unix" in info.get("flags", "") or info.get("addr", "").startswith(str(sock))
+        r.close()
+        assert srv.client().get("via") == b"unix"  # same data over TCP
+    finally:
+        srv.stop()
+    assert not sock.exists(), "the socket file is removed on shutdown"
+
+
+def test_requirepass(tmp_path: Path):
+    srv = start_aki(tmp_path, "--requirepass", "s3cret")
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            srv.client().ping()
+        with pytest.raises(redis.AuthenticationError):
+            srv.client(password="wrong").ping()
+        r = srv.client(password="s3cret")
+        assert r.ping() and r.set("k", "v")
+        r.close()
+    finally:
+        srv.stop()
+
+
+def test_maxclients(tmp_path: Path):
+    srv = start_aki(tmp_path, "--maxclients", "3")
+    socks = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"PING\r\n")
+            assert s.recv(100) == b"+PONG\r\n"
+            socks.append(s)
+        extra = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        got = b""
+        while True:
+            chunk = extra.recv(100)
+            if not chunk:
+                break
+            got += chunk
+        assert got == b"-ERR max number of clients reached\r\n"
+        extra.close()
+        socks.pop().close()
+        time.sleep(0.2)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"PING\r\n")
+        assert s.recv(100) == b"+PONG\r\n"
+        socks.append(s)
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+def test_port_in_use_fails_cleanly(tmp_path: Path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "aki", "server", "--port", str(port),
+                               "--dbfile", str(tmp_path / "d.aki")],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode != 0
+        assert str(port) in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+    finally:
+        blocker.close()
+
+
+def test_default_dbfile_in_working_directory(tmp_path: Path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "aki", "server", "--port", str(port)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        r = redis.Redis(port=port)
+        r.set("k", "v")
+        r.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert (tmp_path / "data.aki").exists()
+    assert os.path.getsize(tmp_path / "data.aki") > 0

@@ -18,6 +18,7 @@ INT64_MAX = 2**63 - 1
 
 _INT_RE = re.compile(rb"-?(0|[1-9][0-9]*)\Z")
 _FLOAT_BAD = re.compile(rb"[\s_]")
+_HEX_FLOAT_B = re.compile(rb"[+-]?0[xX]")  # C strtod reads hex floats only with 0x
 
 
 def to_int(b: bytes) -> int | None:
@@ -56,6 +57,8 @@ def to_float(b: bytes) -> float | None:
     try:
         v = float(b)
     except ValueError:
+        if not _HEX_FLOAT_B.match(b):
+            return None
         try:
             v = float.fromhex(b.decode("ascii"))
         except (ValueError, UnicodeDecodeError):

@@ -150,6 +150,9 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         server.dirty += len(touched)
         for hook in server.touch_hooks:
             hook(touched, client)
+    if server.after_read:
+        for hook in server.after_read:
+            hook(client, cmd, argv)
     override = server.propagation
     server.propagation = prop
     if override is not None:

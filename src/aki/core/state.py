@@ -89,6 +89,9 @@ class Server:
         self.propagators: list[Callable[[int, list[bytes]], None]] = []
         # touched(keys, client): keys modified by a command (WATCH, tracking, blocking)
         self.touch_hooks: list[Callable[[list[tuple[int, bytes]], Client | None], None]] = []
+        # after_read(client, cmd, argv): after every command, present only while some
+        # client tracks keys (client-side caching remembers what it read)
+        self.after_read: list[Callable[[Client, Any, list[bytes]], None]] = []
         # after each top-level command (blocked clients are served here)
         self.after_command: list[Callable[[], None]] = []
         # nesting of dispatch.call(): 0 between top-level commands, >1 inside EXEC/scripts

@@ -16,6 +16,7 @@ import re
 
 from aki import errors
 from aki.commands.common import format_float_human, parse_cursor, to_int
+from aki.core.blocking import NOT_READY, manager, may_block, parse_block_timeout
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
 from aki.errors import RedisError
@@ -656,6 +657,55 @@ def zmpop(c, argv):
         if row is not None:
             return mpop_from(c, key, row, highest, count)
     return NullArray
+
+
+# -- blocking: BZPOPMIN BZPOPMAX BZMPOP -------------------------------------------------
+
+
+def _bzpop_reply(c, key: bytes, row, highest: bool, count: int):
+    """Pop for a blocking command (now or when served) and propagate it as ZPOP*."""
+    if count != -1:
+        return mpop_from(c, key, row, highest, count)
+    m, s = pop_rows(c, row, 1, highest)[0]
+    rewrite(c.server, c.db, [b"ZPOPMAX" if highest else b"ZPOPMIN", key])
+    return [key, m, s]
+
+
+def _blocking_zpop(c, keys: list[bytes], highest: bool, timeout_arg: bytes, count: int):
+    """blockingGenericZpopCommand: count -1 is BZPOPMIN/BZPOPMAX, else BZMPOP."""
+    timeout = parse_block_timeout(timeout_arg)
+    for key in keys:
+        row = _write(c, key)
+        if row is None or not row.len:
+            continue
+        return _bzpop_reply(c, key, row, highest, count)
+    if not may_block(c):
+        return NullArray
+    ks = c.server.ks
+
+    def retry(key: bytes):
+        row = ks.lookup(c.db, key)
+        if row is None or row.type != ZSET or not row.len:
+            return NOT_READY
+        return _bzpop_reply(c, key, row, highest, count)
+
+    return manager(c.server).block(c, list(keys), timeout, retry, kind="zset")
+
+
+@command("bzpopmin")
+def bzpopmin(c, argv):
+    return _blocking_zpop(c, argv[1:-1], False, argv[-1], -1)
+
+
+@command("bzpopmax")
+def bzpopmax(c, argv):
+    return _blocking_zpop(c, argv[1:-1], True, argv[-1], -1)
+
+
+@command("bzmpop")
+def bzmpop(c, argv):
+    keys, highest, count = parse_mpop(argv, 2)
+    return _blocking_zpop(c, keys, highest, argv[1], count)
 
 
 # -- ZRANDMEMBER -------------------------------------------------------------------------

@@ -234,7 +234,6 @@ class BlockingManager:
         for dk in self.by_key:
             if dk[0] in (a, b):
                 self.ready[dk] = None
-        self.serve()
 
     def serve(self) -> None:
         """handleClientsBlockedOnKeys: serve ready keys, first blocked first served."""

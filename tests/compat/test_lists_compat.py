@@ -304,7 +304,7 @@ def test_arity(p):
 
 def test_keyspace_events(pair):
     """The events each list command fires, in order, against Redis."""
-    from conftest import RawClient
+    from tests.conftest import RawClient
 
     subs = []
     for port in (pair.a.sock.getpeername()[1], pair.r.sock.getpeername()[1]):

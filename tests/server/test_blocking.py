@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import RawClient, encode_command
+from tests.conftest import RawClient, encode_command
 
 
 class Scenario:

@@ -24,20 +24,50 @@ class WatchRegistry:
     def __init__(self, server) -> None:
         self.server = server
         self.keys: dict[tuple[int, bytes], dict[int, object]] = {}
+        # client id -> the watched keys that existed (unexpired) at WATCH time: what
+        # FLUSHDB/FLUSHALL count as modified (touchAllWatchedKeysInDb)
+        self.existed: dict[int, set[tuple[int, bytes]]] = {}
+        # client id -> watched keys already expired (not yet deleted) at WATCH time:
+        # their deletion is no logical change (touchWatchedKey's wk->expired)
+        self.stale: dict[int, set[tuple[int, bytes]]] = {}
         server.touch_hooks.append(self.touched)
         server.close_hooks.append(self.unwatch_all)
         server.extensions.setdefault("flush_hooks", []).append(self.flushed)
-        server.extensions.setdefault("swap_hooks", []).append(self.swapped)
+        server.extensions.setdefault("swapdb_hooks", []).append(self.swapped)
         server.extensions.setdefault("reset_hooks", []).append(self.reset)
+
+    def _raw(self, db: int, key: bytes):
+        """The key's row even if expired: WATCH and SWAPDB look without deleting
+        (keyIsExpired), or the look itself would count as a change."""
+        ks = self.server.ks
+        saved = ks.lazy_expire
+        ks.lazy_expire = False
+        try:
+            return ks.peek(db, key)
+        finally:
+            ks.lazy_expire = saved
+
+    def _live(self, db: int, key: bytes):
+        """The key's row if it exists and is not logically expired."""
+        row = self._raw(db, key)
+        if row is None:
+            return None
+        if row.expire_at is not None and row.expire_at <= self.server.ks.now():
+            return None
+        return row
 
     def watch(self, client, db: int, key: bytes) -> None:
         wk = (db, key)
         if wk in client.watched:
             return
-        row = self.server.ks.lookup(db, key)
+        row = self._live(db, key)
+        if row is None and self._raw(db, key) is not None:
+            self.stale.setdefault(client.id, set()).add(wk)
         client.watched.add(wk)
-        # remember which keys existed (for FLUSH) and their expiry (EXEC re-checks it)
+        # the expiry EXEC re-checks (a key already expired at WATCH time is ignored)
         client.watch_expiry[wk] = row.expire_at if row is not None else None
+        if row is not None:
+            self.existed.setdefault(client.id, set()).add(wk)
         self.keys.setdefault(wk, {})[client.id] = client
 
     def unwatch_all(self, client) -> None:
@@ -49,6 +79,8 @@ class WatchRegistry:
                     del self.keys[wk]
         client.watched = set()
         client.watch_expiry = {}
+        self.existed.pop(client.id, None)
+        self.stale.pop(client.id, None)
 
     def reset(self, client) -> None:
         self.unwatch_all(client)
@@ -61,18 +93,29 @@ class WatchRegistry:
             watchers = self.keys.get(wk)
             if watchers:
                 for c in watchers.values():
+                    stale = self.stale.get(c.id)
+                    if stale and wk in stale:
+                        stale.discard(wk)
+                        if self._raw(*wk) is None:
+                            continue  # the expired key was deleted: no logical change
                     c.dirty_cas = True
 
     def flushed(self, db: int | None) -> None:
-        """FLUSHDB/FLUSHALL touch every watched key of the emptied database(s)."""
-        for (kdb, _key), watchers in self.keys.items():
+        """FLUSHDB/FLUSHALL touch the watched keys of the emptied database(s) that
+        existed; a key that was absent (or already expired) stays untouched. A key
+        created or deleted since WATCH has dirtied its watchers already."""
+        for (kdb, key), watchers in self.keys.items():
             if db is None or kdb == db:
                 for c in watchers.values():
-                    c.dirty_cas = True
+                    if (kdb, key) in self.existed.get(c.id, ()):
+                        c.dirty_cas = True
 
     def swapped(self, a: int, b: int) -> None:
-        self.flushed(a)
-        self.flushed(b)
+        """SWAPDB: a watched key of either database is touched if it exists in either."""
+        for (kdb, key), watchers in self.keys.items():
+            if kdb in (a, b) and (self._live(a, key) is not None or self._live(b, key) is not None):
+                for c in watchers.values():
+                    c.dirty_cas = True
 
 
 def _registry(server) -> WatchRegistry:

@@ -193,10 +193,12 @@ def import_into_file(source: Path, target: Path, fmt: str, *, db: int | None = N
         engine = Engine(target)
         limits = bulk.Limits()
     ok = False
+    loader = None
     try:
         engine.begin()
         loader = bulk.BulkLoader(engine.conn, limits=limits, dbmap=_dbmap(engine),
-                                 replace=replace, fast=server is None, on_warning=warn)
+                                 replace=replace, fast=server is None, on_warning=warn,
+                                 threaded=server is None)
         if fmt == "aof":
             _run_aof(server, loader, aof_files(source), db, warn, summary, prog)
         else:
@@ -225,6 +227,8 @@ def import_into_file(source: Path, target: Path, fmt: str, *, db: int | None = N
     finally:
         prog.close()
         if not ok:
+            if loader is not None:
+                loader.abort()
             engine.rollback()
         if server is not None:
             server.close()

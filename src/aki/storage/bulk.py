@@ -150,7 +150,7 @@ class BulkLoader:
     def __init__(self, conn: apsw.Connection, *, limits: Limits | None = None,
                  dbmap: list[int] | None = None, replace: bool = False, fast: bool = False,
                  on_warning: Callable[[str], None] | None = None, batch: int = 20000,
-                 now_ms: int | None = None) -> None:
+                 now_ms: int | None = None, threaded: bool = False) -> None:
         self.conn = conn
         self.cur = conn.cursor()
         self.lim = limits or Limits()
@@ -173,6 +173,15 @@ class BulkLoader:
         self._dbinfo: dict[int, tuple[int, bool]] = {}
         self._seen: set[tuple[int, bytes]] = set()  # keys of this load in non-empty dbs
         self._trigger_sql: str | None = None
+        # threaded: batches are written by a worker thread while the caller parses the
+        # next ones (apsw releases the GIL inside SQLite); the caller's thread touches the
+        # connection only after waiting for the worker (``_wait``).
+        self._pool = None
+        self._inflight = None
+        if threaded:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="aki-bulk")
         if fast:
             row = self.cur.execute(
                 "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'keys_insert'"
@@ -189,6 +198,7 @@ class BulkLoader:
             raise BulkError(f"database {db} is out of range (the file has {len(self.dbmap)})")
         else:
             phys = self.dbmap[db]
+        self._wait()
         empty = self.cur.execute("SELECT 1 FROM keys WHERE db = ? LIMIT 1", (phys,)).fetchone() is None
         self._dbinfo[db] = (phys, empty)
         self.dbs_touched.add(phys)
@@ -220,6 +230,7 @@ class BulkLoader:
             self.warn(f"skipping key {key!r} in db {db}: aki cannot store a {kind} yet")
             return False
         if not empty:
+            self._wait()
             ck = (phys, key)
             if ck in self._seen:
                 raise BulkError(f"duplicate key {key!r} in db {db}")
@@ -230,6 +241,7 @@ class BulkLoader:
                     self.warn(f"key {key!r} already exists in db {db}: skipped (use --replace)")
                     return False
                 self.flush()
+                self._wait()
                 self.cur.execute("DELETE FROM keys WHERE id = ?", (old[0],))
                 self.replaced += 1
             self._seen.add(ck)
@@ -254,6 +266,7 @@ class BulkLoader:
 
     def add_function(self, code: bytes) -> None:
         """A function library, stored as meta 'function:<name>' (its FUNCTION LOAD source)."""
+        self._wait()
         name = library_name(code)
         if name is None:
             self.skipped += 1
@@ -271,12 +284,42 @@ class BulkLoader:
     def flush(self) -> None:
         if not self.keys:
             return
+        keys, elems = self.keys, self.elems
+        self.keys = []
+        self.elems = {LIST: [], SET: [], ZSET: [], HASH: []}
+        self.pending = 0
+        if self._pool is None:
+            self._write(keys, elems)
+            return
+        self._wait()
+        self._inflight = self._pool.submit(self._write, keys, elems)
+
+    def _wait(self) -> None:
+        """Wait for the worker's batch (re-raising its error) before using the connection."""
+        fut = self._inflight
+        if fut is not None:
+            self._inflight = None
+            fut.result()
+
+    def abort(self) -> None:
+        """Stop after an error: wait for the worker (its result no longer matters) so the
+        caller can roll back on a connection no other thread is using."""
+        fut, self._inflight = self._inflight, None
+        if fut is not None:
+            try:
+                fut.result()
+            except Exception:  # noqa: BLE001 - the caller is already handling a failure
+                pass
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _write(self, keys: list[tuple], el: dict[int, list[tuple]]) -> None:
         cur = self.cur
         try:
-            cur.executemany(_INSERT_KEY, self.keys)
+            cur.executemany(_INSERT_KEY, keys)
         except apsw.ConstraintError as exc:
             raise BulkError(f"duplicate key in the input ({exc})") from None
-        el = self.elems
         if el[LIST]:
             cur.executemany(_INSERT_LIST, el[LIST])
         if el[SET]:
@@ -285,13 +328,16 @@ class BulkLoader:
             cur.executemany(_INSERT_ZSET, el[ZSET])
         if el[HASH]:
             cur.executemany(_INSERT_HASH, el[HASH])
-        self.keys = []
-        self.elems = {LIST: [], SET: [], ZSET: [], HASH: []}
-        self.pending = 0
 
     def finish(self) -> None:
         """Flush, and in fast mode recompute dbstats and restore the trigger."""
         self.flush()
+        try:
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         if self._trigger_sql is not None:
             recompute_dbstats(self.cur)
             self.cur.execute(self._trigger_sql)

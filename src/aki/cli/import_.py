@@ -466,8 +466,14 @@ def register(cli: click.Group) -> None:
         Redis does). With --addr the keys go to a running server as pipelined RESTOREs.
         Exit code: 0 done, 1 nothing imported (bad source), 2 usage.
         """
+        shown = [0]
+
         def warn(msg: str) -> None:
-            click.echo(f"warning: {msg}", err=True)
+            shown[0] += 1
+            if shown[0] <= 50:
+                click.echo(f"warning: {msg}", err=True)
+            elif shown[0] == 51:
+                click.echo("warning: (more warnings not shown; see the counts below)", err=True)
 
         try:
             f = fmt or detect_format(source)

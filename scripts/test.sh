@@ -48,11 +48,15 @@ PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 log "installing aki with the test extra"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]' </dev/null
 
-# Parallelism: pytest-xdist when installed (2 workers by default, AKI_TEST_JOBS to
-# change); otherwise one process. Every test starts its own servers on free ports.
+# Parallelism: AKI_TEST_JOBS=N (N > 1) runs N pytest-xdist workers when xdist is
+# installed; the default is one process. Every test starts its own servers on free
+# ports, so workers do not collide.
 args=(-q -p no:cacheprovider --timeout="${AKI_TEST_TIMEOUT:-300}")
-if "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
-    args+=(-n "${AKI_TEST_JOBS:-2}" --dist loadfile)
+jobs="${AKI_TEST_JOBS:-1}"
+if [ "$jobs" -gt 1 ] && "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
+    args+=(-n "$jobs" --dist loadfile)
+elif "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
+    args+=(-p no:xdist)
 fi
 
 log "running: $PYTHON -m pytest ${args[*]} $*"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from aki.storage.sets import HASH_SPACE, SMALL, mhash
+from aki.storage.sets import HASH_SPACE, SMALL, SMALL_PICK, mhash
 
 _GET = "SELECT value FROM hash_fields WHERE key_id = ? AND h = ? AND field = ?"
 _UPSERT = ("INSERT INTO hash_fields (key_id, h, field, value, seq) VALUES (?, ?, ?, ?, ?) "
@@ -77,7 +77,7 @@ _COLS = "h, field, value, seq"
 
 def random_row(cur, kid: int, size: int) -> tuple:
     """One random (h, field, value, seq): uniform for small hashes, by hash probe for big."""
-    if size <= SMALL:
+    if size <= SMALL_PICK:
         return cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? LIMIT 1 OFFSET ?",
                            (kid, random.randrange(size))).fetchone()
     r = cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? AND h >= ? "

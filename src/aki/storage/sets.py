@@ -24,6 +24,9 @@ from aki.commands.common import to_int
 # Collections up to this size are sampled exactly (uniformly) by fetching them;
 # bigger ones by probing random hashes.
 SMALL = 1024
+# A single uniform pick walks up to this many rows (LIMIT 1 OFFSET r); beyond it a
+# random hash probe is O(log n) and close to uniform.
+SMALL_PICK = 256
 HASH_SPACE = 1 << 62
 
 
@@ -121,7 +124,7 @@ def first_members(cur, kid: int, limit: int) -> list[bytes]:
 
 def random_row(cur, kid: int, size: int) -> tuple[int, bytes]:
     """One random member: uniform for small sets, by hash probe for big ones."""
-    if size <= SMALL:
+    if size <= SMALL_PICK:
         return cur.execute("SELECT h, member FROM set_members WHERE key_id = ? LIMIT 1 OFFSET ?",
                            (kid, random.randrange(size))).fetchone()
     r = cur.execute("SELECT h, member FROM set_members WHERE key_id = ? AND h >= ? "

@@ -297,6 +297,8 @@ class Keyspace:
         else:
             if row is not None:
                 self._delete(row)  # type: ignore[arg-type]
+            elif self.notify_enabled:
+                self.notify("n", "new", db, key)  # dbAdd; an overwrite is not new
             self.cur.execute(
                 "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?, ?, 0, ?, ?, ?)",
                 (self.dbmap[db], key, value, expire_at, enc),
@@ -312,6 +314,8 @@ class Keyspace:
         old = self.lookup(db, key)
         if old is not None:
             self._delete(old)
+        elif self.notify_enabled:
+            self.notify("n", "new", db, key)  # dbAdd; an overwrite is not new
         self.cur.execute(
             "INSERT INTO keys (db, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)",
             (self.dbmap[db], key, type_, value, expire_at),
@@ -378,6 +382,8 @@ class Keyspace:
         target = self.lookup(db, newkey)
         if target is not None and target.id != row.id:
             self._delete(target)
+        if self.notify_enabled:
+            self.notify("n", "new", db, newkey)  # RENAME/MOVE: dbAdd of the new name
         self.cur.execute(
             "UPDATE keys SET db = ?, key = ? WHERE id = ?", (self.dbmap[db], newkey, row.id)
         )
@@ -392,6 +398,8 @@ class Keyspace:
     def copy(self, row: KeyRow, db: int, newkey: bytes) -> KeyRow:
         """COPY: a new key ``newkey`` in ``db`` with ``row``'s value, TTL and elements.
         Any existing target must already be deleted. Element rows are copied by SQL."""
+        if self.notify_enabled:
+            self.notify("n", "new", db, newkey)
         self.cur.execute(
             "INSERT INTO keys (db, key, type, value, expire_at, len, head, enc) "
             "SELECT ?, ?, type, value, expire_at, len, head, enc FROM keys WHERE id = ?",

@@ -561,11 +561,11 @@ def _section(server, name: str, client) -> list[str] | None:
             "lazyfreed_objects:0",
         ]
     if name == "persistence":
-        bg = server.extensions.get("bgsave")
-        in_progress = 1 if bg is not None and bg.get("running") else 0
-        last_bg = bg.get("last_time_sec", -1) if bg else -1
-        cur_bg = int(now - bg["started"]) if in_progress else -1
-        aof = cfg.appendonly
+        from aki.durability import rdbsave
+
+        rdb = rdbsave.info(server)
+        aof_state = server.extensions.get("aof")
+        aof = aof_state.info() if aof_state is not None else {}
         lines = [
             "# Persistence",
             "loading:0",
@@ -576,29 +576,38 @@ def _section(server, name: str, client) -> list[str] | None:
             "current_fork_perc:0.00",
             "current_save_keys_processed:0",
             "current_save_keys_total:0",
-            f"rdb_changes_since_last_save:{server.dirty}",
-            f"rdb_bgsave_in_progress:{in_progress}",
-            f"rdb_last_save_time:{server.lastsave}",
-            f"rdb_last_bgsave_status:{server.last_bgsave_status}",
-            f"rdb_last_bgsave_time_sec:{last_bg}",
-            f"rdb_current_bgsave_time_sec:{cur_bg}",
-            f"rdb_saves:{server.extensions.get('rdb_saves', 0)}",
+            f"rdb_changes_since_last_save:{rdb['rdb_changes_since_last_save']}",
+            f"rdb_bgsave_in_progress:{rdb['rdb_bgsave_in_progress']}",
+            f"rdb_last_save_time:{max(rdb['rdb_last_save_time'] or 0, server.lastsave)}",
+            f"rdb_last_bgsave_status:{rdb['rdb_last_bgsave_status']}",
+            f"rdb_last_bgsave_time_sec:{rdb['rdb_last_bgsave_time_sec']}",
+            f"rdb_current_bgsave_time_sec:{rdb['rdb_current_bgsave_time_sec']}",
+            f"rdb_saves:{rdb['rdb_saves']}",
             "rdb_last_cow_size:0",
             "rdb_last_load_keys_expired:0",
             "rdb_last_load_keys_loaded:0",
-            f"aof_enabled:{1 if aof else 0}",
-            "aof_rewrite_in_progress:0",
+            f"aof_enabled:{aof.get('aof_enabled', 1 if cfg.appendonly else 0)}",
+            f"aof_rewrite_in_progress:{aof.get('aof_rewrite_in_progress', 0)}",
             "aof_rewrite_scheduled:0",
-            "aof_last_rewrite_time_sec:-1",
-            "aof_current_rewrite_time_sec:-1",
-            "aof_last_bgrewrite_status:ok",
-            "aof_rewrites:0",
+            f"aof_last_rewrite_time_sec:{aof.get('aof_last_rewrite_time_sec', -1)}",
+            f"aof_current_rewrite_time_sec:{aof.get('aof_current_rewrite_time_sec', -1)}",
+            f"aof_last_bgrewrite_status:{aof.get('aof_last_bgrewrite_status', 'ok')}",
+            f"aof_rewrites:{aof.get('aof_rewrites', 0)}",
             "aof_rewrites_consecutive_failures:0",
-            "aof_last_write_status:ok",
+            f"aof_last_write_status:{aof.get('aof_last_write_status', 'ok')}",
             "aof_last_cow_size:0",
             "module_fork_in_progress:0",
             "module_fork_last_cow_size:0",
         ]
+        if aof.get("aof_enabled"):
+            lines += [
+                f"aof_current_size:{aof.get('aof_current_size', 0)}",
+                f"aof_base_size:{aof.get('aof_current_size', 0)}",
+                "aof_pending_rewrite:0",
+                "aof_buffer_length:0",
+                "aof_pending_bio_fsync:0",
+                "aof_delayed_fsync:0",
+            ]
         return lines
     if name == "stats":
         st = server.stats

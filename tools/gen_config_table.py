@@ -63,7 +63,7 @@ def _config_get_all(port: int) -> dict[str, str]:
     for _ in range(n):
         ln = int(f.readline()[1:])
         vals.append(f.read(ln + 2)[:-2].decode())
-    return dict(zip(vals[::2], vals[1::2]))
+    return dict(zip(vals[::2], vals[1::2], strict=True))
 
 
 def main() -> None:

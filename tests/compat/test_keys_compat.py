@@ -281,3 +281,12 @@ def test_expire_wrongtype_agnostic(pair, cmd):
     require(pair, "sadd")
     run(pair, ("SADD", "l", "a"), (cmd, "l", "99999999999"), ("TYPE", "l"), ("PERSIST", "l"),
         ("TTL", "l"))
+
+
+def test_randomkey_reaches_every_key(r):
+    r.set("foo", "x")
+    r.set("bar", "y")
+    r.set("baz", "z")
+    r.delete("baz")
+    seen = {r.randomkey() for _ in range(100)}
+    assert seen == {b"foo", b"bar"}

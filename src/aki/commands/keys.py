@@ -311,7 +311,7 @@ def randomkey(c, argv):
 # -- OBJECT ------------------------------------------------------------------------------
 
 _COLLECTION_ENCODINGS = {
-    LIST: (b"listpack", b"quicklist"),
+    LIST: (b"quicklist", b"quicklist"),  # Redis 7.0 lists are always quicklists
     SET: (b"intset", b"hashtable"),
     ZSET: (b"listpack", b"skiplist"),
     HASH: (b"listpack", b"hashtable"),
@@ -352,16 +352,22 @@ def object_help(c, argv):
     return help_reply(argv[0], _OBJECT_HELP)
 
 
-@command("object|encoding")
-def object_encoding(c, argv):
-    row = _object_row(c, argv[2])
-    if row is None:
-        return None
+def encoding_name(row) -> bytes:
+    """OBJECT ENCODING of a live key: strings from their value (and ``enc``), collections
+    from the ``enc`` their family keeps (0 while Redis would use the compact encoding)."""
     if row.type == STRING:
         return string_encoding(row.value, row.enc)
     if row.type == STREAM:
         return b"stream"
     return _COLLECTION_ENCODINGS[row.type][1 if row.enc else 0]
+
+
+@command("object|encoding")
+def object_encoding(c, argv):
+    row = _object_row(c, argv[2])
+    if row is None:
+        return None
+    return encoding_name(row)
 
 
 @command("object|refcount")

@@ -76,8 +76,9 @@ class Keyspace:
         self.lazy_expire = True  # False on a replica: it waits for the primary's DEL
         self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
         self.dbmap: list[int] = list(range(engine.databases))
-        # Last access times (OBJECT IDLETIME) and LFU counters (OBJECT FREQ), bounded
-        # to the most recently used keys: insertion order is access order.
+        # Last access times (OBJECT IDLETIME) and LFU counters (OBJECT FREQ), bounded:
+        # past ``access_entries`` the oldest-inserted entries are dropped and
+        # ``access_horizon`` remembers the latest time dropped.
         self.access: dict[tuple[int, bytes], float] = {}
         self.access_entries = cache_entries
         self.access_horizon = time.time()  # keys not in ``access`` are idle at least since
@@ -149,8 +150,9 @@ class Keyspace:
                 return None
             self._expire_row(row)
             return None
+        # Updated in place (one dict store): eviction is then oldest-inserted first, and
+        # the horizon stays a true lower bound of the idle time of evicted keys.
         acc = self.access
-        acc.pop(ck, None)
         acc[ck] = _time()
         if len(acc) > self.access_entries:
             self._evict_access()
@@ -505,13 +507,22 @@ class Keyspace:
         phys = self.dbmap[db]
         now = self.now()
         for _ in range(100):
-            top = self.cur.execute("SELECT max(id) FROM keys").fetchone()[0]
-            if top is None:
+            n = self.dbsize(db)
+            if n <= 0:
                 return None
-            r = self.cur.execute(
-                "SELECT key, expire_at FROM keys WHERE id >= ? AND db = ? ORDER BY id LIMIT 1",
-                (random.randint(0, top), phys),
-            ).fetchone()
+            if n <= 10_000:
+                # small databases: exactly uniform, O(n) at worst over the name index
+                r = self.cur.execute(
+                    "SELECT key, expire_at FROM keys WHERE db = ? LIMIT 1 OFFSET ?",
+                    (phys, random.randrange(n)),
+                ).fetchone()
+            else:
+                # big ones: probe a random id (ids are dense unless many keys were deleted)
+                top = self.cur.execute("SELECT max(id) FROM keys").fetchone()[0] or 0
+                r = self.cur.execute(
+                    "SELECT key, expire_at FROM keys WHERE id >= ? AND db = ? ORDER BY id LIMIT 1",
+                    (random.randint(0, top), phys),
+                ).fetchone()
             if r is None:
                 r = self.cur.execute(
                     "SELECT key, expire_at FROM keys WHERE db = ? LIMIT 1", (phys,)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from aki.core.state import Server
 
 CHANNEL = b"__redis__:invalidate"
-_NOT_REMEMBERED = {"eval_ro", "evalsha_ro", "fcall_ro"}
+_SCRIPTS = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}
 
 
 class Tracking:
@@ -44,6 +44,7 @@ class Tracking:
         self.clients = 0
         self.scheduled = False
         self.flush_pending = False
+        self.script_read = False  # a script's command read keys (for its caller)
         server.touch_hooks.append(self.touched)
         server.close_hooks.append(self.disable)
         server.extensions.setdefault("flush_hooks", []).append(self.flushed)
@@ -93,21 +94,36 @@ class Tracking:
 
     def after_command(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
         """After each command while someone tracks: remember what a tracking client
-        read, and drop CLIENT CACHING's one-shot flag (resetClient)."""
-        if self.server.config.tracking_table_max_keys and len(self.table) > \
-                self.server.config.tracking_table_max_keys:
+        read, and drop CLIENT CACHING's one-shot flag (resetClient). A script that
+        runs a read command makes its caller remember the script's declared keys."""
+        max_keys = self.server.config.tracking_table_max_keys
+        if max_keys and len(self.table) > max_keys:
             self.limit()
+        if c.kind == "lua":
+            if cmd.is_readonly:
+                self.script_read = True
+            return
+        script_read = self.script_read
+        self.script_read = False
         if not c.tracking:
             return
         st = c.tracking_state
-        if cmd.is_readonly and not st.get("bcast") and cmd.name not in _NOT_REMEMBERED:
-            caching = st.get("caching", False)
-            if not ((st.get("optin") and not caching) or (st.get("optout") and caching)):
-                if not cmd.pubsub:
-                    self.remember(c, cmd, argv)
+        if st.get("bcast"):
+            pass
+        elif cmd.name in _SCRIPTS:
+            if script_read and self._wants(st):
+                self.remember(c, cmd, argv)
+        elif cmd.is_readonly and not cmd.pubsub and self._wants(st):
+            self.remember(c, cmd, argv)
         if self.server.call_depth == 0 and not c.in_multi and \
                 (cmd.parent or cmd).name != "client":
             st.pop("caching", None)
+
+    @staticmethod
+    def _wants(st: dict) -> bool:
+        """OPTIN needs CLIENT CACHING YES; OPTOUT's CLIENT CACHING NO skips."""
+        caching = st.get("caching", False)
+        return not ((st.get("optin") and not caching) or (st.get("optout") and caching))
 
     def remember(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
         table = self.table
@@ -133,6 +149,12 @@ class Tracking:
     # -- writes ---------------------------------------------------------------------------
 
     def touched(self, keys: list[tuple[int, bytes]], client: Client | None) -> None:
+        if client is not None and client.kind == "lua":
+            # inside a script the writer is the script's caller (server.current_client)
+            run = self.server.extensions.get("script_run")
+            caller = getattr(run, "caller", None)
+            if caller is not None:
+                client = caller
         if self.flush_pending:
             self._send_flush(client)
         if not self.table and not self.prefixes:

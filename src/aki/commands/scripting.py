@@ -56,6 +56,8 @@ from aki.storage.bulk import FUNCTION_PREFIX
 
 log = logging.getLogger("aki.scripting")
 
+# CMD_MAY_REPLICATE is hidden from COMMAND INFO, so the table lacks it (commands.c).
+_MAY_REPLICATE = frozenset({"pfcount", "publish", "spublish"})
 _RDB_VERSION = 10  # what FUNCTION DUMP stamps and RESTORE accepts (Redis 7.0)
 _OP_FUNCTION_PRE_GA, _OP_FUNCTION2 = 246, 245
 
@@ -150,7 +152,7 @@ class _Run:
             _reject(server, cmd, M.CALL_WRONG_ARITY)
         if cmd.noscript:
             _reject(server, cmd, M.CALL_NOT_ALLOWED)
-        if run.read_only and (cmd.is_write or "may_replicate" in cmd.flags):
+        if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
             _reject(server, cmd, M.CALL_WRITE_IN_READONLY)
         if cmd.is_write:
             self.dirty = True

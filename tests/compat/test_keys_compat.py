@@ -290,3 +290,14 @@ def test_randomkey_reaches_every_key(r):
     r.delete("baz")
     seen = {r.randomkey() for _ in range(100)}
     assert seen == {b"foo", b"bar"}
+
+
+def test_keys_pattern_with_many_stars_is_fast(pair):
+    pair.same("SET", "a" * 130, "1")
+    pair.same("SET", "a" * 50 + "b", "1")
+    pattern = "a*" * 50 + "b"
+    a, r = pair.both("KEYS", pattern)
+    assert sorted_array(a) == sorted_array(r)
+    for p in ("*a*a*", "a*b", "*b", "a*a", "*aa*a*b*"):
+        a, r = pair.both("KEYS", p)
+        assert sorted_array(a) == sorted_array(r), p

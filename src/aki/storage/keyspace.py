@@ -644,11 +644,42 @@ def compile_glob(pattern: bytes):
         else:
             out.append(re.escape(pattern[i : i + 1]))
         i += 1
-    rx = re.compile(b"".join(out), re.DOTALL)
-    full = rx.fullmatch
     if not pattern:
         return lambda s: not s
-    return lambda s: bool(s) and full(s) is not None
+    if b".*" not in out:
+        full = re.compile(b"".join(out), re.DOTALL).fullmatch
+        return lambda s: bool(s) and full(s) is not None
+    # With stars, a single regex can backtrack exponentially ("a*a*a*...b" against a
+    # long run of a's). Between stars every atom is one byte, so the star-free segments
+    # are matched leftmost-first in order, which is exact for globs and O(n*m).
+    segments: list[list[bytes]] = [[]]
+    for atom in out:
+        if atom == b".*":
+            segments.append([])
+        else:
+            segments[-1].append(atom)
+    head = re.compile(b"".join(segments[0]), re.DOTALL).match
+    tail_len = len(segments[-1])
+    tail = re.compile(b"".join(segments[-1]), re.DOTALL).fullmatch
+    middle = [re.compile(b"".join(seg), re.DOTALL).search for seg in segments[1:-1] if seg]
+    head_len = len(segments[0])
+
+    def match(s: bytes) -> bool:
+        n = len(s)
+        if not s or head_len + tail_len > n or head(s) is None:
+            return False
+        end = n - tail_len
+        if tail_len and tail(s, end) is None:
+            return False
+        pos = head_len
+        for search in middle:
+            m = search(s, pos, end)
+            if m is None:
+                return False
+            pos = m.end()
+        return True
+
+    return match
 
 
 def _signed(b: int) -> int:

@@ -48,15 +48,17 @@ PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 log "installing aki with the test extra"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]' </dev/null
 
-# Parallelism: AKI_TEST_JOBS=N (N > 1) runs N pytest-xdist workers when xdist is
-# installed; the default is one process. Every test starts its own servers on free
-# ports, so workers do not collide.
+# Parallelism: with pytest-xdist installed, AKI_TEST_JOBS workers (default 2, the
+# machine's cores); without it, or with AKI_TEST_JOBS=1, one process. Every test
+# starts its own servers on free ports, so workers do not collide.
 args=(-q -p no:cacheprovider --timeout="${AKI_TEST_TIMEOUT:-300}")
-jobs="${AKI_TEST_JOBS:-1}"
-if [ "$jobs" -gt 1 ] && "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
-    args+=(-n "$jobs" --dist loadfile)
-elif "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
-    args+=(-p no:xdist)
+jobs="${AKI_TEST_JOBS:-2}"
+if "$PYTHON" -c 'import xdist' >/dev/null 2>&1; then
+    if [ "$jobs" -gt 1 ]; then
+        args+=(-n "$jobs" --dist loadfile)
+    else
+        args+=(-p no:xdist)
+    fi
 fi
 
 log "running: $PYTHON -m pytest ${args[*]} $*"

@@ -201,7 +201,7 @@ class Tracking:
         using_redirection = False
         if redirect:
             target = self.server.clients.get(redirect)
-            if target is None:
+            if target is None or target.closed or target.close_after_reply:  # QUIT: gone
                 st["broken_redir"] = True
                 if c.resp == 3:
                     self._out(c, Push([b"tracking-redir-broken", redirect]), defer)

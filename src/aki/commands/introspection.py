@@ -1242,27 +1242,10 @@ _DEBUG_HELP = [
 
 
 def object_encoding(server, row) -> str:
-    """OBJECT ENCODING's answer: the family's own when it registered one, else by size."""
-    from aki.storage.keyspace import HASH, LIST, SET, STRING, ZSET
+    """OBJECT ENCODING's answer, from the one place that decides it (commands/keys.py)."""
+    from aki.commands.keys import encoding_name
 
-    fn = server.extensions.get("object_encoding")
-    if fn is not None:
-        return fn(row)
-    cfg = server.config
-    if row.type == STRING:
-        v = bytes(row.value or b"")
-        if to_int(v) is not None and len(v) <= 20:
-            return "int"
-        return "embstr" if len(v) <= 44 else "raw"
-    if row.type == LIST:
-        return "quicklist" if row.len > 128 else "listpack"
-    if row.type == SET:
-        return "intset" if row.enc == 1 else ("hashtable" if row.len > 128 else "listpack")
-    if row.type == ZSET:
-        return "skiplist" if row.len > cfg.zset_max_listpack_entries else "listpack"
-    if row.type == HASH:
-        return "hashtable" if row.len > cfg.hash_max_listpack_entries else "listpack"
-    return "stream"
+    return encoding_name(row).decode()
 
 
 def _debug_object(c, key: bytes):

@@ -29,6 +29,11 @@ TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "h
 TYPE_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
 
 _ROW_COLS = "id, type, value, expire_at, len, head, enc"
+_UPSERT_STRING = (
+    "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?1, ?2, 0, ?3, ?4, ?5) "
+    "ON CONFLICT (db, key) DO UPDATE SET value = ?3, expire_at = ?4, enc = ?5 "
+    "WHERE type = 0 AND (expire_at IS NULL OR expire_at > ?6) RETURNING id"
+)
 
 # Tables holding a collection's elements, keyed by ``key_id`` (COPY duplicates their
 # rows). A family that adds a table of per-key rows (stream groups ...) appends it here.
@@ -279,6 +284,18 @@ class Keyspace:
         ``enc`` for strings: 0 the encoding Redis derives from the value (int/embstr/raw),
         1 forced raw (APPEND, SETRANGE, SETBIT... modify in place), 2 no int (embstr/raw)."""
         if row is KEEP:
+            if expire_at is not KEEP and not self.notify_enabled and (db, key) not in self.cache:
+                # One statement instead of SELECT + INSERT/UPDATE: insert, or overwrite a
+                # live string in place; anything else (a collection, an expired key)
+                # returns no row and takes the general path below.
+                r = self.cur.execute(_UPSERT_STRING, (self.dbmap[db], key, value, expire_at, enc,
+                                                      self.now())).fetchone()
+                if r is not None:
+                    self._remember(db, key, KeyRow(db, key, (r[0], STRING, value, expire_at,
+                                                             0, 0, enc)))
+                    self.record_access(db, key)
+                    self.touched.append((db, key))
+                    return
             row = self.lookup(db, key)
         if expire_at is KEEP:
             expire_at = row.expire_at if row is not None else None  # type: ignore[union-attr]

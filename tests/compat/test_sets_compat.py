@@ -310,7 +310,8 @@ def keyevents(redis_port: int, embedded_path, script: list[tuple]) -> tuple[list
     deliver = server.extensions["notify"]
 
     def capture(events):
-        got.extend((e, k) for _cls, e, _db, k in events)
+        # KEA: every class but 'n' (new keys) and 'm' (misses), as the notifier filters
+        got.extend((e, k) for cls, e, _db, k in events if cls not in "nm")
         deliver(events)
 
     server.extensions["notify"] = capture

@@ -610,6 +610,7 @@ def _section(server, name: str, client) -> list[str] | None:
             ]
         return lines
     if name == "stats":
+        tracking = server.extensions.get("tracking")
         st = server.stats
         ks = server.ks
         pubsub = server.pubsub
@@ -656,9 +657,9 @@ def _section(server, name: str, client) -> list[str] | None:
             "active_defrag_key_misses:0",
             "total_active_defrag_time:0",
             "current_active_defrag_time:0",
-            "tracking_total_keys:0",
-            "tracking_total_items:0",
-            "tracking_total_prefixes:0",
+            f"tracking_total_keys:{len(tracking.table) if tracking else 0}",
+            f"tracking_total_items:{tracking.items if tracking else 0}",
+            f"tracking_total_prefixes:{len(tracking.prefixes) if tracking else 0}",
             f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
             "dump_payload_sanitizations:0",

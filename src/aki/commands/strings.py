@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from aki import errors
@@ -9,9 +10,7 @@ from aki.commands.common import (
     check_string_size,
     ld_add,
     ld_format,
-    ld_parse,
     parse_int,
-    to_float,
     to_int,
 )
 from aki.core.dispatch import rewrite
@@ -27,6 +26,11 @@ NX, XX, GET, KEEPTTL, EX, PX, EXAT, PXAT, PERSIST = (1 << i for i in range(9))
 _EXPIRES = EX | PX | EXAT | PXAT
 
 
+def _c_opt(arg: bytes) -> bytes:
+    """An option name as Redis compares it: a C string (up to the first NUL), any case."""
+    return arg.split(b"\0", 1)[0].lower()
+
+
 def parse_set_options(argv: list[bytes], start: int, for_get: bool) -> tuple[int, bytes | None]:
     """parseExtendedStringArgumentsOrReply: the flags and the expire argument."""
     flags = 0
@@ -34,7 +38,7 @@ def parse_set_options(argv: list[bytes], start: int, for_get: bool) -> tuple[int
     n = len(argv)
     j = start
     while j < n:
-        opt = argv[j].lower()
+        opt = _c_opt(argv[j])
         has_next = j + 1 < n
         if opt == b"nx" and not flags & XX and not for_get:
             flags |= NX
@@ -118,7 +122,7 @@ def _set_generic(c, argv, key: bytes, value: bytes, flags: int, expire: bytes | 
         rewrite(c.server, c.db, [b"SET", key, value, b"PXAT", b"%d" % at])
         ks.notify("g", "expire", c.db, key)
     elif flags & GET:
-        rewrite(c.server, c.db, [a for i, a in enumerate(argv) if i < 3 or a.lower() != b"get"])
+        rewrite(c.server, c.db, [a for i, a in enumerate(argv) if i < 3 or _c_opt(a) != b"get"])
     return old if flags & GET else ok_reply
 
 
@@ -248,7 +252,8 @@ def append(c, argv):
             raise RedisError(WRONGTYPE)
         check_string_size(len(row.value) + len(extra), c.server)
         value = row.value + extra
-        ks.set_string(c.db, key, value, KEEP, row)
+        # dbUnshareStringValue: a string appended to is raw from now on
+        ks.set_string(c.db, key, value, KEEP, row, enc=1)
     ks.notify("$", "append", c.db, key)
     return len(value)
 
@@ -308,7 +313,8 @@ def setrange(c, argv):
     if len(old) < offset:
         old = old + b"\x00" * (offset - len(old))
     new = old[:offset] + value + old[offset + len(value):]
-    ks.set_string(c.db, key, new, KEEP, row)
+    # a new sds (new key) or dbUnshareStringValue (existing key): raw either way
+    ks.set_string(c.db, key, new, KEEP, row, enc=1)
     ks.notify("$", "setrange", c.db, key)
     return len(new)
 
@@ -356,6 +362,93 @@ def decrby(c, argv):
     return _incr(c, argv[1], -delta)
 
 
+# -- string2ld: strtold over the whole argument, as Redis reads INCRBYFLOAT operands --------
+
+_LD_CHARS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS: longer texts are not floats
+_DEC_RE = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
+_HEX_RE = re.compile(
+    rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
+_INF_RE = re.compile(rb"([+-]?)inf(?:inity)?\Z", re.IGNORECASE)
+_LD_SUBNORMAL = Fraction(1, 2**16382)  # smallest normal 80-bit long double
+_LD_QUANTUM = 2**16445  # 1 / smallest subnormal
+INF = float("inf")
+
+
+def _ld_exact(x: Fraction) -> Fraction | None:
+    """strtold's rounding of an exact value: None on overflow (HUGE_VAL) or on a
+    non-zero value that rounds to zero (ERANGE with FP_ZERO), both rejected."""
+    if x == 0:
+        return x
+    if abs(x) < _LD_SUBNORMAL:
+        q = round(x * _LD_QUANTUM)
+        return None if q == 0 else Fraction(q, _LD_QUANTUM)
+    return ld_add(x, Fraction(0))
+
+
+def _dec_int(digits: bytes) -> int:
+    """int(digits) past Python's 4300-digit conversion limit (texts reach 5119 bytes)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    return int(digits[:-4000]) * 10**4000 + int(digits[-4000:])
+
+
+def strtold(b: bytes) -> Fraction | float | None:
+    """string2ld: the long double the whole of ``b`` denotes (a Fraction, or ±inf as a
+    float); None when Redis answers "value is not a valid float" (empty, too long,
+    spaces, trailing bytes, NaN, overflow, underflow to zero). Exponents are bounded
+    before any big arithmetic, so "0e99999999999" or "1e-99999999" cost nothing."""
+    if not b or len(b) >= _LD_CHARS:
+        return None
+    m = _DEC_RE.match(b)
+    if m is not None and (m.group(2) or m.group(3)):
+        sign, whole, frac, exp = m.groups()
+        frac = frac or b""
+        digits = (whole + frac).lstrip(b"0")
+        if not digits:
+            return Fraction(0)
+        e10 = int(exp or 0) - len(frac)
+        mag = len(digits) - 1 + e10  # 10**mag <= |x| < 10**(mag + 1)
+        if mag > 4933 or mag < -4952:
+            return None
+        x = _dec_int(digits) * Fraction(10) ** e10
+        return _ld_exact(-x if sign == b"-" else x)
+    m = _HEX_RE.match(b)
+    if m is not None and (m.group(2) or m.group(3)):
+        sign, whole, frac, exp = m.groups()
+        frac = frac or b""
+        mant = int(whole + frac, 16)
+        if mant == 0:
+            return Fraction(0)
+        e2 = int(exp or 0) - 4 * len(frac)
+        mag = mant.bit_length() - 1 + e2
+        if mag > 16384 or mag < -16447:
+            return None
+        x = mant * Fraction(2) ** e2
+        return _ld_exact(-x if sign == b"-" else x)
+    m = _INF_RE.match(b)
+    if m is not None:
+        return -INF if m.group(1) == b"-" else INF
+    return None
+
+
+def _int_text(n: int) -> str:
+    """str(n) past Python's 4300-digit conversion limit (long doubles reach 4933 digits)."""
+    if n < 10**4000:
+        return str(n)
+    q, r = divmod(n, 10**4000)
+    return _int_text(q) + str(r).rjust(4000, "0")
+
+
+def ld_human(x: Fraction) -> bytes:
+    """ld2string(LD_STR_HUMAN): ``%.17Lf`` without trailing zeros, "-0" written "0"."""
+    if abs(x) < 10**4000:
+        return ld_format(x)
+    q = round(x * 10**17)
+    digits = _int_text(abs(q))
+    text = (digits[:-17] + "." + digits[-17:]).rstrip("0").rstrip(".")
+    return ("-" + text if q < 0 else text).encode()
+
+
 @command("incrbyfloat")
 def incrbyfloat(c, argv):
     ks = c.server.ks
@@ -363,19 +456,18 @@ def incrbyfloat(c, argv):
     row = ks.lookup(c.db, key)
     if row is not None and row.type != STRING:
         raise RedisError(WRONGTYPE)
-    cur = ld_parse(row.value) if row is not None else Fraction(0)
-    if cur is None:
+    cur = strtold(row.value) if row is not None else Fraction(0)
+    incr = strtold(argv[2]) if cur is not None else None
+    if cur is None or incr is None:
         raise RedisError(errors.NOT_FLOAT)
-    incr = ld_parse(argv[2])
-    if incr is None:
-        if to_float(argv[2]) is None:
-            raise RedisError(errors.NOT_FLOAT)
+    new = None
+    if isinstance(cur, Fraction) and isinstance(incr, Fraction):
+        new = ld_add(cur, incr)
+    if new is None:  # an infinite operand, or a sum past the long double range
         raise RedisError("ERR increment would produce NaN or Infinity")
-    new = ld_add(cur, incr)
-    if new is None:
-        raise RedisError("ERR increment would produce NaN or Infinity")
-    text = ld_format(new)
-    ks.set_string(c.db, key, text, KEEP, row)
+    text = ld_human(new)
+    # createStringObjectFromLongDouble: embstr/raw, never int (INCRBYFLOAT k 1 is embstr)
+    ks.set_string(c.db, key, text, KEEP, row, enc=2)
     ks.notify("$", "incrbyfloat", c.db, key)
     rewrite(c.server, c.db, [b"SET", key, text, b"KEEPTTL"])
     return text
@@ -395,7 +487,7 @@ def lcs(c, argv):
     j = 3
     n = len(argv)
     while j < n:
-        opt = argv[j].lower()
+        opt = _c_opt(argv[j])
         more = n - 1 - j
         if opt == b"idx":
             getidx = True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from aki.core.dispatch import repr_bytes
 from aki.resp.types import (
     BigNumber,
     ErrorReply,
@@ -25,28 +26,7 @@ from aki.resp.types import (
 
 
 def _quote(b: bytes) -> str:
-    """redis-cli's sdscatrepr: printable bytes as-is, others as \\xNN escapes."""
-    out = ['"']
-    for ch in b:
-        c = chr(ch)
-        if c in '\\"':
-            out.append("\\" + c)
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif c == "\a":
-            out.append("\\a")
-        elif c == "\b":
-            out.append("\\b")
-        elif 32 <= ch < 127:
-            out.append(c)
-        else:
-            out.append("\\x%02x" % ch)
-    out.append('"')
-    return "".join(out)
+    return '"' + repr_bytes(b) + '"'
 
 
 def format_reply(value: object, indent: int = 0) -> str:

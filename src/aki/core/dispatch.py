@@ -206,7 +206,7 @@ def _feed_monitors(server: Server, client: Client, argv: list[bytes]) -> None:
     now = time.time()
     parts = []
     for a in argv:
-        parts.append('"' + _repr_arg(a) + '"')
+        parts.append('"' + repr_bytes(a) + '"')
     where = client.addr if client.kind != "lua" else "lua"
     line = Status(f"{now:.6f} [{client.db} {where}] " + " ".join(parts))
     for m in list(server.monitors):
@@ -214,26 +214,19 @@ def _feed_monitors(server: Server, client: Client, argv: list[bytes]) -> None:
             m.send(line)
 
 
-def _repr_arg(a: bytes) -> str:
+_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r",
+            ord("\t"): "\\t", ord("\a"): "\\a", ord("\b"): "\\b"}
+
+
+def repr_bytes(a: bytes) -> str:
+    """Redis's sdscatrepr without the quotes (MONITOR lines, redis-cli output)."""
     out = []
     for ch in a:
-        c = chr(ch)
-        if c == "\\":
-            out.append("\\\\")
-        elif c == '"':
-            out.append('\\"')
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif c == "\a":
-            out.append("\\a")
-        elif c == "\b":
-            out.append("\\b")
+        esc = _ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
         elif 32 <= ch < 127:
-            out.append(c)
+            out.append(chr(ch))
         else:
             out.append("\\x%02x" % ch)
     return "".join(out)

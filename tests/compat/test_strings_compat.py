@@ -392,6 +392,14 @@ def test_lcs_random(pair):
             ("LCS", "a", "b", "IDX", "WITHMATCHLEN"), ("LCS", "b", "a", "IDX", "MINMATCHLEN", "2"))
 
 
+def test_lcs_large(pair):
+    rng = random.Random(5)
+    a = "".join(rng.choice("ACGT") for _ in range(3000))
+    b = "".join(rng.choice("ACGT") for _ in range(2500))
+    run(pair, ("MSET", "a", a, "b", b), ("LCS", "a", "b", "LEN"), ("LCS", "a", "b"),
+        ("LCS", "a", "b", "IDX", "MINMATCHLEN", "6", "WITHMATCHLEN"), ("LCS", "b", "a", "IDX"))
+
+
 def test_lcs_errors(pair, small_bulk):
     run(pair, ("SET", "s", "abc"), ("RPUSH", "l", "x"), ("LCS", "l", "s"), ("LCS", "s", "l"),
         ("LCS", "l", "nope"), ("LCS", "l", "s", "BOGUS"), ("LCS", "s", "nope", "BOGUS"),

@@ -114,15 +114,9 @@ def _ld_round(x: Fraction) -> Fraction:
 
 
 def ld_parse(b: bytes) -> Fraction | None:
-    """strtold: the long double nearest to the text; None if invalid, NaN or infinite."""
-    f = to_float(b)
-    if f is None or math.isinf(f):
-        return None
-    try:
-        exact = Fraction(b.decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
-        exact = Fraction(f)
-    return _ld_round(exact)
+    """strtold: the long double the text denotes; None if invalid, NaN or infinite."""
+    v = strtold(b)
+    return v if isinstance(v, Fraction) else None
 
 
 def ld_add(a: Fraction, b: Fraction) -> Fraction | None:
@@ -195,3 +189,90 @@ def check_string_size(size: int, server) -> None:
     """Strings are capped at proto-max-bulk-len, as in Redis."""
     if size > server.config.proto_max_bulk_len:
         raise RedisError(errors.STRING_TOO_LONG)
+
+
+# -- string2ld: strtold over the whole argument, as Redis reads INCRBYFLOAT operands --------
+
+_LD_CHARS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS: longer texts are not floats
+_DEC_RE = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
+_HEX_RE = re.compile(
+    rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
+_INF_RE = re.compile(rb"([+-]?)inf(?:inity)?\Z", re.IGNORECASE)
+_LD_SUBNORMAL = Fraction(1, 2**16382)  # smallest normal 80-bit long double
+_LD_QUANTUM = 2**16445  # 1 / smallest subnormal
+INF = float("inf")
+
+
+def _ld_exact(x: Fraction) -> Fraction | None:
+    """strtold's rounding of an exact value: None on overflow (HUGE_VAL) or on a
+    non-zero value that rounds to zero (ERANGE with FP_ZERO), both rejected."""
+    if x == 0:
+        return x
+    if abs(x) < _LD_SUBNORMAL:
+        q = round(x * _LD_QUANTUM)
+        return None if q == 0 else Fraction(q, _LD_QUANTUM)
+    return ld_add(x, Fraction(0))
+
+
+def _dec_int(digits: bytes) -> int:
+    """int(digits) past Python's 4300-digit conversion limit (texts reach 5119 bytes)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    return int(digits[:-4000]) * 10**4000 + int(digits[-4000:])
+
+
+def strtold(b: bytes) -> Fraction | float | None:
+    """string2ld: the long double the whole of ``b`` denotes (a Fraction, or ±inf as a
+    float); None when Redis answers "value is not a valid float" (empty, too long,
+    spaces, trailing bytes, NaN, overflow, underflow to zero). Exponents are bounded
+    before any big arithmetic, so "0e99999999999" or "1e-99999999" cost nothing."""
+    if not b or len(b) >= _LD_CHARS:
+        return None
+    m = _DEC_RE.match(b)
+    if m is not None and (m.group(2) or m.group(3)):
+        sign, whole, frac, exp = m.groups()
+        frac = frac or b""
+        digits = (whole + frac).lstrip(b"0")
+        if not digits:
+            return Fraction(0)
+        e10 = int(exp or 0) - len(frac)
+        mag = len(digits) - 1 + e10  # 10**mag <= |x| < 10**(mag + 1)
+        if mag > 4933 or mag < -4952:
+            return None
+        x = _dec_int(digits) * Fraction(10) ** e10
+        return _ld_exact(-x if sign == b"-" else x)
+    m = _HEX_RE.match(b)
+    if m is not None and (m.group(2) or m.group(3)):
+        sign, whole, frac, exp = m.groups()
+        frac = frac or b""
+        mant = int(whole + frac, 16)
+        if mant == 0:
+            return Fraction(0)
+        e2 = int(exp or 0) - 4 * len(frac)
+        mag = mant.bit_length() - 1 + e2
+        if mag > 16384 or mag < -16447:
+            return None
+        x = mant * Fraction(2) ** e2
+        return _ld_exact(-x if sign == b"-" else x)
+    m = _INF_RE.match(b)
+    if m is not None:
+        return -INF if m.group(1) == b"-" else INF
+    return None
+
+
+def _int_text(n: int) -> str:
+    """str(n) past Python's 4300-digit conversion limit (long doubles reach 4933 digits)."""
+    if n < 10**4000:
+        return str(n)
+    q, r = divmod(n, 10**4000)
+    return _int_text(q) + str(r).rjust(4000, "0")
+
+
+def ld_human(x: Fraction) -> bytes:
+    """ld2string(LD_STR_HUMAN): ``%.17Lf`` without trailing zeros, "-0" written "0"."""
+    if abs(x) < 10**4000:
+        return ld_format(x)
+    q = round(x * 10**17)
+    digits = _int_text(abs(q))
+    text = (digits[:-17] + "." + digits[-17:]).rstrip("0").rstrip(".")
+    return ("-" + text if q < 0 else text).encode()

@@ -31,6 +31,7 @@ from aki.resp.types import (
     Verbatim,
 )
 from aki.scripting import ScriptRuntime
+from aki.scripting import messages as M
 from aki.scripting.convert import parse_raw
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -44,28 +45,30 @@ def _free_port() -> int:
 
 
 def _reply_end(data: bytes, pos: int) -> int | None:
-    """Where the RESP reply starting at ``pos`` ends, or None if incomplete."""
-    end = data.find(b"\r\n", pos)
-    if end < 0:
-        return None
-    kind, line, nxt = data[pos:pos + 1], data[pos + 1:end], end + 2
-    if kind in (b"$", b"=", b"!"):
-        n = int(line)
-        if n < 0:
-            return nxt
-        return nxt + n + 2 if len(data) >= nxt + n + 2 else None
-    if kind in (b"*", b"~", b">", b"%", b"|"):
-        n = int(line)
-        count = 2 * n if kind in (b"%", b"|") else n
-        for _ in range(max(count, 0)):
-            r = _reply_end(data, nxt)
-            if r is None:
-                return None
-            nxt = r
-        if kind == b"|":
-            return _reply_end(data, nxt)
-        return nxt
-    return nxt
+    """Where the RESP reply starting at ``pos`` ends, or None if incomplete.
+
+    Iterative: a script may return thousands of nested arrays.
+    """
+    pending = 1  # replies still to skip
+    while pending:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        kind, line, pos = data[pos:pos + 1], data[pos + 1:end], end + 2
+        pending -= 1
+        if kind in (b"$", b"=", b"!"):
+            n = int(line)
+            if n >= 0:
+                pos += n + 2
+                if len(data) < pos:
+                    return None
+        elif kind in (b"*", b"~", b">"):
+            pending += max(int(line), 0)
+        elif kind == b"%":
+            pending += 2 * int(line)
+        elif kind == b"|":
+            pending += 2 * int(line) + 1
+    return pos
 
 
 class Connection:
@@ -210,12 +213,64 @@ def encode(value: Any, resp: int = 2) -> bytes:
 # ---------------------------------------------------------------------------
 
 
-def proxy_call(runtime: ScriptRuntime, server: RedisServer):
-    """A ``call`` that runs the command on the real server in the script's protocol."""
+# Commands Redis flags MAY_REPLICATE (not shown by COMMAND INFO in 7.0); read-only scripts refuse them.
+MAY_REPLICATE = {b"publish", b"spublish", b"pfcount", b"eval", b"evalsha", b"fcall"}
+
+
+class CommandTable:
+    """Arity and flags of the real server's commands (COMMAND INFO), cached."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self.server = server
+        self.cache: dict[bytes, tuple[int, set[bytes], dict[bytes, tuple[int, set[bytes]]]] | None] = {}
+
+    def lookup(self, argv: list[bytes]) -> tuple[int, set[bytes]] | None:
+        name = argv[0].lower()
+        if name not in self.cache:
+            info = parse_raw(self.server.command([b"COMMAND", b"INFO", name]))[0]
+            if info is None:
+                self.cache[name] = None
+            else:
+                subs = {
+                    sub[0].split(b"|")[1]: (sub[1], {f.encode() for f in sub[2]})
+                    for sub in (info[9] if len(info) > 9 else [])
+                }
+                self.cache[name] = (info[1], {f.encode() for f in info[2]}, subs)
+        entry = self.cache[name]
+        if entry is None:
+            return None
+        arity, flags, subs = entry
+        if subs:
+            if len(argv) < 2:
+                return arity, flags
+            return subs.get(argv[1].lower())
+        return arity, flags
+
+
+def proxy_call(runtime: ScriptRuntime, server: RedisServer, checks: bool = True):
+    """A ``call`` that runs the command on the real server in the script's protocol.
+
+    With ``checks`` it first refuses what Redis's ``scriptCall`` refuses
+    (unknown command, wrong arity, noscript commands, writes from a
+    read-only script), with the texts from aki.scripting.messages: this is
+    the contract the server's own ``call`` has to meet.
+    """
+    table = CommandTable(server)
 
     def call(argv: list[bytes]) -> Any:
         run = runtime.current
         assert run is not None
+        if checks:
+            cmd = table.lookup(argv)
+            if cmd is None:
+                raise RedisError(M.CALL_UNKNOWN_COMMAND)
+            arity, flags = cmd
+            if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
+                raise RedisError(M.CALL_WRONG_ARITY)
+            if b"noscript" in flags:
+                raise RedisError(M.CALL_NOT_ALLOWED)
+            if run.read_only and (b"write" in flags or argv[0].lower() in MAY_REPLICATE):
+                raise RedisError(M.CALL_WRITE_IN_READONLY)
         raw = server.command(argv, run.resp)
         value = parse_raw(raw)
         if isinstance(value, ErrorReply):

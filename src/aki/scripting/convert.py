@@ -180,8 +180,112 @@ def _lua_integer(n: Any) -> int:
     return c_double_to_int64(n)
 
 
+_DEEP = 100  # nesting beyond which the reply goes out as Raw wire bytes
+
+
+def tokens_to_reply(tokens: list[Any], client_resp: int) -> Any:
+    """The reply value for ``flatten``'s tokens.
+
+    A script can return thousands of nested tables (Redis stops at its Lua
+    stack limit, ~8000 levels); such replies are written out iteratively as
+    ``Raw`` so that neither this module nor the encoder recurses that deep.
+    """
+    if _depth(tokens) > _DEEP:
+        return Raw(_wire(tokens, client_resp))
+    return TokenReader(tokens, client_resp).read()
+
+
+def _depth(tokens: list[Any]) -> int:
+    """Deepest container nesting in a token list, without recursion."""
+    pending: list[int] = []  # values still expected at each open level
+    deepest = pos = 0
+    n = len(tokens)
+    while pos < n:
+        tag = tokens[pos]
+        children = 0
+        if tag in (b"b", b"i", b"s", b"e", b"d", b"g"):
+            pos += 2
+        elif tag == b"v":
+            pos += 3
+        elif tag == b"B":
+            pos += 2 + tokens[pos + 1]
+        elif tag in (b"a", b"S"):
+            children = tokens[pos + 1]
+            pos += 2
+        elif tag == b"m":
+            children = 2 * tokens[pos + 1]
+            pos += 2
+        else:
+            pos += 1
+        while pending and pending[-1] == 0:
+            pending.pop()
+        if pending:
+            pending[-1] -= 1
+        if children:
+            pending.append(children)
+            deepest = max(deepest, len(pending))
+    return deepest
+
+
+def _wire(tokens: list[Any], resp: int) -> bytes:
+    """RESP bytes for a token list (only used for very deep replies)."""
+    out: list[bytes] = []
+    reader = TokenReader(tokens, resp)
+    pos, n = 0, len(tokens)
+    while pos < n:
+        tag = tokens[pos]
+        if tag == b"a":
+            out.append(b"*%d\r\n" % tokens[pos + 1])
+            pos += 2
+        elif tag == b"S":
+            out.append((b"~%d\r\n" if resp == 3 else b"*%d\r\n") % tokens[pos + 1])
+            pos += 2
+        elif tag == b"m":
+            count = tokens[pos + 1]
+            out.append(b"%%%d\r\n" % count if resp == 3 else b"*%d\r\n" % (2 * count))
+            pos += 2
+        else:
+            reader.pos = pos
+            value = reader.read()  # a leaf or a flat 'B' array: no recursion
+            pos = reader.pos
+            out.append(_leaf_wire(value, resp))
+    return b"".join(out)
+
+
+def _leaf_wire(value: Any, resp: int) -> bytes:
+    if isinstance(value, Raw):
+        return bytes(value)
+    if isinstance(value, ErrorReply):
+        return b"-" + _text_bytes(value.message) + b"\r\n"
+    if isinstance(value, Status):
+        return b"+" + _text_bytes(value) + b"\r\n"
+    if isinstance(value, Verbatim) and resp == 3:
+        return b"=%d\r\ntxt:%s\r\n" % (len(value) + 4, bytes(value))
+    if isinstance(value, bytes):
+        return b"$%d\r\n%s\r\n" % (len(value), value)
+    if isinstance(value, bool):
+        if resp == 3:
+            return b"#t\r\n" if value else b"#f\r\n"
+        return b":1\r\n" if value else b":0\r\n"
+    if isinstance(value, BigNumber):
+        if resp == 3:
+            return b"(%d\r\n" % value
+        text = str(int(value)).encode()
+        return b"$%d\r\n%s\r\n" % (len(text), text)
+    if isinstance(value, int):
+        return b":%d\r\n" % value
+    if value is None:
+        return b"_\r\n" if resp == 3 else b"$-1\r\n"
+    if isinstance(value, float):
+        text = _format_double(value)
+        return b"," + text + b"\r\n" if resp == 3 else b"$%d\r\n%s\r\n" % (len(text), text)
+    if isinstance(value, list):  # a flat array of strings
+        return b"*%d\r\n" % len(value) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in value)
+    raise TypeError(type(value))
+
+
 class TokenReader:
-    """Rebuilds a reply value from ``flatten``'s tokens."""
+    """Rebuilds a reply value from ``flatten``'s tokens (recursive: shallow replies)."""
 
     def __init__(self, tokens: list[Any], client_resp: int) -> None:
         self.tokens = tokens

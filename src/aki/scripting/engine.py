@@ -169,10 +169,10 @@ class LuaEngine:
 
     def _outcome(self, result: tuple[Any, ...]) -> Outcome:
         if result[0]:
-            count = int(result[1])
+            count, ignore = int(result[1]), bool(result[2])
             if count <= 16:
-                return Outcome(True, list(result[2:2 + count]))
-            return Outcome(True, self._tokens(result[2], count))
+                return Outcome(True, list(result[3:3 + count]), ignore_stats=ignore)
+            return Outcome(True, self._tokens(result[3], count), ignore_stats=ignore)
         padded = list(result) + [None] * (6 - len(result))
         _, message, source, line, ignore, raw = padded[:6]
         return Outcome(False, [], message, source, line, bool(ignore), raw)

@@ -244,8 +244,9 @@ R.pcall = function(...) return pcall_result(pcall(...)) end
 ------------------------------------------------------------------------------
 -- Script timeout hook (Redis: a count hook every 100000 instructions).
 ------------------------------------------------------------------------------
--- Like Redis (whose libraries are C), only user code is ever interrupted:
--- hooks ignore ticks inside internal functions, including the runner itself.
+-- Like Redis (whose libraries are C), only user code is ever interrupted: a
+-- kill noticed inside an internal function (or the runner itself) takes
+-- effect at the next line of user code.
 local interrupt = py.interrupt
 local abort_msg
 local function in_user_code() return getinfo(3, 'S').source ~= INTERNAL end
@@ -253,12 +254,11 @@ local function abort_hook()
   if in_user_code() then error({err = abort_msg}) end
 end
 local function count_hook()
-  if not in_user_code() then return end
   local msg = interrupt()
   if msg then
     abort_msg = msg
     sethook(abort_hook, 'l')  -- every line from now on: pcall cannot swallow the kill
-    error({err = msg})
+    if in_user_code() then error({err = msg}) end
   end
 end
 local function hook_on() sethook(count_hook, '', 100000) end
@@ -591,7 +591,12 @@ flatten = function(v, out, slots)
   f = rawget(v, 'ok')
   if type(f) == 'string' then out[n + 1] = 's'; out[n + 2] = f; return end
   f = rawget(v, 'double')
-  if type(f) == 'number' then out[n + 1] = 'd'; out[n + 2] = f; return end
+  if type(f) == 'number' then
+    out[n + 1] = 'd'
+    if f == 0 and 1 / f < 0 then f = '-0' end  -- lupa would hand Python an int 0
+    out[n + 2] = f
+    return
+  end
   f = rawget(v, 'big_number')
   if type(f) == 'string' then out[n + 1] = 'g'; out[n + 2] = f; return end
   f = rawget(v, 'verbatim_string')
@@ -684,15 +689,17 @@ local function tostr(v)
   return nil
 end
 
--- Returns: true, count, tokens... (small replies) | true, count, token table
+-- Returns: true, count, ignore_stats, tokens... (small replies) | true, count, ignore_stats, token table
 --        | false, msg, source, line, ignore_stats, raw
+-- (ignore_stats: an error reply that came from redis.pcall, already counted by the command)
 local function finish(ok, res)
   if ok then
     local out = {}
     flatten(res, out, 2)
     local n = #out
-    if n <= 16 then return true, n, unpack(out, 1, n) end
-    return true, n, out
+    local ignore = out[1] == 'e' and res.ignore_error_stats_update == true
+    if n <= 16 then return true, n, ignore, unpack(out, 1, n) end
+    return true, n, ignore, out
   end
   if type(res) ~= 'table' then return false, nil, nil, nil, false, tostring(res) end
   local ignore = res.ignore_error_stats_update

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from aki.errors import RedisError
 from aki.resp.types import ErrorReply, RespSet, Status
 from aki.scripting import messages as M
-from aki.scripting.convert import ERROR, FLAT, PLAIN, TOKENS, TokenReader, error_text, reply_to_lua
+from aki.scripting.convert import ERROR, FLAT, PLAIN, TOKENS, error_text, reply_to_lua, tokens_to_reply
 from aki.scripting.engine import LuaEngine, Outcome
 from aki.scripting.libs import Rand48
 from aki.scripting.shebang import (
@@ -585,9 +585,9 @@ class ScriptRuntime:
     def _reply(self, outcome: Outcome, run: ScriptRun, resp: int) -> Any:
         """Turn a run's outcome into the reply value, or raise the error reply."""
         if outcome.ok:
-            reply = TokenReader(outcome.tokens, resp).read()
+            reply = tokens_to_reply(outcome.tokens, resp)
             if isinstance(reply, ErrorReply):
-                raise ScriptError(reply.message)
+                raise ScriptError(reply.message, count_in_stats=not outcome.ignore_stats)
             return reply
         if outcome.raw_error is not None:
             text = error_text(outcome.raw_error[:100])

@@ -213,3 +213,14 @@ def test_keyspace_events(redis_server, tmp_path):
     ]
     got, want = keyevents(redis_server.port, tmp_path / "ev.aki", script)
     assert got == want
+
+
+@pytest.mark.parametrize("incr", ["0e99999999999", "1e400", "1e4933", "1e-4940", "inf", "abc",
+                                  "0x10", " 1", "10.5", "5e-1", "1" * 5200])
+def test_hincrbyfloat_operands(p, incr):
+    """Increments Redis's strtold reads (or refuses), including ones that once hung aki."""
+    p.same("HSET", "hf", "f", "10.5")
+    p.same("HINCRBYFLOAT", "hf", "f", incr)
+    p.same("HGET", "hf", "f")
+    p.same("HSET", "hf", "g", incr)
+    p.same("HINCRBYFLOAT", "hf", "g", "1")

@@ -9,10 +9,9 @@ from aki.commands.common import (
     INT64_MAX,
     INT64_MIN,
     ld_add,
-    ld_format,
-    ld_parse,
+    ld_human,
     parse_cursor,
-    to_float,
+    strtold,
     to_int,
 )
 from aki.commands.sets import EMPTY_SCAN, parse_collection_scan
@@ -210,40 +209,28 @@ def hincrby(c, argv):
     return value
 
 
-def _strtold_ok(b: bytes) -> bool:
-    """string2ld accepts it (to_float alone would also take bare hex such as "abc")."""
-    if to_float(b) is None:
-        return False
-    try:
-        float(b)
-        return True
-    except ValueError:
-        return b.lstrip(b"+-")[:2].lower() == b"0x"
-
-
 @command("hincrbyfloat")
 def hincrbyfloat(c, argv):
-    if not _strtold_ok(argv[3]):
-        raise RedisError(errors.NOT_FLOAT)
-    incr = ld_parse(argv[3])
+    incr = strtold(argv[3])
     if incr is None:
+        raise RedisError(errors.NOT_FLOAT)
+    if not isinstance(incr, Fraction):
         raise RedisError("ERR value is NaN or Infinity")
     ks = c.server.ks
     key, field = argv[1], argv[2]
     row = _hash_or_none(ks, c.db, key)
     old = H.get(ks.cur, row.id, field) if row is not None else None
     if old is None:
-        value: Fraction | None = Fraction(0)
+        value: Fraction | float = Fraction(0)
     else:
-        if not _strtold_ok(old):
+        parsed = strtold(old)
+        if parsed is None:
             raise RedisError("ERR hash value is not a float")
-        value = ld_parse(old)
-        if value is None:  # the stored value is infinite
-            raise RedisError(NAN_OR_INF)
-    new = ld_add(value, incr)
-    if new is None:
+        value = parsed
+    new = ld_add(value, incr) if isinstance(value, Fraction) else None
+    if new is None:  # an infinite stored value, or a sum past the long double range
         raise RedisError(NAN_OR_INF)
-    text = ld_format(new)
+    text = ld_human(new)
     _set_fields(c, key, row, [(field, text)])
     ks.notify("h", "hincrbyfloat", c.db, key)
     rewrite(c.server, c.db, [b"HSET", key, field, text])

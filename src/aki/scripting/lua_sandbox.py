@@ -659,28 +659,26 @@ function api.memory() return collectgarbage('count') end
 
 ------------------------------------------------------------------------------
 -- Error handler (Redis's __redis__err__handler), skipping internal frames.
+-- It lives in its own chunk, '@err_handler_def', with the table writes on
+-- lines 10 and 11 as in Redis: when those writes fail (error(string) hands
+-- it a read-only table) Lua re-enters the handler, and the message then
+-- names err_handler_def:10 exactly like Redis's.
 ------------------------------------------------------------------------------
-local function user_frame()
-  local level = 2
-  local i = getinfo(level, 'nSl')
-  if i and i.what == 'C' then level = level + 1; i = getinfo(level, 'nSl') end
+local ERR_HANDLER_SOURCE = [==[local getinfo, INTERNAL = ...
+return function(err)
+  local level = 2 local i = getinfo(level, 'nSl')
+  if i and i.what == 'C' then level = level + 1 i = getinfo(level, 'nSl') end
   while i and (i.source == INTERNAL or i.what == 'tail') do
-    level = level + 1
-    i = getinfo(level, 'nSl')
-    if i and i.what == 'C' then level = level + 1; i = getinfo(level, 'nSl') end
-  end
-  return i
+    level = level + 1 i = getinfo(level, 'nSl')
+    if i and i.what == 'C' then level = level + 1 i = getinfo(level, 'nSl') end end
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)} end if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end return err
 end
-
-local function err_handler(err)
-  local i = user_frame()
-  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
-  if i then
-    err.source = i.source
-    err.line = i.currentline
-  end
-  return err
-end
+]==]
+local err_handler = loadstring(ERR_HANDLER_SOURCE, '@err_handler_def')(getinfo, INTERNAL)
 
 local function tostr(v)
   local tv = type(v)

@@ -117,6 +117,8 @@ class ScriptRun:
     resp: int = 2
     repl: int = REPL_ALL
     started: float = field(default_factory=time.monotonic)
+    # Redis freezes "now" for the whole script (key expiry, TIME): use this clock in ``call``.
+    snapshot_time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     kill_requested: bool = False
     call: Call | None = field(default=None, repr=False)
     acl_check: AclCheck | None = field(default=None, repr=False)

@@ -315,3 +315,10 @@ def test_python_is_unreachable(rt):
     # Library functions are Lua functions, and none of their upvalues can be reached.
     assert rt.eval(b"return type(redis.call)", [], [], noop) == b"function"
     assert rt.eval(b"return type(bit.band)", [], [], noop) == b"function"
+
+
+def test_memory_report():
+    runtime = ScriptRuntime()
+    before = runtime.memory()
+    assert before["eval"] > 0 and before["functions"] > 0
+    runtime.eval(b"local t = {} for i = 1, 10000 do t[i] = tostring(i) end return #t", [], [], noop)

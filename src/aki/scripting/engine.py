@@ -7,6 +7,7 @@ returns; it knows nothing about scripts, caches or libraries (runtime.py).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -18,6 +19,8 @@ from aki.scripting.bytecode import keep_caller_frames
 from aki.scripting.lua_cjson import CJSON_SOURCE
 from aki.scripting.lua_cmsgpack import CMSGPACK_SOURCE
 from aki.scripting.lua_sandbox import SANDBOX_SOURCE
+
+log = logging.getLogger("aki.scripting")
 
 Mode = Literal["eval", "function"]
 _CHUNK = 4000  # values per unpack(): well under Lua's 8000-slot C stack limit
@@ -70,6 +73,7 @@ def _safe(fn: Callable[..., Any], fallback: Any = None) -> Callable[..., Any]:
         try:
             return fn(*args)
         except Exception:  # pragma: no cover - defensive
+            log.exception("Lua library helper %s failed", getattr(fn, "__name__", fn))
             return fallback
 
     return wrapper
@@ -104,9 +108,8 @@ class LuaEngine:
             b"null": g.newproxy(True),
             b"bit": table({name.encode(): _safe(f, 0) for name, f in libs.BIT_FUNCTIONS.items()}),
             b"struct": table({
-                b"pack": struct_lib.pack,
-                b"unpack": struct_lib.unpack,
-                b"size": struct_lib.size,
+                name: _safe(f, (False, b"internal error in struct"))
+                for name, f in ((b"pack", struct_lib.pack), (b"unpack", struct_lib.unpack), (b"size", struct_lib.size))
             }),
             b"msgpack": table({
                 b"number": _safe(libs.mp_number, b"\xc0"),

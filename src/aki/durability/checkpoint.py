@@ -6,8 +6,12 @@ Invariants (what a crash can and cannot leave behind):
   the main file; SQLite records how far it got, so a crash in the middle
   leaves a database that reopens to exactly the last commit.
 * The background checkpoint is PASSIVE on its own connection: it never waits
-  for the writer and never blocks readers; the writer restarts the WAL from
-  its beginning on its next commit once everything has been copied.
+  for the writer and never blocks readers. Under a steady stream of commits
+  the WAL would never be entirely copied (new frames keep arriving), so it
+  could not restart and would grow without bound; after a background pass the
+  writer therefore finishes with a RESTART checkpoint between two batches,
+  which only copies the frames written meanwhile and never waits for a reader
+  (busy timeout 0: if a snapshot reader holds the WAL, it is simply retried).
 * SAVE/SHUTDOWN use a TRUNCATE checkpoint on the writer, outside any batch,
   so the ``-wal`` file is empty and the main file alone holds everything.
 """
@@ -36,13 +40,40 @@ class Checkpointer:
         self.running = False
         self._conn: apsw.Connection | None = None
         self.last_duration_ms = 0.0
+        self.backfilled = False  # a background pass finished: the writer may restart the WAL
 
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
         limit = self.server.config.checkpoint_wal_size
-        if ok and not self.running and engine.wal_pages * PAGE_SIZE >= limit:
-            self.running = True
-            self.loop.run_in_executor(None, self._run).add_done_callback(self._done)
+        if not ok or self.running or engine.wal_pages * PAGE_SIZE < limit:
+            return
+        if self.backfilled:
+            # the bulk was copied in the background: finish and restart the WAL here
+            self.backfilled = False
+            if self._restart(engine):
+                return
+        self.running = True
+        self.loop.run_in_executor(None, self._run).add_done_callback(self._done)
+
+    def _restart(self, engine) -> bool:
+        """RESTART checkpoint on the writer, between batches; False if a reader holds the WAL."""
+        if engine.in_tx:
+            return False
+        conn = engine.conn
+        conn.setbusytimeout(0)
+        try:
+            busy, log_frames, done = engine.cur.execute(
+                "PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except apsw.Error as exc:
+            log.debug("WAL restart skipped: %s", exc)
+            return False
+        finally:
+            conn.setbusytimeout(5000)
+        if busy:
+            return False
+        engine.checkpoints += 1
+        engine.wal_pages = 0
+        return True
 
     def _run(self) -> tuple[int, int]:
         if self._conn is None:
@@ -60,7 +91,7 @@ class Checkpointer:
             log.warning("background checkpoint failed: %s", exc)
             return
         self.server.engine.checkpoints += 1
-        self.server.engine.wal_pages = 0
+        self.backfilled = True
 
     def close(self) -> None:
         if self._conn is not None:

@@ -39,7 +39,7 @@ _UPSERT_STRING = (
 # rows). A family that adds a table of per-key rows (stream groups ...) appends it here.
 ELEMENT_TABLES: dict[int, list[str]] = {
     1: ["list_items"], 2: ["set_members"], 3: ["zset_members"], 4: ["hash_fields"],
-    5: ["stream_entries"],
+    5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
@@ -306,6 +306,10 @@ class Keyspace:
                     (value, expire_at, enc, row.id),  # type: ignore[union-attr]
                 )
                 row.enc = enc  # type: ignore[union-attr]
+            elif expire_at == row.expire_at:  # type: ignore[union-attr]
+                # value only: no expiry index entry or counter trigger to consider
+                self.cur.execute("UPDATE keys SET value = ? WHERE id = ?",
+                                 (value, row.id))  # type: ignore[union-attr]
             else:
                 self.cur.execute(
                     "UPDATE keys SET value = ?, expire_at = ? WHERE id = ?",
@@ -582,19 +586,24 @@ class Keyspace:
         if row is None:
             return 0
         key_id, type_ = row
-        table, col = {
-            LIST: ("list_items", "pos"),
-            SET: ("set_members", "h"),
-            ZSET: ("zset_members", "member"),
-            HASH: ("hash_fields", "h"),
-            STREAM: ("stream_entries", "ms"),
+        tables = {
+            LIST: [("list_items", "pos")],
+            SET: [("set_members", "h")],
+            ZSET: [("zset_members", "member")],
+            HASH: [("hash_fields", "h")],
+            STREAM: [("stream_entries", "ms"), ("stream_nodes", "ms"), ("stream_pel", "ms"),
+                     ("stream_consumers", "name"), ("stream_groups", "name")],
         }[type_]
-        self.cur.execute(
-            f"DELETE FROM {table} WHERE key_id = ? AND {col} IN "
-            f"(SELECT {col} FROM {table} WHERE key_id = ? LIMIT ?)",
-            (key_id, key_id, budget),
-        )
-        n = self.engine.conn.changes()
+        n = 0
+        for table, col in tables:
+            self.cur.execute(
+                f"DELETE FROM {table} WHERE key_id = ? AND {col} IN "
+                f"(SELECT {col} FROM {table} WHERE key_id = ? LIMIT ?)",
+                (key_id, key_id, budget - n),
+            )
+            n += self.engine.conn.changes()
+            if n >= budget:
+                break
         if n < budget:
             self.cur.execute("DELETE FROM garbage WHERE key_id = ?", (key_id,))
         return n

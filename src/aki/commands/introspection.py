@@ -1300,8 +1300,6 @@ def debug(c, argv):
             raise RedisError("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
         server.extensions["quicklist_packed_threshold"] = v or 1024**3
         return OK
-    if sub == b"jmap":
-        return OK
     if sub == b"log" and n == 3:
         import logging
 

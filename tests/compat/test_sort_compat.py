@@ -73,3 +73,13 @@ def test_sort_store(data):
     data.same("SET", "strdst", "x")
     data.same("SORT", "nums", "STORE", "strdst")
     data.same("TYPE", "strdst")
+
+
+@pytest.mark.parametrize("args", [
+    ("COMMAND", "GETKEYS", "SORT", "abc", "STORE", "x", "BY", "y"),
+    ("COMMAND", "GETKEYS", "SORT_RO", "abc"),
+    ("COMMAND", "GETKEYS", "SORT_RO", "abc", "BY", "w_*"),
+    ("COMMAND", "GETKEYSANDFLAGS", "SORT_RO", "abc"),
+])
+def test_sort_getkeys(pair, args):
+    pair.same(*args)

@@ -328,6 +328,8 @@ def _getkeys(c, argv, with_flags: bool):
         raise RedisError("ERR Invalid number of arguments specified for command")
     if cmd.fullname == "sort":
         keys = _sort_keys(target)
+    elif cmd.fullname == "sort_ro":  # its BY/GET key spec is "unknown": only the sorted key
+        keys = _sort_keys(target)[:1]
     elif cmd.fullname == "set":  # setGetKeys: GET turns the overwrite into a read-write
         get = any(a.lower() == b"get" for a in target[3:])
         keys = [(1, RespSet([Status("RW"), Status("access"), Status("update")]) if get

@@ -11,7 +11,6 @@ import pytest
 import redis
 
 from aki.commands import load_all
-from aki.core.registry import COMMANDS
 
 load_all()  # the registry tells which families this build has (scripting, streams)
 
@@ -134,12 +133,6 @@ def record_result(key: str, value: int) -> int:
     return value * 2
 
 
-_HAS_STREAMS = b"xadd" in COMMANDS and COMMANDS[b"xadd"].handler is not None
-
-
-@pytest.mark.xfail(not _HAS_STREAMS, strict=True,
-                   reason="RQ 2+/3 stores job results in a stream (XADD/XREVRANGE); streams "
-                          "have not landed yet")
 def test_rq_worker_runs_jobs(aki_server):
     rq = pytest.importorskip("rq")
     conn = aki_server.client()

@@ -103,7 +103,7 @@ def test_duplicate_key_in_input_is_an_error(engine):
 
 def test_expired_and_unsupported_are_not_written(engine):
     warnings = []
-    loader = load(engine, [(0, b"old", "string", b"x", 1000), (0, b"st", "stream", object(), None)],
+    loader = load(engine, [(0, b"old", "string", b"x", 1000), (0, b"st", "module", object(), None)],
                   on_warning=warnings.append)
     assert loader.expired == 1 and loader.skipped == 1 and "st" in warnings[0]
     assert engine.cur.execute("SELECT count(*) FROM keys").fetchone()[0] == 0

@@ -51,8 +51,6 @@ def dump_limits(cfg, type_: int, enc: int) -> RdbLimits:
 
 def payload_of(server, row) -> bytes:
     """The DUMP payload of a live key."""
-    if row.type == bulk.STREAM:
-        raise RedisError("ERR aki cannot DUMP a stream yet")
     value = bulk.read_value(server.ks.cur, row.id, row.type, row.enc, row.value)
     cfg = server.config
     return dump_value(bulk.TYPE_NAMES[row.type], value, compress=bool(cfg.rdbcompression),
@@ -74,9 +72,15 @@ def store(server, db: int, key: bytes, kind: str, value, expire_at: int | None):
     if type_ == bulk.STRING:
         ks.set_string(db, key, value, expire_at, row=None)
         return None
-    if type_ == bulk.STREAM:
-        raise RedisError("ERR Bad data format")
     row = ks.create(db, key, type_, None, expire_at)
+    if type_ == bulk.STREAM:
+        from aki.storage import streams
+
+        cfg = server.config
+        n, meta = streams.write_value(ks.cur, row.id, value, cfg.stream_node_max_bytes,
+                                      cfg.stream_node_max_entries)
+        ks.set_meta(row, length=n, value=meta)
+        return row
     rows: dict[int, list[tuple]] = {bulk.LIST: [], bulk.SET: [], bulk.ZSET: [], bulk.HASH: []}
     n, head, enc = bulk.element_rows(row.id, type_, value, bulk.Limits.from_config(server.config), rows)
     sql = {bulk.LIST: bulk._INSERT_LIST, bulk.SET: bulk._INSERT_SET,
@@ -121,8 +125,6 @@ def restore(c, argv):
     if ttl < 0:
         raise RedisError("ERR Invalid TTL value, must be >= 0")
     kind, value = load_value(argv[3])  # DumpPayloadError carries Redis's exact text
-    if kind == "stream":
-        raise RedisError("ERR aki cannot RESTORE a stream yet")
     deleted = ks.delete(c.db, key) if replace else False
     if ttl and not absttl:
         ttl += ks.now()

@@ -225,7 +225,7 @@ class BulkLoader:
     def _add(self, db: int, phys: int, empty: bool, key: bytes, kind: str, value: Any,
              expire_ms: int | None) -> bool:
         type_ = TYPE_CODES.get(kind)
-        if type_ is None or type_ == STREAM:
+        if type_ is None:
             self.skipped += 1
             self.warn(f"skipping key {key!r} in db {db}: aki cannot store a {kind} yet")
             return False
@@ -250,6 +250,14 @@ class BulkLoader:
         if type_ == STRING:
             self.keys.append((kid, phys, key, STRING, value, expire_ms, 0, 0, 0))
             self.pending += 1
+        elif type_ == STREAM:
+            from aki.storage import streams
+
+            self._wait()
+            n, meta = streams.write_value(self.cur, kid, value)
+            self.keys.append((kid, phys, key, STREAM, meta, expire_ms, n, 0, 0))
+            self.pending += n + 1
+            self.elements += n
         else:
             n, head, enc = element_rows(kid, type_, value, self.lim, self.elems)
             if n == 0:
@@ -398,6 +406,10 @@ def read_value(cur: apsw.Cursor, kid: int, type_: int, enc: int, value: Any) -> 
         order = " ORDER BY seq" if enc == 0 else ""
         return cur.execute(f"SELECT field, value FROM hash_fields WHERE key_id = ?{order}",
                            (kid,)).fetchall()
+    if type_ == STREAM:
+        from aki.storage import streams
+
+        return streams.read_value(cur, kid, value)
     raise BulkError(f"cannot read a value of type {type_}")
 
 
@@ -408,7 +420,6 @@ def iter_db(conn: apsw.Connection, phys: int, *, now_ms: int | None = None,
     Run it on a snapshot (a read transaction open on ``conn``) to get one point in time.
     Keys already expired are left out (they are logically gone)."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
-    warn = on_warning or (lambda m: None)
     inner = conn.cursor()
     rows = conn.cursor().execute(
         "SELECT id, key, type, value, expire_at, enc FROM keys WHERE db = ? ORDER BY id", (phys,))
@@ -418,11 +429,8 @@ def iter_db(conn: apsw.Connection, phys: int, *, now_ms: int | None = None,
         if type_ == STRING:
             yield key, "string", value, exp
             continue
-        if type_ == STREAM:
-            warn(f"skipping stream key {key!r}: aki cannot export streams yet")
-            continue
         v = read_value(inner, kid, type_, enc, value)
-        if not v:
+        if type_ != STREAM and not v:
             continue
         yield key, TYPE_NAMES[type_], v, exp
 

@@ -120,6 +120,63 @@ CREATE TABLE stream_entries (
     PRIMARY KEY (key_id, ms, seq)
 ) WITHOUT ROWID;
 
+-- Stream internals (storage/streams.py). IDs are stored shifted by -2**63.
+-- stream_nodes: the radix-tree nodes (listpacks) Redis would hold: master ID, last
+-- entry ID (tombstones included), live/deleted counts, listpack bytes without the two
+-- counters, master fields. Groups, consumers and the PEL are rows of their own.
+CREATE TABLE stream_nodes (
+    key_id   INTEGER NOT NULL,
+    ms       INTEGER NOT NULL,
+    seq      INTEGER NOT NULL,
+    last_ms  INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    live     INTEGER NOT NULL,
+    deleted  INTEGER NOT NULL,
+    ebytes   INTEGER NOT NULL,
+    master   BLOB    NOT NULL,
+    PRIMARY KEY (key_id, ms, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE stream_groups (
+    key_id       INTEGER NOT NULL,
+    name         BLOB    NOT NULL,
+    last_ms      INTEGER NOT NULL,
+    last_seq     INTEGER NOT NULL,
+    entries_read INTEGER NOT NULL,
+    PRIMARY KEY (key_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE stream_consumers (
+    key_id    INTEGER NOT NULL,
+    grp       BLOB    NOT NULL,
+    name      BLOB    NOT NULL,
+    seen_time INTEGER NOT NULL,
+    PRIMARY KEY (key_id, grp, name)
+) WITHOUT ROWID;
+
+CREATE TABLE stream_pel (
+    key_id         INTEGER NOT NULL,
+    grp            BLOB    NOT NULL,
+    ms             INTEGER NOT NULL,
+    seq            INTEGER NOT NULL,
+    consumer       BLOB,
+    delivery_time  INTEGER NOT NULL,
+    delivery_count INTEGER NOT NULL,
+    PRIMARY KEY (key_id, grp, ms, seq)
+) WITHOUT ROWID;
+CREATE INDEX stream_pel_by_consumer ON stream_pel (key_id, grp, consumer, ms, seq);
+
+-- A deleted stream's groups/nodes/PEL go with its entries: at once when small,
+-- else through `garbage` (keyspace.reclaim_garbage).
+CREATE TRIGGER keys_reclaim_stream AFTER DELETE ON keys WHEN old.type = 5 BEGIN
+    INSERT OR IGNORE INTO garbage (key_id, type) SELECT old.id, 5
+    WHERE old.len <= 256 AND EXISTS (SELECT 1 FROM stream_pel WHERE key_id = old.id LIMIT 1 OFFSET 256);
+    DELETE FROM stream_nodes WHERE key_id = old.id AND old.len <= 256 AND NOT EXISTS (SELECT 1 FROM garbage WHERE key_id = old.id);
+    DELETE FROM stream_pel WHERE key_id = old.id AND old.len <= 256 AND NOT EXISTS (SELECT 1 FROM garbage WHERE key_id = old.id);
+    DELETE FROM stream_consumers WHERE key_id = old.id AND old.len <= 256 AND NOT EXISTS (SELECT 1 FROM garbage WHERE key_id = old.id);
+    DELETE FROM stream_groups WHERE key_id = old.id AND old.len <= 256 AND NOT EXISTS (SELECT 1 FROM garbage WHERE key_id = old.id);
+END;
+
 -- Small named values: the dbmap, function libraries, replication ids.
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,

@@ -282,12 +282,16 @@ def trim(conn: apsw.Connection, cur: apsw.Cursor, kid: int, length: int, maxlen:
          approx: bool, limit: int) -> int:
     """streamTrim: returns how many entries were removed (``maxlen`` or ``minid`` is set)."""
     deleted = 0
-    nodes = cur.execute(
-        "SELECT ms, seq, last_ms, last_seq, live FROM stream_nodes WHERE key_id = ? "
-        "ORDER BY ms, seq", (kid,))
-    for ms, seq, lms, lseq, live in list(_lazy(nodes)):
+    while True:
         if maxlen is not None and length <= maxlen:
             break
+        # the head node: removed nodes are gone, so this walks the nodes in order
+        node = cur.execute(
+            "SELECT ms, seq, last_ms, last_seq, live FROM stream_nodes WHERE key_id = ? "
+            "ORDER BY ms, seq LIMIT 1", (kid,)).fetchone()
+        if node is None:
+            break
+        ms, seq, lms, lseq, live = node
         if limit and deleted + live > limit:
             break
         if maxlen is not None:
@@ -323,10 +327,6 @@ def trim(conn: apsw.Connection, cur: apsw.Cursor, kid: int, length: int, maxlen:
         length -= n
         break
     return deleted
-
-
-def _lazy(rows):
-    yield from rows
 
 
 def node_keys(cur: apsw.Cursor, kid: int) -> list[bytes]:

@@ -120,8 +120,6 @@ def write_rdb(out: BinaryIO, funcs: list[bytes], records: Iterator[tuple], *, co
     current = None
     n = 0
     for d, key, kind, value, exp in records:
-        if kind == "stream":
-            continue
         if d != current:
             w.select_db(d)
             current = d

@@ -126,6 +126,14 @@ def range_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev:
     ).fetchall()
 
 
+def iter_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound):
+    """(member, score) rows of a score range, ascending, read lazily on a cursor of their
+    own: for scans that may stop early (GEOSEARCH ... COUNT n ANY)."""
+    return cur.connection.cursor().execute(
+        "SELECT member, score FROM zset_members WHERE key_id = ?" + _score_where(lo, hi) + _ORDER,
+        (kid, lo[0], hi[0]))
+
+
 def range_lex(cur: apsw.Cursor, kid: int, lo: LexBound, hi: LexBound, rev: bool,
               offset: int = 0, limit: int = -1) -> list[tuple]:
     """Lex ranges assume equal scores (as Redis documents); the primary key gives the order."""

@@ -31,7 +31,40 @@ _B = (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF
       0x0000FFFF0000FFFF, 0x00000000FFFFFFFF)
 
 
+def _spread8(b: int) -> int:
+    out = 0
+    for k in range(8):
+        out |= ((b >> k) & 1) << (2 * k)
+    return out
+
+
+_SPREAD = [_spread8(b) for b in range(256)]  # byte -> its bits on even positions
+_EVEN8 = [sum(((b >> (2 * k)) & 1) << k for k in range(4)) for b in range(256)]
+_EVEN16 = bytes(_EVEN8[i & 255] | (_EVEN8[i >> 8] << 4) for i in range(65536))
+
+
 def interleave64(xlo: int, ylo: int) -> int:
+    """Bits of x (32 low bits) on even positions, of y on odd ones (the C bit tricks)."""
+    s = _SPREAD
+    x = xlo & 0xFFFFFFFF
+    y = ylo & 0xFFFFFFFF
+    sx = s[x & 255] | s[(x >> 8) & 255] << 16 | s[(x >> 16) & 255] << 32 | s[x >> 24] << 48
+    sy = s[y & 255] | s[(y >> 8) & 255] << 16 | s[(y >> 16) & 255] << 32 | s[y >> 24] << 48
+    return sx | (sy << 1)
+
+
+def deinterleave64(v: int) -> int:
+    """Even bits of ``v`` in the low 32 bits of the result, odd bits in the high 32."""
+    e = _EVEN16
+    y = v >> 1
+    x = (e[v & 0xFFFF] | e[(v >> 16) & 0xFFFF] << 8 | e[(v >> 32) & 0xFFFF] << 16
+         | e[(v >> 48) & 0xFFFF] << 24)
+    y = (e[y & 0xFFFF] | e[(y >> 16) & 0xFFFF] << 8 | e[(y >> 32) & 0xFFFF] << 16
+         | e[(y >> 48) & 0xFFFF] << 24)
+    return x | (y << 32)
+
+
+def _interleave64_c(xlo: int, ylo: int) -> int:
     x = xlo & 0xFFFFFFFF
     y = ylo & 0xFFFFFFFF
     for s, b in ((16, _B[4]), (8, _B[3]), (4, _B[2]), (2, _B[1]), (1, _B[0])):
@@ -40,7 +73,7 @@ def interleave64(xlo: int, ylo: int) -> int:
     return (x | (y << 1)) & U64
 
 
-def deinterleave64(v: int) -> int:
+def _deinterleave64_c(v: int) -> int:
     x = v
     y = v >> 1
     for s, b in ((0, _B[0]), (1, _B[1]), (2, _B[2]), (4, _B[3]), (8, _B[4]), (16, _B[5])):

@@ -99,8 +99,16 @@ def _member_xy(c, row, member: bytes) -> tuple[float, float] | None:
 
 
 def _coord(c, v: float):
-    """addReplyHumanLongDouble: ``%.17Lf`` trimmed, a bulk (RESP2) or a double (RESP3)."""
-    text = ld_human(Fraction(v))
+    """addReplyHumanLongDouble: ``%.17Lf`` trimmed, a bulk (RESP2) or a double (RESP3).
+
+    The long double holds the double exactly, and Python's ``%.17f`` rounds the exact
+    binary value as glibc's printf does; coordinates are far below the magnitudes
+    where the two could differ in digit count."""
+    if -1e15 < v < 1e15:
+        t = ("%.17f" % v).rstrip("0").rstrip(".")
+        text = b"0" if t == "-0" else t.encode()
+    else:
+        text = ld_human(Fraction(v))
     if c.resp == 3:
         return Raw(b"," + text + b"\r\n")
     return text

@@ -16,6 +16,16 @@ from tests.conftest import RawClient, encode_command, start_aki, start_redis
 RESP = [2, 3]
 
 
+def _loaded_cmd(client: RawClient, *args) -> bytes:
+    """A command to a redis-server that may still be loading its AOF/RDB."""
+    deadline = time.time() + 10
+    while True:
+        reply = client.cmd(*args)
+        if not reply.startswith(b"-LOADING") or time.time() > deadline:
+            return reply
+        time.sleep(0.05)
+
+
 def _waiters(pair, proto: int, block: tuple) -> list[RawClient]:
     out = []
     for port in (pair.a.sock.getpeername()[1], pair.r.sock.getpeername()[1]):
@@ -168,7 +178,7 @@ def test_propagated_writes_replay_identically(tmp_path):
     red = start_redis(d, "--appendonly", "yes")
     try:
         rc = RawClient(red.port)
-        got = rc.cmd("XINFO", "STREAM", "s", "FULL", "COUNT", "0")
+        got = _loaded_cmd(rc, "XINFO", "STREAM", "s", "FULL", "COUNT", "0")
         rc.close()
     finally:
         red.stop()
@@ -208,7 +218,7 @@ def test_aki_dump_and_import_round_trip_through_redis(tmp_path):
     red = start_redis(d, "--dbfilename", "dump.rdb")
     try:
         rc = RawClient(red.port)
-        got = rc.cmd("XINFO", "STREAM", "s", "FULL", "COUNT", "0")
+        got = _loaded_cmd(rc, "XINFO", "STREAM", "s", "FULL", "COUNT", "0")
         rc.close()
     finally:
         red.stop()

@@ -202,6 +202,7 @@ def _run(c: Client, argv: list[bytes], is_eval: bool, body: Callable[[_Run], Any
     server = c.server
     rt = runtime(server)
     state = _Run(c, rt, is_eval)
+    _settle_batch(c)
     server.extensions["script_run"] = state
     outer = server.tx_propagation
     if outer is None:
@@ -230,6 +231,23 @@ def _run(c: Client, argv: list[bytes], is_eval: bool, body: Callable[[_Run], Any
                 for db, args in buffered:
                     server.propagate(db, args)
                 server.propagate(buffered[-1][0], [b"EXEC"])
+
+
+def _settle_batch(c: Client) -> None:
+    """Commit the open batch first when other clients wait for replies held in it.
+
+    A held reply would otherwise stay unsent for the whole script, and a client
+    waiting for it could never send SCRIPT KILL (Redis writes pending replies
+    while a script is busy). The batch holds only whole commands here (a
+    top-level EVAL, not one inside EXEC), so committing it keeps atomicity.
+    """
+    server = c.server
+    app = server.extensions.get("app")
+    if app is None or server.call_depth != 1 or server.tx_propagation is not None:
+        return
+    held = app.committer.held
+    if held and server.engine.in_tx and any(getattr(h, "client", None) is not c for h in held):
+        app.committer.flush()
 
 
 def _numkeys(argv: list[bytes], bad: str = errors.NOT_INTEGER) -> int:

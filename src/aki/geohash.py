@@ -222,6 +222,37 @@ def neighbors(h: Hash) -> dict[str, Hash]:
 
 
 # -- distances and search areas -------------------------------------------------------------
+# libm answers NaN where Python's math raises (cos(inf), asin(1 + ulp) for antipodes).
+
+_NAN = float("nan")
+
+
+def _sin(x: float) -> float:
+    try:
+        return math.sin(x)
+    except ValueError:
+        return _NAN
+
+
+def _cos(x: float) -> float:
+    try:
+        return math.cos(x)
+    except ValueError:
+        return _NAN
+
+
+def _asin(x: float) -> float:
+    try:
+        return math.asin(x)
+    except ValueError:
+        return _NAN
+
+
+def _sqrt(x: float) -> float:
+    try:
+        return math.sqrt(x)
+    except ValueError:
+        return _NAN
 
 
 def deg_rad(a: float) -> float:
@@ -240,14 +271,14 @@ def distance(lon1d: float, lat1d: float, lon2d: float, lat2d: float) -> float:
     """geohashGetDistance: haversine on Redis's sphere."""
     lon1r = deg_rad(lon1d)
     lon2r = deg_rad(lon2d)
-    v = math.sin((lon2r - lon1r) / 2)
+    v = _sin((lon2r - lon1r) / 2)
     if v == 0.0:
         return lat_distance(lat1d, lat2d)
     lat1r = deg_rad(lat1d)
     lat2r = deg_rad(lat2d)
-    u = math.sin((lat2r - lat1r) / 2)
-    a = u * u + math.cos(lat1r) * math.cos(lat2r) * v * v
-    return 2.0 * EARTH_RADIUS_IN_METERS * math.asin(math.sqrt(a))
+    u = _sin((lat2r - lat1r) / 2)
+    a = u * u + _cos(lat1r) * _cos(lat2r) * v * v
+    return 2.0 * EARTH_RADIUS_IN_METERS * _asin(_sqrt(a))
 
 
 def in_rectangle(width_m: float, height_m: float, x1: float, y1: float, x2: float,
@@ -296,9 +327,9 @@ class Shape:
         width = self.conversion * (self.radius if self.circle else self.width / 2)
         lat_delta = rad_deg(height / EARTH_RADIUS_IN_METERS)
         long_delta_top = rad_deg(width / EARTH_RADIUS_IN_METERS
-                                 / math.cos(deg_rad(latitude + lat_delta)))
+                                 / _cos(deg_rad(latitude + lat_delta)))
         long_delta_bottom = rad_deg(width / EARTH_RADIUS_IN_METERS
-                                    / math.cos(deg_rad(latitude - lat_delta)))
+                                    / _cos(deg_rad(latitude - lat_delta)))
         south = latitude < 0
         return (longitude - long_delta_bottom if south else longitude - long_delta_top,
                 latitude - lat_delta,
@@ -328,7 +359,7 @@ def areas(shape: Shape) -> list[Hash]:
     if shape.circle:
         radius_meters = shape.radius
     else:
-        radius_meters = math.sqrt((shape.width / 2) * (shape.width / 2)
+        radius_meters = _sqrt((shape.width / 2) * (shape.width / 2)
                                   + (shape.height / 2) * (shape.height / 2))
     radius_meters *= shape.conversion
     steps = estimate_steps(radius_meters, latitude)

@@ -231,6 +231,43 @@ def test_ties_and_partial_sort(pair, proto):
                   *extra)
 
 
+EDGES = """
+    GEOADD g 0 0 a 180 0 b -180 0 c 179.999999 0.0000001 d 0.0000001 -0.0000001 e 90 45 f
+    GEOADD g -90 -45 g 45 85 h -135 -85 i 180 85.05112878 j -180 -85.05112878 k
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS inf km WITHDIST
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS 1e308 km WITHDIST
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS 20037.5 km WITHDIST DESC
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS 20037.5 km WITHDIST COUNT 3 DESC
+    GEOSEARCH g FROMLONLAT 0 0 BYBOX inf inf km WITHDIST
+    GEOSEARCH g FROMLONLAT 0 0 BYBOX 0 0 km WITHDIST
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS 0 km WITHDIST
+    GEOSEARCH g FROMMEMBER j BYRADIUS 5000 km WITHDIST WITHCOORD
+    GEOSEARCH g FROMMEMBER k BYBOX 50000 50000 km WITHDIST WITHCOORD
+    GEOSEARCH g FROMLONLAT 180 0 BYRADIUS 100 km WITHDIST WITHCOORD
+    GEOSEARCH g FROMLONLAT -180 0 BYBOX 100 100 km WITHDIST WITHCOORD
+    GEODIST g a b
+    GEODIST g d e
+    GEODIST g j k
+    GEORADIUS g 0 0 1e-300 m WITHDIST
+    GEORADIUS g 0 0 0x10 km WITHDIST
+    GEORADIUS g 0 0 1e400 km WITHDIST
+    GEOADD g -0 -0 z
+    GEOPOS g z j k
+    ZADD g 1e20 big -1e20 small inf pinf -inf ninf 9007199254740992 p53 18014398509481983 top
+    GEOPOS g big small pinf ninf p53 top
+    GEOHASH g big small pinf ninf p53 top
+    GEODIST g big small
+    GEOSEARCH g FROMMEMBER pinf BYRADIUS 100 km WITHHASH WITHCOORD
+    GEOSEARCH g FROMLONLAT 0 0 BYRADIUS 30000 km WITHHASH WITHDIST
+"""
+
+
+@pytest.mark.parametrize("proto", RESP)
+def test_edges(pair, proto):
+    """Poles, the antimeridian, infinite and huge radii, scores no GEOADD writes."""
+    run(pair, proto, EDGES)
+
+
 def test_random_searches(pair):
     """Random point clouds (clustered, worldwide, duplicated) and random searches."""
     rnd = random.Random(7)

@@ -298,6 +298,28 @@ def _pqsort(a: list, lo: int, n: int, cmp, lrange: int, rrange: int) -> None:
         return
 
 
+def _msort(a: list, cmp) -> list:
+    """glibc's qsort (msort_with_tmp): top-down merge sort, left run wins ties."""
+    n = len(a)
+    if n <= 1:
+        return a
+    n1 = n // 2
+    left = _msort(a[:n1], cmp)
+    right = _msort(a[n1:], cmp)
+    out = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if cmp(left[i], right[j]) <= 0:
+            out.append(left[i])
+            i += 1
+        else:
+            out.append(right[j])
+            j += 1
+    out.extend(left[i:])
+    out.extend(right[j:])
+    return out
+
+
 def _cmp_asc(p, q) -> int:
     if p[2] > q[2]:
         return 1
@@ -429,7 +451,10 @@ def _georadius(c, argv, src_idx: int, flags: int):
     if sort != SORT_NONE:
         cmp = _cmp_asc if sort == SORT_ASC else _cmp_desc
         if returned == result_length:
-            pts.sort(key=cmp_to_key(cmp))  # glibc qsort: a stable merge sort
+            if any(p[2] != p[2] for p in pts):
+                pts = _msort(pts, cmp)  # NaN distances: only glibc's own merge order agrees
+            else:
+                pts.sort(key=cmp_to_key(cmp))  # glibc qsort: a stable merge sort
         else:
             _pqsort(pts, 0, result_length, cmp, 0, returned - 1)
     pts = pts[:returned]

@@ -102,6 +102,8 @@ ERRORS = [
     "return redis.call('eval', 'return 1', 0)",
     "return redis.call('script', 'load', 'return 1')",
     "return redis.call('client', 'nosuch')",
+    "return redis.call('cluster', 'reset')",  # known to Redis 7.0, noscript
+    "return redis.call('cluster')",
     "redis.call('rpush', 'l', 'a') return redis.call('incr', 'l')",
     "redis.call('rpush', 'l', 'a') return redis.pcall('incr', 'l')",
     "return redis.call()",

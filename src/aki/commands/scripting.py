@@ -45,7 +45,7 @@ from aki import errors
 from aki.commands.common import to_int
 from aki.commands.connection import help_reply
 from aki.core.dispatch import _count_error, call, rewrite
-from aki.core.registry import COMMANDS, Command, command
+from aki.core.registry import COMMANDS, Command, command, table_entry
 from aki.core.session import Client
 from aki.errors import RedisError
 from aki.rdb.crc64 import crc64
@@ -145,7 +145,7 @@ class _Run:
         argv = [a if type(a) is bytes else bytes(a) for a in argv]
         cmd = _lookup(argv)
         if cmd is None:
-            _reject(server, None, M.CALL_UNKNOWN_COMMAND)
+            _reject(server, None, _missing_command_error(argv))
         assert cmd is not None
         arity = cmd.arity
         if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
@@ -187,6 +187,24 @@ def _lookup(argv: list[bytes]) -> Command | None:
     if cmd.handler is None and not cmd.subcommands:
         return None
     return cmd
+
+
+def _missing_command_error(argv: list[bytes]) -> str:
+    """scriptCall's error for a command aki does not implement: Redis 7.0 knows it (its
+    table says arity and ``noscript``), so it answers as Redis would before running it."""
+    name = argv[0].lower().decode("utf-8", "surrogateescape")
+    info = table_entry(name).get("info")
+    if info and info[9] and len(argv) >= 2:
+        full = f"{name}|{argv[1].lower().decode('utf-8', 'surrogateescape')}"
+        info = next((sub for sub in info[9] if sub[0] == full), None)
+    if not info:
+        return M.CALL_UNKNOWN_COMMAND
+    arity, flags = info[1], {f["v"] for f in info[2]["v"]}
+    if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
+        return M.CALL_WRONG_ARITY
+    if "noscript" in flags:
+        return M.CALL_NOT_ALLOWED
+    return M.CALL_UNKNOWN_COMMAND
 
 
 def _reject(server: Any, cmd: Command | None, message: str) -> None:

@@ -227,28 +227,28 @@ def neighbors(h: Hash) -> dict[str, Hash]:
 _NAN = float("nan")
 
 
-def _sin(x: float) -> float:
+def _nsin(x: float) -> float:
     try:
         return math.sin(x)
     except ValueError:
         return _NAN
 
 
-def _cos(x: float) -> float:
+def _ncos(x: float) -> float:
     try:
         return math.cos(x)
     except ValueError:
         return _NAN
 
 
-def _asin(x: float) -> float:
+def _nasin(x: float) -> float:
     try:
         return math.asin(x)
     except ValueError:
         return _NAN
 
 
-def _sqrt(x: float) -> float:
+def _nsqrt(x: float) -> float:
     try:
         return math.sqrt(x)
     except ValueError:
@@ -267,18 +267,35 @@ def lat_distance(lat1d: float, lat2d: float) -> float:
     return EARTH_RADIUS_IN_METERS * abs(deg_rad(lat2d) - deg_rad(lat1d))
 
 
-def distance(lon1d: float, lat1d: float, lon2d: float, lat2d: float) -> float:
-    """geohashGetDistance: haversine on Redis's sphere."""
+def distance(lon1d: float, lat1d: float, lon2d: float, lat2d: float,
+             _sin=math.sin, _cos=math.cos, _asin=math.asin, _sqrt=math.sqrt) -> float:
+    """geohashGetDistance: haversine on Redis's sphere (deg_rad inlined)."""
+    try:
+        lon1r = lon1d * D_R
+        lon2r = lon2d * D_R
+        v = _sin((lon2r - lon1r) / 2)
+        if v == 0.0:
+            return EARTH_RADIUS_IN_METERS * abs(lat1d * D_R - lat2d * D_R)
+        lat1r = lat1d * D_R
+        lat2r = lat2d * D_R
+        u = _sin((lat2r - lat1r) / 2)
+        a = u * u + _cos(lat1r) * _cos(lat2r) * v * v
+        return 2.0 * EARTH_RADIUS_IN_METERS * _asin(_sqrt(a))
+    except ValueError:  # libm's NaN: sin/cos of infinities, asin just past 1
+        return _distance_nan(lon1d, lat1d, lon2d, lat2d)
+
+
+def _distance_nan(lon1d: float, lat1d: float, lon2d: float, lat2d: float) -> float:
     lon1r = deg_rad(lon1d)
     lon2r = deg_rad(lon2d)
-    v = _sin((lon2r - lon1r) / 2)
+    v = _nsin((lon2r - lon1r) / 2)
     if v == 0.0:
         return lat_distance(lat1d, lat2d)
     lat1r = deg_rad(lat1d)
     lat2r = deg_rad(lat2d)
-    u = _sin((lat2r - lat1r) / 2)
-    a = u * u + _cos(lat1r) * _cos(lat2r) * v * v
-    return 2.0 * EARTH_RADIUS_IN_METERS * _asin(_sqrt(a))
+    u = _nsin((lat2r - lat1r) / 2)
+    a = u * u + _ncos(lat1r) * _ncos(lat2r) * v * v
+    return 2.0 * EARTH_RADIUS_IN_METERS * _nasin(_nsqrt(a))
 
 
 def in_rectangle(width_m: float, height_m: float, x1: float, y1: float, x2: float,
@@ -327,9 +344,9 @@ class Shape:
         width = self.conversion * (self.radius if self.circle else self.width / 2)
         lat_delta = rad_deg(height / EARTH_RADIUS_IN_METERS)
         long_delta_top = rad_deg(width / EARTH_RADIUS_IN_METERS
-                                 / _cos(deg_rad(latitude + lat_delta)))
+                                 / _ncos(deg_rad(latitude + lat_delta)))
         long_delta_bottom = rad_deg(width / EARTH_RADIUS_IN_METERS
-                                    / _cos(deg_rad(latitude - lat_delta)))
+                                    / _ncos(deg_rad(latitude - lat_delta)))
         south = latitude < 0
         return (longitude - long_delta_bottom if south else longitude - long_delta_top,
                 latitude - lat_delta,
@@ -359,7 +376,7 @@ def areas(shape: Shape) -> list[Hash]:
     if shape.circle:
         radius_meters = shape.radius
     else:
-        radius_meters = _sqrt((shape.width / 2) * (shape.width / 2)
+        radius_meters = _nsqrt((shape.width / 2) * (shape.width / 2)
                                   + (shape.height / 2) * (shape.height / 2))
     radius_meters *= shape.conversion
     steps = estimate_steps(radius_meters, latitude)

@@ -245,7 +245,7 @@ class Config:
             for ch in text:
                 if ch not in "KEg$lshzxetmdnA":
                     raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-            return normalize_notify_flags(text)
+            return notify_flags(text)
         if name == "client-output-buffer-limit":
             parts = text.split()
             if len(parts) % 4:
@@ -290,6 +290,8 @@ class Config:
         kind = entry["kind"]
         if kind == "Bool":
             return "yes" if v else "no"
+        if name == "notify-keyspace-events":
+            return normalize_notify_flags(v)
         if kind in ("Enum", "String", "SDS", "Special"):
             return str(v)
         numtype = entry.get("numtype") or ""
@@ -428,8 +430,16 @@ class StartupConfigError(Exception):
         super().__init__(self.text)
 
 
+def notify_flags(text: str) -> str:
+    """The flags notify-keyspace-events sets, canonical (every letter; A expanded)."""
+    flags = set(text)
+    if "A" in flags:
+        flags |= set("g$lshzxetd")
+    return "".join(c for c in "g$lshzxetdnKEm" if c in flags)
+
+
 def normalize_notify_flags(text: str) -> str:
-    """The canonical form Redis reports for notify-keyspace-events (notify.c order)."""
+    """How Redis shows the flags (keyspaceEventsFlagsToString): 'A' hides 'n', as there."""
     flags = set(text)
     if "A" in flags:
         flags |= set("g$lshzxetd")

@@ -207,7 +207,12 @@ class Database(redis.Redis):
     # -- the fast path ------------------------------------------------------------
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        argv = [self._encoder.encode(a) for a in args]
+        name = args[0]
+        if isinstance(name, str) and " " in name:
+            # redis-py's packer splits "CONFIG SET" into two arguments; so do we
+            argv = [self._encoder.encode(a) for a in (*name.split(), *args[1:])]
+        else:
+            argv = [self._encoder.encode(a) for a in args]
         reply = self._core.run(self._client, argv)
         reader = _reader(self._decode and not options.get("NEVER_DECODE"))
         reader.feed(encode(reply, self._client.resp == 3))
@@ -219,7 +224,6 @@ class Database(redis.Redis):
             raise response
         options.pop("EMPTY_RESPONSE", None)
         options.pop("keys", None)
-        name = args[0]
         callback = self.response_callbacks.get(name)
         if callback is None and isinstance(name, str):
             callback = self.response_callbacks.get(name.upper())

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import start_aki, start_redis
 
 from aki.cli.import_ import ImportFailed, import_into_file
 from aki.rdb import load_value
+from tests.conftest import start_aki, start_redis
 
 LIB = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 1 end)"
 FAR = 4_102_444_800_000  # 2100-01-01 in ms

@@ -8,6 +8,7 @@ import time
 
 import pytest
 import redis
+
 from tests.conftest import RawClient, start_aki
 
 

@@ -103,8 +103,10 @@ def test_pubsub_round_trip(aki_server, protocol):
             time.sleep(0.01)
     finally:
         worker.stop()
+        worker.join(timeout=5)  # stop() only asks the thread, which then closes the PubSub
     assert got == [b"0", b"1", b"2", b"3", b"4"]
-    ps.close()
+    if ps.connection is not None:
+        ps.close()
     sub_client.close()
     pub_client.close()
 

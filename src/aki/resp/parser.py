@@ -34,7 +34,18 @@ import hiredis
 
 INLINE_MAX = 64 * 1024
 INT_MAX = 2**31 - 1
-_HUGE_COUNT = re.compile(rb"\*-?[0-9]{8}")
+_DIGITS = [len(str(i)) for i in range(100_000)]
+# One scan for what hiredis must not see: non-bulk elements, huge multibulk counts.
+_SUSPECT = re.compile(rb"\n[+=(]|\*-?[0-9]{8}")
+
+
+def _suspect(data: bytes) -> bool:
+    """Whether hiredis must not see ``data`` (cheap checks first: this runs per read)."""
+    if b"\n+" in data or b"\n=" in data or b"\n(" in data:
+        return True
+    if data.count(b"*") == 1:  # one request, no '*' in its arguments: its own header
+        return data.find(b"\r\n") >= 9
+    return _SUSPECT.search(data) is not None
 
 
 def wire_length(argv: list[bytes]) -> int:
@@ -42,15 +53,12 @@ def wire_length(argv: list[bytes]) -> int:
     total = 3 + len(str(len(argv)))
     for a in argv:
         n = len(a)
-        total += 5 + len(str(n)) + n
+        total += 5 + (_DIGITS[n] if n < 100_000 else len(str(n))) + n
     return total
 
 
 _LIST_ONLY = {list}
 _BYTES_ONLY = {bytes}
-
-
-_DIGITS = [len(str(i)) for i in range(100_000)]
 
 
 def requests_length(requests: list[list[bytes]]) -> int:
@@ -130,21 +138,44 @@ class RequestParser:
     # -- fast path -----------------------------------------------------------------
 
     def _feed_hiredis(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
-        if b"\n+" in data or b"\n=" in data or b"\n(" in data or _HUGE_COUNT.search(data):
+        if _suspect(data):
             # hiredis would return these non-bulk elements as strings, and it allocates
             # a list for a multibulk count up front (a "*2147483648" stalls it): exact parser.
             self._python = True
             return self._feed_python(data)
         reader = self._reader
-        out: list = []
         try:
             reader.feed(data)
-            out.extend(iter(reader.gets, False))
+            first = reader.gets()
+            if first is not False and type(first) is list and 0 < len(first) < 16 \
+                    and not reader.has_data():
+                # The common case: exactly one small request in this read.
+                for a in first:
+                    if type(a) is not bytes:
+                        break
+                else:
+                    n = len(first)
+                    total = 3 + _DIGITS[n]
+                    for a in first:
+                        k = len(a)
+                        total += 5 + (_DIGITS[k] if k < 100_000 else len(str(k))) + k
+                    if total == len(data) and total <= self.max_bulk_len:
+                        return [first], None
+            out: list = [] if first is False else [first]
+            if first is not False:
+                out.extend(iter(reader.gets, False))
         except hiredis.ProtocolError:
             # Keep the requests before the bad one (hiredis gives no partial list back:
             # re-read them with a fresh reader up to the error).
             return self._fallback(data, self._good_prefix(data))
-        # Validate in bulk (C-level passes): every item a non-empty list of bytes.
+        # Validate: every item a non-empty list of bytes (the common single request
+        # first, then in bulk with C-level passes).
+        if len(out) == 1:
+            item = out[0]
+            if type(item) is list and item and set(map(type, item)) == _BYTES_ONLY:
+                if not reader.has_data() and wire_length(item) == len(data) \
+                        and len(data) <= self.max_bulk_len:
+                    return out, None
         if out and (set(map(type, out)) != _LIST_ONLY or [] in out
                     or set(map(type, chain.from_iterable(out))) != _BYTES_ONLY):
             good = []

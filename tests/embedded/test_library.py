@@ -280,3 +280,24 @@ def test_cli_one_shot_and_prompt(tmp_path):
         "OK", '"v w"',
     ]
     assert out.returncode == 1  # an error was printed
+
+
+def test_lua_and_lock_embedded(tmp_path):
+    """redis-py's Lock (EVALSHA scripts) and plain Lua, on both embedded paths."""
+    path = tmp_path / "lock.aki"
+    with aki.open(path) as db:
+        lock = db.lock("res", timeout=5)
+        assert lock.acquire(blocking=False)
+        assert db.lock("res", timeout=5, blocking_timeout=0.2).acquire() is False
+        assert lock.extend(2)
+        lock.release()
+        assert not lock.locked()
+        r = redis.Redis(connection_pool=aki.ConnectionPool(path))
+        with r.lock("res2", timeout=5):
+            assert r.exists("res2") == 1
+        assert r.exists("res2") == 0
+        assert r.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, "k", "v") == b"OK"
+        assert db.get("k") == b"v"
+        double = r.register_script("return tonumber(ARGV[1]) * 2")
+        assert double(args=[21]) == 42
+        r.close()

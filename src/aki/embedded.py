@@ -195,6 +195,7 @@ class Database(redis.Redis):
     def __init__(self, path: str | os.PathLike[str] = "data.aki", *, decode_responses: bool = False,
                  protocol: int = 2, **options: Any) -> None:
         self._core = Core.acquire(path, options)
+        self._core.server.engine.read_deferred = True
         pool = ConnectionPool(path, decode_responses=decode_responses, protocol=protocol,
                               _core=self._core)
         super().__init__(connection_pool=pool, decode_responses=decode_responses, protocol=protocol)
@@ -202,22 +203,30 @@ class Database(redis.Redis):
         self._client.resp = 3 if protocol == 3 else 2
         self._decode = decode_responses
         self._encoder = pool.get_encoder()
+        self._encoding = self._encoder.encoding
+        self._encoding_errors = self._encoder.encoding_errors
         self._closed = False
 
     # -- the fast path ------------------------------------------------------------
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         name = args[0]
-        if isinstance(name, str) and " " in name:
+        encode_arg = self._encoder.encode
+        if type(name) is str and " " in name:
             # redis-py's packer splits "CONFIG SET" into two arguments; so do we
-            argv = [self._encoder.encode(a) for a in (*name.split(), *args[1:])]
-        else:
-            argv = [self._encoder.encode(a) for a in args]
+            args = (*name.split(), *args[1:])
+        argv = [a if type(a) is bytes else encode_arg(a) for a in args]
         reply = self._core.run(self._client, argv)
-        reader = _reader(self._decode and not options.get("NEVER_DECODE"))
-        reader.feed(encode(reply, self._client.resp == 3))
-        response = reader.gets()
-        options.pop("NEVER_DECODE", None)
+        decode = self._decode and not options.pop("NEVER_DECODE", False)
+        t = type(reply)
+        if t is bytes:  # the common replies need no RESP round trip
+            response: Any = reply.decode(self._encoding, self._encoding_errors) if decode else reply
+        elif t is int or reply is None:
+            response = reply
+        else:
+            reader = _reader(decode, self._encoding, self._encoding_errors)
+            reader.feed(encode(reply, self._client.resp == 3))
+            response = reader.gets()
         if isinstance(response, redis.exceptions.ResponseError):
             if "EMPTY_RESPONSE" in options:
                 return options["EMPTY_RESPONSE"]
@@ -225,7 +234,7 @@ class Database(redis.Redis):
         options.pop("EMPTY_RESPONSE", None)
         options.pop("keys", None)
         callback = self.response_callbacks.get(name)
-        if callback is None and isinstance(name, str):
+        if callback is None and type(name) is str:
             callback = self.response_callbacks.get(name.upper())
         if callback is not None:
             return callback(response, **options)

@@ -69,39 +69,47 @@ def execute(client: Client, argv: list[bytes]) -> object:
     server = client.server
     cmd = resolve(client, argv)
     if type(cmd) is ErrorReply:
-        if client.in_multi:
-            client.multi_error = True
-        return _reject(server, None, cmd)
+        return _reject(client, None, cmd)
     assert isinstance(cmd, Command)
     if not client.authenticated and not cmd.noauth:
-        return _reject(server, cmd, ErrorReply(errors.NOAUTH))
+        return _reject(client, cmd, ErrorReply(errors.NOAUTH))
     if client.in_multi:
         if cmd.no_multi and cmd.fullname not in ("exec", "discard", "multi", "quit", "reset"):
-            client.multi_error = True
-            return _reject(server, cmd, ErrorReply("ERR Command not allowed inside a transaction"))
+            return _reject(client, cmd, ErrorReply("ERR Command not allowed inside a transaction"))
     if client.resp == 2 and client.in_pubsub_mode():
         top = cmd.parent.name if cmd.parent else cmd.name
         if top.encode() not in _PUBSUB_ALLOWED:
-            return _reject(server, cmd, ErrorReply(
+            return _reject(client, cmd, ErrorReply(
                 f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / "
                 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
     guard = server.extensions.get("guard")
     if guard is not None:
         rejected = guard(client, cmd, argv)
         if rejected is not None:
-            if client.in_multi:
-                client.multi_error = True
-            return _reject(server, cmd, rejected)
+            return _reject(client, cmd, rejected)
     if client.in_multi and (cmd.parent or cmd).name.encode() not in _MULTI_IMMEDIATE:
         client.multi_queue.append(argv)
         return QUEUED
     return call(client, cmd, argv)
 
 
-def _reject(server: Server, cmd: Command | None, err: ErrorReply) -> ErrorReply:
+def _reject(client: Client, cmd: Command | None, err: ErrorReply) -> ErrorReply:
+    """rejectCommand: flag the open transaction; a rejected EXEC aborts it."""
+    server = client.server
     if cmd is not None:
         cmd.rejected_calls += 1
     _count_error(server, err.message)
+    if client.in_multi:
+        client.multi_error = True
+        if cmd is not None and cmd.fullname == "exec":
+            client.in_multi = False
+            client.multi_queue = []
+            client.multi_error = False
+            client.dirty_cas = False
+            watch = server.extensions.get("watch")
+            if watch is not None:
+                watch.unwatch_all(client)
+            return ErrorReply(f"EXECABORT Transaction discarded because of: {err.message}")
     return err
 
 
@@ -115,7 +123,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     """Run a resolved command: handler, stats, hooks, propagation, events."""
     server = client.server
     if not server.engine.in_tx:
-        server.engine.begin()
+        server.engine.begin(cmd.is_readonly)
         server.request_commit()
     prop = server.propagation
     server.propagation = None

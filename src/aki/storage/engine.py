@@ -159,9 +159,14 @@ class Engine:
 
     # -- transactions ------------------------------------------------------------------
 
-    def begin(self) -> None:
-        """Open the batch's write transaction (IMMEDIATE: one writer, no upgrade races)."""
-        self.cur.execute("BEGIN IMMEDIATE")
+    # The embedded library runs each call in its own transaction: a read-only call may
+    # then take a DEFERRED one (no write lock; it can never need an upgrade).
+    read_deferred = False
+
+    def begin(self, readonly: bool = False) -> None:
+        """Open the batch's transaction: IMMEDIATE (one writer, no upgrade races), or
+        DEFERRED for a read-only single call of the embedded library."""
+        self.cur.execute("BEGIN" if readonly and self.read_deferred else "BEGIN IMMEDIATE")
         self.in_tx = True
         dv = self.cur.execute("PRAGMA data_version").fetchone()[0]
         if dv != self._data_version:

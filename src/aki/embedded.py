@@ -65,6 +65,7 @@ class Core:
         self.server.request_commit = lambda: None
         self.refs = 0
         self.ops = 0
+        self.last_dirty = 0
         self.last_housekeeping = time.monotonic()
         self.dirty_since_fsync = False
         self.closed = False
@@ -119,10 +120,12 @@ class Core:
             engine.rollback()
             server.ks.invalidate()
             raise
-        self.dirty_since_fsync = True
-        self.ops += 1
-        if self.ops % 64 == 0 or time.monotonic() - self.last_housekeeping > 0.1:
-            self._housekeeping()
+        if server.dirty != self.last_dirty:  # a write: expiry and reclaim ride on writes
+            self.last_dirty = server.dirty
+            self.dirty_since_fsync = True
+            self.ops += 1
+            if self.ops % 64 == 0 or time.monotonic() - self.last_housekeeping > 0.1:
+                self._housekeeping()
         return True
 
     def _housekeeping(self) -> None:
@@ -215,7 +218,9 @@ class Database(redis.Redis):
         if type(name) is str and " " in name:
             # redis-py's packer splits "CONFIG SET" into two arguments; so do we
             args = (*name.split(), *args[1:])
-        argv = [a if type(a) is bytes else encode_arg(a) for a in args]
+        enc, errs = self._encoding, self._encoding_errors
+        argv = [a if type(a) is bytes else a.encode(enc, errs) if type(a) is str else encode_arg(a)
+                for a in args]
         reply = self._core.run(self._client, argv)
         decode = self._decode and not options.pop("NEVER_DECODE", False)
         t = type(reply)
@@ -227,15 +232,13 @@ class Database(redis.Redis):
             reader = _reader(decode, self._encoding, self._encoding_errors)
             reader.feed(encode(reply, self._client.resp == 3))
             response = reader.gets()
-        if isinstance(response, redis.exceptions.ResponseError):
+        if t is not bytes and isinstance(response, redis.exceptions.ResponseError):
             if "EMPTY_RESPONSE" in options:
                 return options["EMPTY_RESPONSE"]
             raise response
         options.pop("EMPTY_RESPONSE", None)
         options.pop("keys", None)
-        callback = self.response_callbacks.get(name)
-        if callback is None and type(name) is str:
-            callback = self.response_callbacks.get(name.upper())
+        callback = self.response_callbacks.get(name)  # a case-insensitive dict
         if callback is not None:
             return callback(response, **options)
         return response

@@ -76,7 +76,7 @@ def execute(client: Client, argv: list[bytes]) -> object:
     if client.in_multi:
         if cmd.no_multi and cmd.fullname not in ("exec", "discard", "multi", "quit", "reset"):
             return _reject(client, cmd, ErrorReply("ERR Command not allowed inside a transaction"))
-    if client.resp == 2 and client.in_pubsub_mode():
+    if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):
         top = cmd.parent.name if cmd.parent else cmd.name
         if top.encode() not in _PUBSUB_ALLOWED:
             return _reject(client, cmd, ErrorReply(

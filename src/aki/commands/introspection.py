@@ -508,6 +508,14 @@ def _section(server, name: str, client) -> list[str] | None:
         sysmem = _total_system_memory()
         maxmem = cfg.maxmemory
         dataset = max(rss - startup, 0)
+        rt = server.extensions.get("scripting")
+        scripts = getattr(rt, "scripts", {}) if rt is not None else {}
+        libraries = getattr(rt, "libraries", {}) if rt is not None else {}
+        n_scripts = len(scripts)
+        n_libraries = len(libraries)
+        n_functions = sum(len(getattr(lib, "functions", ())) for lib in libraries.values())
+        scripts_mem = sum(len(getattr(sc, "body", b"")) for sc in scripts.values())
+        lua_mem = 31744 + scripts_mem
         return [
             "# Memory",
             f"used_memory:{rss}",
@@ -526,13 +534,13 @@ def _section(server, name: str, client) -> list[str] | None:
             f"allocator_resident:{rss}",
             f"total_system_memory:{sysmem}",
             f"total_system_memory_human:{bytes_to_human(sysmem)}",
-            "used_memory_lua:31744",
-            "used_memory_vm_eval:31744",
-            "used_memory_lua_human:31.00K",
-            "used_memory_scripts_eval:0",
-            "number_of_cached_scripts:0",
-            "number_of_functions:0",
-            "number_of_libraries:0",
+            f"used_memory_lua:{lua_mem}",
+            f"used_memory_vm_eval:{lua_mem}",
+            f"used_memory_lua_human:{bytes_to_human(lua_mem)}",
+            f"used_memory_scripts_eval:{scripts_mem}",
+            f"number_of_cached_scripts:{n_scripts}",
+            f"number_of_functions:{n_functions}",
+            f"number_of_libraries:{n_libraries}",
             "used_memory_vm_functions:32768",
             "used_memory_vm_total:64512",
             "used_memory_vm_total_human:63.00K",

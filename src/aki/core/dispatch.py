@@ -42,12 +42,17 @@ class BatchFailed(Exception):
     """Raised by the committer's check when a handler crashed inside this batch."""
 
 
+_BY_SPELLING: dict[bytes, Command] = {}
+
+
 def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
     """Find the (sub)command for ``argv`` and check its arity, as processCommand does."""
     name = argv[0]
-    cmd = COMMANDS.get(name)
+    cmd = _BY_SPELLING.get(name)
     if cmd is None:
         cmd = COMMANDS.get(name.lower())
+        if cmd is not None and len(_BY_SPELLING) < 4096:
+            _BY_SPELLING[name] = cmd  # "GET", "get", "Get": one dict hit next time
     if cmd is None or (cmd.handler is None and not cmd.subcommands):
         return ErrorReply(errors.unknown_command(name, argv[1:]).message)
     if cmd.subcommands and len(argv) >= 2:

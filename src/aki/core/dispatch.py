@@ -43,6 +43,8 @@ class BatchFailed(Exception):
 
 
 _BY_SPELLING: dict[bytes, Command] = {}
+# Fed to MONITOR before they run (eval.c, functions.c), the rest after.
+_MONITOR_FIRST = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}
 
 
 def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
@@ -132,6 +134,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         server.request_commit()
     prop = server.propagation
     server.propagation = None
+    if server.monitors and cmd.fullname in _MONITOR_FIRST:
+        _feed_monitors(server, client, argv)  # scripts show before the commands they run
     start = _perf()
     server.call_depth += 1
     try:
@@ -179,7 +183,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         deliver = server.extensions.get("notify")
         if deliver is not None:
             deliver(events)
-    if server.monitors and not cmd.admin:
+    if server.monitors and not cmd.admin and not cmd.skip_monitor:
         _feed_monitors(server, client, argv)
     if not server.call_depth and server.after_command:
         # the end of a top-level command (after EXEC or a script as a whole):

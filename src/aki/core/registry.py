@@ -36,7 +36,7 @@ class Command:
         "categories", "handler", "subcommands", "info", "docs", "parent",
         "is_write", "is_readonly", "noscript", "loading", "stale", "denyoom",
         "pubsub", "fast", "admin", "blocking", "no_multi", "noauth", "allow_busy",
-        "calls", "usec", "rejected_calls", "failed_calls", "key_finder",
+        "calls", "usec", "rejected_calls", "failed_calls", "key_finder", "skip_monitor",
     )
 
     def __init__(self, fullname: str, info: list | None, docs: Any, parent: Command | None) -> None:
@@ -76,6 +76,7 @@ class Command:
         self.no_multi = "no_multi" in f
         self.noauth = "no_auth" in f
         self.allow_busy = "allow_busy" in f
+        self.skip_monitor = "skip_monitor" in f
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of the key arguments in ``argv`` (COMMAND GETKEYS, WATCH, ACL)."""

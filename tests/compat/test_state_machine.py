@@ -92,38 +92,51 @@ def _normalize(cmd: tuple, reply: bytes) -> bytes:
     return reply
 
 
-class RedisVsAki(RuleBasedStateMachine):
-    aki_port = 0
-    redis_port = 0
+def make_machine(families: list, normalize=_normalize, keys: tuple[str, ...] = ()) -> type:
+    """A state machine sending commands drawn from ``families`` to both servers;
+    ``keys`` are also compared by TYPE after every step."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = RawClient(self.aki_port)
-        self.r = RawClient(self.redis_port)
-        for c in (self.a, self.r):
-            assert c.cmd("FLUSHALL") == b"+OK\r\n"
-        self.history: list[tuple] = []
+    class RedisVsAki(RuleBasedStateMachine):
+        aki_port = 0
+        redis_port = 0
 
-    @rule(cmd=st.one_of(*FAMILIES))
-    def command(self, cmd):
-        self.history.append(cmd)
-        want = _normalize(cmd, self.r.cmd(*cmd))
-        got = _normalize(cmd, self.a.cmd(*cmd))
-        assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}; history {self.history[-8:]!r}"
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = RawClient(self.aki_port)
+            self.r = RawClient(self.redis_port)
+            for c in (self.a, self.r):
+                assert c.cmd("FLUSHALL") == b"+OK\r\n"
+            self.history: list[tuple] = []
 
-    @invariant()
-    def same_dbsize(self):
-        if self.history:
-            assert self.a.cmd("DBSIZE") == self.r.cmd("DBSIZE")
+        @rule(cmd=st.one_of(*families))
+        def command(self, cmd):
+            self.history.append(cmd)
+            want = normalize(cmd, self.r.cmd(*cmd))
+            got = normalize(cmd, self.a.cmd(*cmd))
+            assert got == want, (
+                f"{cmd!r}: aki {got!r} != redis {want!r}; history {self.history[-8:]!r}")
 
-    def teardown(self) -> None:
-        self.a.close()
-        self.r.close()
+        @invariant()
+        def same_keyspace(self):
+            if self.history:
+                assert self.a.cmd("DBSIZE") == self.r.cmd("DBSIZE")
+                for key in keys:
+                    assert self.a.cmd("TYPE", key) == self.r.cmd("TYPE", key)
+
+        def teardown(self) -> None:
+            self.a.close()
+            self.r.close()
+
+    return RedisVsAki
+
+
+def run_machine(machine: type, aki_port: int, redis_port: int) -> None:
+    machine.aki_port = aki_port
+    machine.redis_port = redis_port
+    run_state_machine_as_test(machine, settings=settings(
+        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
+        suppress_health_check=list(HealthCheck), database=None))
 
 
 def test_strings_and_keys_state_machine(aki_server, redis_server):
-    RedisVsAki.aki_port = aki_server.port
-    RedisVsAki.redis_port = redis_server.port
-    run_state_machine_as_test(RedisVsAki, settings=settings(
-        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck), database=None))
+    run_machine(make_machine(FAMILIES), aki_server.port, redis_server.port)

@@ -9,11 +9,15 @@ collections empty out and get deleted, STORE commands overwrite other types.
 from __future__ import annotations
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from tests.compat.test_state_machine import KEYSPACE, STRINGS, _cmd, _normalize
-from tests.conftest import RawClient
+from tests.compat.test_state_machine import (
+    KEYSPACE,
+    STRINGS,
+    _cmd,
+    _normalize,
+    make_machine,
+    run_machine,
+)
 
 KEYS = st.sampled_from(["a", "b", "c", "k1"])
 MEMBERS = st.one_of(st.sampled_from(["m1", "m2", "m3", "1", "2", "10", "-3", ""]),
@@ -22,7 +26,6 @@ SCORES = st.one_of(st.integers(-3, 3).map(str),
                    st.sampled_from(["1.5", "-inf", "+inf", "0", "-0.5", "1e2", "nan", "x"]))
 SMALL = st.integers(-4, 6)
 RANGE_SCORE = st.sampled_from(["-inf", "+inf", "(1", "0", "2", "(2.5", "x"])
-RANGE_LEX = st.sampled_from(["-", "+", "[m1", "(m2", "[", "m1"])
 
 
 def _many(strategy, lo=1, hi=3):
@@ -74,7 +77,8 @@ ZSETS = st.one_of(
     _cmd("ZREVRANK", KEYS, MEMBERS),
     _cmd("ZRANGE", KEYS, SMALL, SMALL), _cmd("ZRANGE", KEYS, SMALL, SMALL, "WITHSCORES"),
     _cmd("ZRANGEBYSCORE", KEYS, RANGE_SCORE, RANGE_SCORE),
-    _cmd("ZRANGEBYLEX", KEYS, RANGE_LEX, RANGE_LEX), _cmd("ZCOUNT", KEYS, RANGE_SCORE, RANGE_SCORE),
+    # (no ZRANGEBYLEX: with unequal scores Redis's answer is unspecified; see the compat tests)
+    _cmd("ZCOUNT", KEYS, RANGE_SCORE, RANGE_SCORE),
     _cmd("ZPOPMIN", KEYS), _cmd("ZPOPMAX", KEYS, st.integers(0, 3)),
     _cmd("ZREMRANGEBYRANK", KEYS, SMALL, SMALL),
     _cmd("ZREMRANGEBYSCORE", KEYS, RANGE_SCORE, RANGE_SCORE),
@@ -112,40 +116,6 @@ def normalize(cmd: tuple, reply: bytes) -> bytes:
     return _normalize(cmd, reply)
 
 
-class CollectionsVsRedis(RuleBasedStateMachine):
-    aki_port = 0
-    redis_port = 0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = RawClient(self.aki_port)
-        self.r = RawClient(self.redis_port)
-        for c in (self.a, self.r):
-            assert c.cmd("FLUSHALL") == b"+OK\r\n"
-        self.history: list[tuple] = []
-
-    @rule(cmd=st.one_of(*COLLECTIONS))
-    def command(self, cmd):
-        self.history.append(cmd)
-        want = normalize(cmd, self.r.cmd(*cmd))
-        got = normalize(cmd, self.a.cmd(*cmd))
-        assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}; history {self.history[-8:]!r}"
-
-    @invariant()
-    def same_keyspace(self):
-        if self.history:
-            assert self.a.cmd("DBSIZE") == self.r.cmd("DBSIZE")
-            for key in ("a", "b", "c", "k1"):
-                assert self.a.cmd("TYPE", key) == self.r.cmd("TYPE", key)
-
-    def teardown(self) -> None:
-        self.a.close()
-        self.r.close()
-
-
 def test_collections_state_machine(aki_server, redis_server):
-    CollectionsVsRedis.aki_port = aki_server.port
-    CollectionsVsRedis.redis_port = redis_server.port
-    run_state_machine_as_test(CollectionsVsRedis, settings=settings(
-        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck), database=None))
+    machine = make_machine(COLLECTIONS, normalize, keys=("a", "b", "c", "k1"))
+    run_machine(machine, aki_server.port, redis_server.port)

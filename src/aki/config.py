@@ -317,8 +317,12 @@ class Config:
                 self._values[name] = old
                 raise ConfigError(exc.strerror or str(exc)) from None
         if old != value:
-            for fn in self._hooks.get(name, ()):
-                fn(value)
+            try:
+                for fn in self._hooks.get(name, ()):
+                    fn(value)
+            except ConfigError:
+                self._values[name] = old  # a hook could not apply it: nothing changed
+                raise
 
     def is_mutable(self, name: str) -> bool:
         flags = _TABLE[name]["flags"]

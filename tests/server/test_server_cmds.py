@@ -243,3 +243,30 @@ def test_requirepass_and_auth(own_aki):
         assert raw.cmd("CONFIG", "SET", "requirepass", "") == b"+OK\r\n"
     finally:
         raw.close()
+
+
+def test_config_set_port_rebinds(tmp_path):
+    """CONFIG SET port moves the listener, or fails cleanly when the port is taken."""
+    import socket
+
+    import redis
+
+    from tests.conftest import free_port, start_aki
+
+    srv = start_aki(tmp_path)
+    try:
+        r = srv.client()
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+            r.config_set("port", taken)
+        assert r.config_get("port") == {"port": str(srv.port)}
+        busy.close()
+        new = free_port()
+        assert r.config_set("port", new)
+        assert redis.Redis(port=new).ping()
+        srv.port = new
+    finally:
+        srv.stop()

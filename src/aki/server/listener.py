@@ -36,6 +36,7 @@ class App:
         self.checkpointer = Checkpointer(server, loop)
         self.committer.after_commit.append(self.checkpointer.after_commit)
         self.listeners: list[asyncio.AbstractServer] = []
+        self.tcp_listeners: list[asyncio.AbstractServer] = []
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.exit_code = 0
@@ -47,25 +48,15 @@ class App:
 
     async def start(self) -> None:
         cfg = self.server.config
-        port = cfg.port
-        if port:
-            hosts = cfg.bind.split() or ["127.0.0.1"]
-            for h in hosts:
-                optional = h.startswith("-")
-                host = h[1:] if optional else h
-                if host == "*":
-                    host = "0.0.0.0"
-                try:
-                    srv = await self.loop.create_server(
-                        self.protocol, host, port, reuse_address=True, backlog=cfg.tcp_backlog
-                    )
-                except OSError as exc:
-                    if optional:
-                        continue
-                    raise SystemExit(f"Could not create server TCP listening socket {host}:{port}: {exc}") from exc
-                for sock in srv.sockets:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.listeners.append(srv)
+        if cfg.port:
+            try:
+                socks = bind_tcp(cfg.bind, cfg.port, cfg.tcp_backlog)
+            except OSError as exc:
+                raise SystemExit(f"Could not create server TCP listening socket "
+                                 f"{cfg.bind}:{cfg.port}: {exc}") from exc
+            await self._serve_sockets(socks)
+        cfg.on_change("port", lambda port: self._rebind(cfg.bind, port))
+        cfg.on_change("bind", lambda bind: self._rebind(bind, cfg.port))
         if cfg.unixsocket:
             try:
                 os.unlink(cfg.unixsocket)
@@ -76,6 +67,28 @@ class App:
             self.listeners.append(srv)
         self.tasks.append(self.loop.create_task(self.committer.everysec()))
         self.tasks.append(self.loop.create_task(self._cron()))
+
+    async def _serve_sockets(self, socks: list[socket.socket]) -> None:
+        for sock in socks:
+            srv = await self.loop.create_server(self.protocol, sock=sock)
+            self.tcp_listeners.append(srv)
+            self.listeners.append(srv)
+
+    def _rebind(self, bind: str, port: int) -> None:
+        """CONFIG SET port/bind: bind the new sockets now (or refuse), then swap."""
+        from aki.config import ConfigError
+
+        try:
+            socks = bind_tcp(bind, port, self.server.config.tcp_backlog) if port else []
+        except OSError:
+            raise ConfigError("Unable to listen on this port") from None
+        old = self.tcp_listeners
+        self.tcp_listeners = []
+        for srv in old:
+            srv.close()
+            if srv in self.listeners:
+                self.listeners.remove(srv)
+        self.loop.create_task(self._serve_sockets(socks))
 
     async def _cron(self) -> None:
         """serverCron: active expiry and reclaiming deleted big collections, in small steps."""
@@ -129,6 +142,43 @@ class App:
                 os.unlink(server.config.unixsocket)
             except OSError:
                 pass
+
+
+def bind_tcp(bind: str, port: int, backlog: int) -> list[socket.socket]:
+    """Bound, listening sockets for every ``bind`` address (``-addr`` is optional)."""
+    socks: list[socket.socket] = []
+    try:
+        for h in bind.split() or ["127.0.0.1"]:
+            optional = h.startswith("-")
+            host = h[1:] if optional else h
+            if host == "*":
+                host = "0.0.0.0"
+            try:
+                infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                           flags=socket.AI_PASSIVE)
+                family, type_, proto, _, addr = infos[0]
+                sock = socket.socket(family, type_, proto)
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if family == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.bind(addr)
+                    sock.listen(backlog)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    sock.setblocking(False)
+                except OSError:
+                    sock.close()
+                    raise
+            except OSError:
+                if optional:
+                    continue
+                raise
+            socks.append(sock)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def setup_logging(cfg: Config) -> None:

@@ -81,6 +81,7 @@ def test_client_list_kill(aki_server, r):
     other.close()
     assert all(c["name"] != "victim" for c in r.client_list())
     c2 = RawClient(aki_server.port)
+    assert c2.cmd("PING") == b"+PONG\r\n"  # accepted by the server before we name it
     host, port = c2.sock.getsockname()[:2]
     assert r.execute_command("CLIENT", "KILL", f"{host}:{port}") in (True, b"OK")
     c2.close()

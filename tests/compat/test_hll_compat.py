@@ -236,3 +236,25 @@ def test_estimator_helpers():
     regs = H.dense_unpack(H.dense_pack(H.np.arange(H.HLL_REGISTERS, dtype=H.np.uint8) % 64))
     assert regs.tolist() == [i % 64 for i in range(H.HLL_REGISTERS)]
     assert H.murmur64a(b"") == H.murmur64a(b"", 0xADC83B19)
+
+
+@pytest.mark.parametrize("max_bytes", ["200", "1000", "6000"])
+def test_sparse_limit_and_batches(pair, max_bytes):
+    rnd = random.Random(int(max_bytes))
+    pair.same("CONFIG", "SET", "hll-sparse-max-bytes", max_bytes)
+    try:
+        for t in range(6):
+            els = _els(rnd, rnd.choice([50, 400, 2500]))
+            i = 0
+            while i < len(els):
+                step = rnd.choice([1, 7, 60, 600])
+                pair.same("PFADD", f"h{t}", *els[i:i + step])
+                pair.same("GET", f"h{t}")
+                i += step
+        for t in range(4):
+            srcs = [f"h{rnd.randrange(6)}" for _ in range(rnd.randint(1, 3))]
+            pair.same("PFCOUNT", *srcs)
+            pair.same("PFMERGE", f"m{t}", *srcs)
+            pair.same("GET", f"m{t}")
+    finally:
+        pair.same("CONFIG", "SET", "hll-sparse-max-bytes", "3000")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 
 import numpy as np
 
@@ -45,6 +46,7 @@ INVALID_TYPE = "WRONGTYPE Key is not a valid HyperLogLog string value."
 INVALID_HLL = "INVALIDOBJ Corrupted HLL object detected"
 
 _M64 = (1 << 64) - 1
+_BIG = 1 << 62
 _MUR_M = 0xC6A4A7935BD1E995
 
 
@@ -213,11 +215,15 @@ def _zero_seq(n: int) -> bytes:
 class HLL:
     """A mutable HLL value: ``buf`` is the whole string (it changes on promotion)."""
 
-    __slots__ = ("buf", "max_bytes")
+    __slots__ = ("buf", "max_bytes", "cps")
 
     def __init__(self, buf: bytearray, max_bytes: int) -> None:
         self.buf = buf
         self.max_bytes = max_bytes
+        # Checkpoints of the sparse opcode scan, (first register, offset, previous
+        # opcode's offset), sorted: a scan starts from the nearest one instead of the
+        # header. Only sparse_set changes the bytes, and it keeps them valid.
+        self.cps: list[tuple[int, int, int]] = []
 
     @property
     def dense(self) -> bool:
@@ -225,17 +231,23 @@ class HLL:
 
     def promote(self) -> None:
         self.buf = to_dense(self.buf)
+        self.cps = []
 
     def sparse_set(self, index: int, count: int) -> int:
         """hllSparseSet: 1 updated, 0 not; may promote; _Corrupt if invalid."""
         if count > SPARSE_VAL_MAX_VALUE:
             return self._promote_set(index, count)
         buf = self.buf
-        p = HLL_HDR_SIZE
+        cps = self.cps
+        i = bisect_right(cps, (index, _BIG, _BIG)) - 1
+        if i >= 0:
+            first, p, prev = cps[i]
+        else:
+            first, p, prev = 0, HLL_HDR_SIZE, -1
         end = len(buf)
-        first = 0
-        prev = -1
         span = 0
+        found = []
+        nops = 0
         while p < end:
             op = buf[p]
             oplen = 1
@@ -246,13 +258,20 @@ class HLL:
             else:
                 span = (((op & 0x3F) << 8) | _b(buf, p + 1)) + 1
                 oplen = 2
+            if nops and not nops & 7:
+                found.append((first, p, prev))
+            nops += 1
             if index <= first + span - 1:
                 break
             prev = p
             p += oplen
             first += span
+        if found:
+            cps[i + 1:i + 1] = found
         if span == 0 or p >= end:
             raise _Corrupt
+        len_before = end
+        p_orig = p
         op = buf[p]
         is_zero = op & 0xC0 == 0
         is_xzero = op & 0xC0 == 0x40
@@ -322,6 +341,13 @@ class HLL:
                         continue
             p += 1
         _invalidate(buf)
+        # Checkpoints before the rewritten opcodes stay; those well after them (past
+        # anything the merge scan could reach) move by the change in length.
+        start = prev if prev >= 0 else HLL_HDR_SIZE
+        thr = p_orig + 12
+        delta = len(buf) - len_before
+        self.cps = [c for c in self.cps if c[1] < start and c[2] < start] + \
+            [(f, o + delta, pv + delta) for f, o, pv in self.cps if pv >= thr]
         return 1
 
     def _promote_set(self, index: int, count: int) -> int:

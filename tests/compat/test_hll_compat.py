@@ -10,11 +10,12 @@ texts, corrupted HLLs (as the Debian 7.0.15 build detects them), keyspace events
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
 from aki.commands import hll as H
-from tests.conftest import RawClient
+from tests.conftest import RawClient, start_aki, start_redis
 
 
 def _els(rnd: random.Random, n: int) -> list[str]:
@@ -258,3 +259,53 @@ def test_sparse_limit_and_batches(pair, max_bytes):
             pair.same("GET", f"m{t}")
     finally:
         pair.same("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
+
+
+def _aof_commands(data: bytes) -> list[list[bytes]]:
+    """The commands of an append-only log from its first SELECT on."""
+    data = data[data.index(b"*2\r\n$6\r\nSELECT\r\n"):]
+    cmds, i = [], 0
+    while i < len(data):
+        end = data.index(b"\r\n", i)
+        argc, i = int(data[i + 1:end]), end + 2
+        argv = []
+        for _ in range(argc):
+            end = data.index(b"\r\n", i)
+            n = int(data[i + 1:end])
+            argv.append(data[end + 2:end + 2 + n])
+            i = end + 4 + n
+        cmds.append(argv)
+    return cmds
+
+
+def test_propagation_matches_redis(tmp_path):
+    """PFADD only when a register changed, PFCOUNT when it wrote the cache, PFMERGE
+    always, PFDEBUG TODENSE/GETREG on a conversion; a PFADD failing on a corrupted HLL
+    is not propagated."""
+    script = [
+        ("PFADD", "h", "a", "b"), ("PFADD", "h", "a"), ("PFCOUNT", "h"), ("PFCOUNT", "h"),
+        ("PFADD", "h2"), ("PFCOUNT", "h", "h2"), ("PFMERGE", "m", "h", "h2"),
+        ("PFMERGE", "m", "h"), ("PFDEBUG", "ENCODING", "m"), ("PFDEBUG", "TODENSE", "m"),
+        ("PFDEBUG", "TODENSE", "m"), ("PFADD", "g", "x"), ("PFDEBUG", "GETREG", "g"),
+        ("PFADD", "c", "x"), ("APPEND", "c", "hello"), ("PFADD", "c", "y", "z"),
+        ("PFCOUNT", "c"), ("SET", "end", "1"),
+    ]
+    logs = []
+    for start, log in ((start_aki, lambda d: d / "appendonly.aof"),
+                       (start_redis, lambda d: d / "appendonlydir" / "appendonly.aof.1.incr.aof")):
+        d = tmp_path / start.__name__
+        d.mkdir()
+        srv = start(d, "--appendonly", "yes", "--appendfsync", "always", "--dir", str(d))
+        try:
+            client = RawClient(srv.port)
+            replies = [client.cmd(*cmd) for cmd in script]
+            client.close()
+            path = log(d)
+            deadline = time.time() + 10
+            while b"$3\r\nend\r\n" not in path.read_bytes() and time.time() < deadline:
+                time.sleep(0.05)
+            logs.append((replies, _aof_commands(path.read_bytes())))
+        finally:
+            srv.stop()
+    assert logs[0] == logs[1]
+    assert [b"PFCOUNT", b"h"] in logs[1][1] and [b"PFMERGE", b"m", b"h"] in logs[1][1]

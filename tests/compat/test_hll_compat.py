@@ -309,3 +309,13 @@ def test_propagation_matches_redis(tmp_path):
             srv.stop()
     assert logs[0] == logs[1]
     assert [b"PFCOUNT", b"h"] in logs[1][1] and [b"PFMERGE", b"m", b"h"] in logs[1][1]
+
+
+def test_sparse_set_beyond_val_range_promotes():
+    """A run of more than 32 zeros (1 in 2**32 elements) can't be a sparse VAL: dense."""
+    h = H.HLL(H.new_sparse(), 3000)
+    assert h.sparse_set(100, 3) == 1 and not h.dense
+    assert h.sparse_set(5, 40) == 1 and h.dense
+    regs = H.registers(h.buf)
+    assert regs[5] == 40 and regs[100] == 3 and int(regs.sum()) == 43
+    assert h.buf[15] & 0x80  # the cache was invalidated by the first update

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from bisect import bisect_right
 
 import numpy as np
@@ -117,63 +118,50 @@ def _b(buf, i: int) -> int:
     return buf[i] if i < len(buf) else 0
 
 
+_XZERO_RE = re.compile(rb"[\x40-\x7f].", re.S)
+
+
+def _sparse_ops(buf) -> tuple[np.ndarray, np.ndarray]:
+    """The sparse opcodes as (register value, run length) arrays, vectorized. Scanning
+    for XZERO first bytes from the left finds exactly the XZERO opcodes: every byte
+    skipped is a whole one-byte opcode. Past the end reads the terminator (0), as C."""
+    body = bytes(buf[HLL_HDR_SIZE:]) + b"\0"
+    n = len(body) - 1
+    b = np.frombuffer(body, dtype=np.uint8)
+    starts = np.ones(n + 1, dtype=bool)
+    starts[n] = False
+    xz = np.array([m.start() for m in _XZERO_RE.finditer(body, 0, n + 1) if m.start() < n],
+                  dtype=np.int64)
+    if len(xz):
+        starts[xz + 1] = False
+        starts[n] = False
+    pos = np.nonzero(starts)[0]
+    op = b[pos].astype(np.int64)
+    nxt = b[np.minimum(pos + 1, n)].astype(np.int64)
+    kind = op & 0xC0
+    is_val = (op & 0x80) != 0
+    spans = np.where(kind == 0, (op & 0x3F) + 1,
+                     np.where(kind == 0x40, (((op & 0x3F) << 8) | nxt) + 1, (op & 3) + 1))
+    vals = np.where(is_val, ((op >> 2) & 0x1F) + 1, 0)
+    return vals, spans
+
+
 def sparse_registers(buf) -> np.ndarray:
     """hllSparseToDense / hllMerge decoding: the register values; _Corrupt if invalid.
     Any opcode running past the last register is an error, as in the Debian 7.0.15
     build (its CVE-2025-32023 fix); the upstream 7.0.15 source stops at an
     overflowing VAL and accepts the HLL if exactly 16384 registers came before."""
-    regs = np.zeros(HLL_REGISTERS, dtype=np.uint8)
-    idx = 0
-    p = HLL_HDR_SIZE
-    end = len(buf)
-    while p < end:
-        op = buf[p]
-        if op & 0xC0 == 0:
-            runlen = (op & 0x3F) + 1
-            if runlen + idx > HLL_REGISTERS:
-                raise _Corrupt
-            idx += runlen
-            p += 1
-        elif op & 0xC0 == 0x40:
-            runlen = (((op & 0x3F) << 8) | _b(buf, p + 1)) + 1
-            if runlen + idx > HLL_REGISTERS:
-                raise _Corrupt
-            idx += runlen
-            p += 2
-        else:
-            runlen = (op & 3) + 1
-            if runlen + idx > HLL_REGISTERS:
-                raise _Corrupt
-            regs[idx:idx + runlen] = ((op >> 2) & 0x1F) + 1
-            idx += runlen
-            p += 1
-    if idx != HLL_REGISTERS:
+    vals, spans = _sparse_ops(buf)
+    if int(spans.sum()) != HLL_REGISTERS:  # spans are positive: overflow <=> sum > 16384
         raise _Corrupt
-    return regs
+    return np.repeat(vals.astype(np.uint8), spans)
 
 
 def sparse_histo(buf) -> tuple[list[int], bool]:
     """hllSparseRegHisto: (histogram, valid)."""
-    histo = [0] * 64
-    idx = 0
-    p = HLL_HDR_SIZE
-    end = len(buf)
-    while p < end:
-        op = buf[p]
-        if op & 0xC0 == 0:
-            n = (op & 0x3F) + 1
-            histo[0] += n
-            p += 1
-        elif op & 0xC0 == 0x40:
-            n = (((op & 0x3F) << 8) | _b(buf, p + 1)) + 1
-            histo[0] += n
-            p += 2
-        else:
-            n = (op & 3) + 1
-            histo[((op >> 2) & 0x1F) + 1] += n
-            p += 1
-        idx += n
-    return histo, idx == HLL_REGISTERS
+    vals, spans = _sparse_ops(buf)
+    histo = np.bincount(vals, weights=spans, minlength=64).astype(np.int64).tolist()
+    return histo, int(spans.sum()) == HLL_REGISTERS
 
 
 def new_sparse() -> bytearray:

@@ -16,14 +16,25 @@ import random
 import re
 from bisect import bisect_right
 
-import numpy as np
-
 from aki import errors
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
 from aki.errors import RedisError
 from aki.resp.types import OK, Status
 from aki.storage.keyspace import KEEP, STRING
+
+
+class _LazyNumpy:
+    """numpy is imported on the first HyperLogLog command, not at server start-up."""
+
+    def __getattr__(self, name: str):
+        import numpy
+
+        globals()["np"] = numpy
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()
 
 HLL_P = 14
 HLL_Q = 64 - HLL_P

@@ -138,7 +138,7 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     if REDIS_SERVER is None:
-        pytest.skip("redis-server not installed")
+        pytest.fail("redis-server is not installed: scripts/test.sh installs it")
     server = RedisServer()
     yield server
     server.stop()

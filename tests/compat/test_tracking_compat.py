@@ -281,3 +281,27 @@ def test_tracking_table_limit(aki_server):
         r.execute_command("CLIENT", "TRACKING", "off")
         r.close()
         rd.close()
+
+
+def test_unblocked_blmove_gets_invalidation_after_reply(aki_server, redis_server):
+    """A served BLMOVE's own write to a tracked key is invalidated after its reply."""
+    import time
+
+    from tests.conftest import RawClient, encode_command
+
+    seen = []
+    for port in (aki_server.port, redis_server.port):
+        r, rd = RawClient(port), RawClient(port)
+        r.cmd("DEL", "list1", "list2")
+        r.cmd("RPUSH", "list2", "a")
+        rd.cmd("HELLO", "3")
+        rd.cmd("CLIENT", "TRACKING", "on")
+        rd.cmd("LRANGE", "list2", "0", "-1")
+        rd.send(encode_command("BLMOVE", "list1", "list2", "left", "left", "0"))
+        time.sleep(0.2)
+        r.cmd("RPUSH", "list1", "foo")
+        rd.sock.settimeout(5)
+        seen.append((rd.read_reply(), rd.read_reply()))
+        r.close()
+        rd.close()
+    assert seen[0] == seen[1]

@@ -196,9 +196,21 @@ class RespConnection(asyncio.Protocol):
             self.out.append(encode(reply, client.resp == 3))
         elif client.reply_mode == "skip":
             client.reply_mode = "on"
+        # invalidations of what the served command itself wrote follow its reply; they
+        # may be recorded just after this call, hence the second look on the next pass
+        self._deferred_out()
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._deferred_out)
         if self.pending:
-            asyncio.get_running_loop().call_soon(self._drain_pending)
+            loop.call_soon(self._drain_pending)
         self._flush()
+
+    def _deferred_out(self) -> None:
+        client = self.client
+        if client.deferred_pushes and not self.closing:
+            self.out.extend(client.deferred_pushes)
+            client.deferred_pushes = []
+            self._flush()
 
     def _drain_pending(self) -> None:
         if self.closing or self.suspended is not None:

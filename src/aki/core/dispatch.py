@@ -73,6 +73,17 @@ def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
 
 def execute(client: Client, argv: list[bytes]) -> object:
     """Run one request from ``client`` and return its reply value."""
+    cmd = _BY_SPELLING.get(argv[0])
+    if cmd is not None and cmd.handler is not None and not cmd.subcommands \
+            and client.authenticated and not client.in_multi:
+        # The common case, checked in one pass: a known plain command from an
+        # authenticated client outside MULTI. Anything else takes the full road below.
+        arity = cmd.arity
+        n = len(argv)
+        if (n == arity or n >= -arity > 0) and not (client.resp == 2 and (
+                client.channels or client.patterns or client.shard_channels)) \
+                and "guard" not in client.server.extensions:
+            return call(client, cmd, argv)
     server = client.server
     cmd = resolve(client, argv)
     if type(cmd) is ErrorReply:
@@ -127,17 +138,21 @@ def _count_error(server: Server, message: str) -> None:
 
 
 def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
-    """Run a resolved command: handler, stats, hooks, propagation, events."""
+    """Run a resolved command: handler, stats, hooks, propagation, events.
+
+    Hot path: every line here runs for every command, so the rare cases (monitors,
+    slow commands, events, propagation overrides) sit behind one cheap test each."""
     server = client.server
     if not server.engine.in_tx:
         server.engine.begin(cmd.is_readonly)
         server.request_commit()
     prop = server.propagation
     server.propagation = None
-    if server.monitors and cmd.fullname in _MONITOR_FIRST:
+    monitors = server.monitors
+    if monitors and cmd.fullname in _MONITOR_FIRST:
         _feed_monitors(server, client, argv)  # scripts show before the commands they run
-    start = _perf()
     server.call_depth += 1
+    start = _perf()
     try:
         reply = cmd.handler(client, argv)  # type: ignore[misc]
     except RedisError as exc:
@@ -150,16 +165,14 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         reply = ErrorReply(f"ERR internal error while executing '{cmd.fullname}': {exc}")
         cmd.failed_calls += 1
         _count_error(server, reply.message)
-    server.call_depth -= 1
     usec = int((_perf() - start) * 1_000_000)
+    server.call_depth -= 1
     cmd.calls += 1
     cmd.usec += usec
     client.last_cmd = cmd.fullname
     server.stats.total_commands += 1
-    if usec >= server.slowlog_threshold >= 0:
-        _slowlog(server, client, argv, usec)
-    if usec >= 1000 and server.config.latency_monitor_threshold:
-        server.add_latency("fast-command" if cmd.fast else "command", usec // 1000)
+    if usec >= 1000 or usec >= server.slowlog_threshold >= 0:
+        _slow(server, client, cmd, argv, usec)
     ks = server.ks
     touched = ks.touched
     if touched:
@@ -183,7 +196,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         deliver = server.extensions.get("notify")
         if deliver is not None:
             deliver(events)
-    if server.monitors and not cmd.admin and not cmd.skip_monitor:
+    if monitors and not cmd.admin and not cmd.skip_monitor:
         _feed_monitors(server, client, argv)
     if not server.call_depth and server.after_command:
         # the end of a top-level command (after EXEC or a script as a whole):
@@ -191,6 +204,14 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
         for hook in server.after_command:
             hook()
     return reply
+
+
+def _slow(server: Server, client: Client, cmd: Command, argv: list[bytes], usec: int) -> None:
+    """SLOWLOG and LATENCY for a command that took ``usec``."""
+    if usec >= server.slowlog_threshold >= 0:
+        _slowlog(server, client, argv, usec)
+    if usec >= 1000 and server.config.latency_monitor_threshold:
+        server.add_latency("fast-command" if cmd.fast else "command", usec // 1000)
 
 
 def rewrite(server: Server, db: int, argv: list[bytes]) -> None:

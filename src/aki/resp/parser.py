@@ -41,7 +41,8 @@ _SUSPECT = re.compile(rb"\n[+=(]|\*-?[0-9]{8}")
 
 def _suspect(data: bytes) -> bool:
     """Whether hiredis must not see ``data`` (cheap checks first: this runs per read)."""
-    if b"\n+" in data or b"\n=" in data or b"\n(" in data:
+    if len(data.translate(None, b"+=(")) != len(data) and (
+            b"\n+" in data or b"\n=" in data or b"\n(" in data):
         return True
     if data.count(b"*") == 1:  # one request, no '*' in its arguments: its own header
         return data.find(b"\r\n") >= 9
@@ -147,20 +148,15 @@ class RequestParser:
         try:
             reader.feed(data)
             first = reader.gets()
-            if first is not False and type(first) is list and 0 < len(first) < 16 \
-                    and not reader.has_data():
-                # The common case: exactly one small request in this read.
+            if type(first) is list and first and not reader.has_data() \
+                    and len(data) <= self.max_bulk_len:
+                # The common case: exactly one request in this read. hiredis stops after
+                # a complete top-level request, so no bytes left means it was all of it.
                 for a in first:
                     if type(a) is not bytes:
                         break
                 else:
-                    n = len(first)
-                    total = 3 + _DIGITS[n]
-                    for a in first:
-                        k = len(a)
-                        total += 5 + (_DIGITS[k] if k < 100_000 else len(str(k))) + k
-                    if total == len(data) and total <= self.max_bulk_len:
-                        return [first], None
+                    return [first], None
             out: list = [] if first is False else [first]
             if first is not False:
                 out.extend(iter(reader.gets, False))

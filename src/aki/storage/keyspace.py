@@ -33,7 +33,7 @@ _ROW_COLS = "id, type, value, expire_at, len, head, enc"
 _UPSERT_STRING = (
     "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?1, ?2, 0, ?3, ?4, ?5) "
     "ON CONFLICT (db, key) DO UPDATE SET value = ?3, expire_at = ?4, enc = ?5 "
-    "WHERE type = 0 AND (expire_at IS NULL OR expire_at > ?6) RETURNING id"
+    "WHERE type = 0 AND (expire_at IS NULL OR expire_at > ?6)"
 )
 
 # Tables holding a collection's elements, keyed by ``key_id`` (COPY duplicates their
@@ -55,6 +55,45 @@ class KeyRow:
         self.db = db
         self.key = key
         self.id, self.type, self.value, self.expire_at, self.len, self.head, self.enc = row
+
+
+_ID_SLOT = KeyRow.id  # the slot descriptor, for LazyIdRow
+
+
+class LazyIdRow(KeyRow):
+    """A string row written by the one-statement UPSERT that overwrote an existing
+    row, so SQLite reported no id: it is fetched on first use. Most string rows are
+    never asked for theirs (GET, SET again by key), and RETURNING id would cost every
+    SET about 3 us. ``pdb`` is the physical database, which SWAPDB does not change."""
+
+    __slots__ = ("pdb", "cur")
+
+    def __init__(self, db: int, key: bytes, pdb: int, cur, value: bytes,
+                 expire_at: int | None, enc: int) -> None:
+        self.db = db
+        self.key = key
+        self.type = 0
+        self.value = value
+        self.expire_at = expire_at
+        self.len = 0
+        self.head = 0
+        self.enc = enc
+        self.pdb = pdb
+        self.cur = cur
+
+    @property  # type: ignore[override]
+    def id(self) -> int:
+        try:
+            return _ID_SLOT.__get__(self)
+        except AttributeError:
+            rid = self.cur.execute("SELECT id FROM keys WHERE db = ? AND key = ?",
+                                   (self.pdb, self.key)).fetchone()[0]
+            _ID_SLOT.__set__(self, rid)
+            return rid
+
+    @id.setter
+    def id(self, rid: int) -> None:
+        _ID_SLOT.__set__(self, rid)
 
 
 _time = time.time
@@ -290,11 +329,15 @@ class Keyspace:
                 # One statement instead of SELECT + INSERT/UPDATE: insert, or overwrite a
                 # live string in place; anything else (a collection, an expired key)
                 # returns no row and takes the general path below.
-                r = self.cur.execute(_UPSERT_STRING, (self.dbmap[db], key, value, expire_at, enc,
-                                                      self.now())).fetchone()
-                if r is not None:
-                    self._remember(db, key, KeyRow(db, key, (r[0], STRING, value, expire_at,
-                                                             0, 0, enc)))
+                conn = self.engine.conn
+                conn.set_last_insert_rowid(0)
+                pdb = self.dbmap[db]
+                self.cur.execute(_UPSERT_STRING, (pdb, key, value, expire_at, enc, self.now()))
+                if conn.changes():
+                    rid = conn.last_insert_rowid()
+                    self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at,
+                                                             0, 0, enc)) if rid else
+                                   LazyIdRow(db, key, pdb, self.cur, value, expire_at, enc))
                     self.record_access(db, key)
                     self.touched.append((db, key))
                     return

@@ -89,10 +89,13 @@ class Committer:
                 self.fsync_pending = True
             for hook in self.after_commit:
                 hook(ok)
+        # the list object is shared with every connection (they append themselves)
         held = self.held
-        self.held = []
-        for h in held:
-            h.release(ok, error)
+        if held:
+            batch = held[:]
+            held.clear()
+            for h in batch:
+                h.release(ok, error)
 
     async def everysec(self) -> None:
         """The everysec policy: fsync the WAL about once a second, off the loop thread."""

@@ -32,7 +32,7 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 
 class RespConnection(asyncio.Protocol):
     __slots__ = ("app", "server", "client", "transport", "parser", "out", "holding",
-                 "pending", "suspended", "closing", "engine", "_timer")
+                 "pending", "suspended", "closing", "engine", "_timer", "held")
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -45,6 +45,7 @@ class RespConnection(asyncio.Protocol):
         self.suspended: Suspend | None = None
         self.closing = False
         self._timer: asyncio.TimerHandle | None = None
+        self.held = app.committer.held  # the committer's list of connections to release
 
     # -- asyncio.Protocol ------------------------------------------------------------
 
@@ -84,9 +85,9 @@ class RespConnection(asyncio.Protocol):
             return
         client = self.client
         client.last_interaction = _now()
-        stats = self.server.stats
-        stats.net_input += len(data)
-        client.tot_net_in += len(data)
+        n = len(data)
+        self.server.stats.net_input += n
+        client.tot_net_in += n
         parser = self.parser
         parser.authenticated = client.authenticated
         try:
@@ -109,7 +110,14 @@ class RespConnection(asyncio.Protocol):
             self._run(requests)
         if error:
             self._protocol_error(error)
-        self._flush()
+        # _flush, inlined (it runs once per read)
+        if self.holding:
+            return
+        if self.engine.in_tx:
+            self.holding = True
+            self.held.append(self)
+            return
+        self._write_out()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -137,12 +145,13 @@ class RespConnection(asyncio.Protocol):
 
     def _run(self, requests) -> None:
         client = self.client
+        server = self.server
         it = iter(requests)
         for argv in it:
             if argv[0] == b"\x00protocol-error":
                 self._protocol_error(argv[1].decode())
                 return
-            if self.server.paused_until and self._paused(argv):
+            if server.paused_until and self._paused(argv):
                 self.pending.append(argv)
                 self.pending.extend(it)
                 return
@@ -151,23 +160,29 @@ class RespConnection(asyncio.Protocol):
                 self._suspend(reply)
                 self.pending.extend(it)
                 return
-            mode = client.reply_mode
-            if mode == "on":
+            if client.reply_mode == "on":
                 self.out.append(encode(reply, client.resp == 3))
-            elif type(reply) is Pushes:  # (un)subscribe confirmations ignore CLIENT REPLY
-                self.out.append(encode(reply, client.resp == 3))
-                if mode == "skip":
-                    client.reply_mode = "on"
-            elif mode == "skip":
-                client.reply_mode = "on"
-            elif mode == "skip_next":  # CLIENT REPLY SKIP: no reply to it, none to the next
-                client.reply_mode = "skip"
+            else:
+                self._reply_off(reply)
             if client.deferred_pushes:  # tracking invalidations of the caller's own writes
                 self.out.extend(client.deferred_pushes)
                 client.deferred_pushes = []
             if client.close_after_reply:
                 self.closing = True
                 return
+
+    def _reply_off(self, reply: object) -> None:
+        """CLIENT REPLY OFF/SKIP: the reply is dropped (but see the exceptions)."""
+        client = self.client
+        mode = client.reply_mode
+        if type(reply) is Pushes:  # (un)subscribe confirmations ignore CLIENT REPLY
+            self.out.append(encode(reply, client.resp == 3))
+            if mode == "skip":
+                client.reply_mode = "on"
+        elif mode == "skip":
+            client.reply_mode = "on"
+        elif mode == "skip_next":  # CLIENT REPLY SKIP: no reply to it, none to the next
+            client.reply_mode = "skip"
 
     def _paused(self, argv: list[bytes]) -> bool:
         """CLIENT PAUSE: park this request (and the rest of the pipeline) until it ends."""
@@ -243,15 +258,28 @@ class RespConnection(asyncio.Protocol):
             return
         if self.engine.in_tx:
             self.holding = True
-            self.app.committer.hold(self)
+            self.held.append(self)
             return
         self._write_out()
 
     def release(self, ok: bool, error: bytes) -> None:
+        """The batch's COMMIT returned (or the batch was rolled back): send the replies."""
         self.holding = False
+        out = self.out
         if not ok:
-            self.out = [error] * len(self.out)
-        self._write_out()
+            out = [error] * len(out)
+        transport = self.transport
+        if out and transport is not None and not transport.is_closing():
+            data = out[0] if len(out) == 1 else b"".join(out)
+            self.out = []
+            transport.write(data)
+            n = len(data)
+            self.server.stats.net_output += n
+            self.client.tot_net_out += n
+        elif out:
+            self.out = []
+        if self.closing and self.client.close_after_reply and transport is not None:
+            transport.close()
 
     def _write_out(self) -> None:
         out = self.out
@@ -260,8 +288,9 @@ class RespConnection(asyncio.Protocol):
             data = out[0] if len(out) == 1 else b"".join(out)
             self.out = []
             transport.write(data)
-            self.server.stats.net_output += len(data)
-            self.client.tot_net_out += len(data)
+            n = len(data)
+            self.server.stats.net_output += n
+            self.client.tot_net_out += n
         elif out:
             self.out = []
         if self.closing and self.client.close_after_reply and transport is not None:

@@ -43,6 +43,7 @@ ELEMENT_TABLES: dict[int, list[str]] = {
     5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
+_UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 
 
@@ -178,10 +179,8 @@ class Keyspace:
         """The live row for ``key``, or None. An expired key is deleted here (lazy expiry).
         Records the access (LRU/LFU), as Redis's lookupKey does."""
         ck = (db, key)
-        cache = self.cache
-        if ck in cache:
-            row = cache[ck]
-        else:
+        row = self.cache.get(ck, _UNCACHED)
+        if row is _UNCACHED:
             r = self.cur.execute(
                 "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
                 (self.dbmap[db], key),

@@ -67,7 +67,7 @@ def delete(cur, conn, kid: int, fields: list[bytes]) -> int:
 def items(cur, kid: int, enc: int, what: str = "field, value") -> list[tuple]:
     """Every row (``what`` columns) in Redis's iteration order for the encoding."""
     order = " ORDER BY seq" if enc == 0 else ""
-    return cur.execute(f"SELECT {what} FROM hash_fields WHERE key_id = ?{order}", (kid,)).fetchall()
+    return cur.execute(f"SELECT {what} FROM hash_fields WHERE key_id = +?{order}", (kid,)).fetchall()
 
 
 # -- random fields ---------------------------------------------------------------------
@@ -78,12 +78,12 @@ _COLS = "h, field, value, seq"
 def random_row(cur, kid: int, size: int) -> tuple:
     """One random (h, field, value, seq): uniform for small hashes, by hash probe for big."""
     if size <= SMALL_PICK:
-        return cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? LIMIT 1 OFFSET ?",
+        return cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? LIMIT 1 OFFSET +?",
                            (kid, random.randrange(size))).fetchone()
-    r = cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? AND h >= ? "
+    r = cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = +? AND h >= ? "
                     "ORDER BY h LIMIT 1", (kid, random.getrandbits(62))).fetchone()
     if r is None:
-        r = cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = ? ORDER BY h LIMIT 1",
+        r = cur.execute(f"SELECT {_COLS} FROM hash_fields WHERE key_id = +? ORDER BY h LIMIT 1",
                         (kid,)).fetchone()
     return r
 
@@ -114,8 +114,8 @@ def scan(cur, kid: int, cursor: int, count: int) -> tuple[int, list[tuple[bytes,
     """One HSCAN page of a hashtable-encoded hash, in h order (see sets.scan)."""
     if cursor >= HASH_SPACE:
         return 0, []
-    got = cur.execute("SELECT h, field, value FROM hash_fields WHERE key_id = ? AND h >= ? "
-                      "ORDER BY h LIMIT ?", (kid, cursor, count)).fetchall()
+    got = cur.execute("SELECT h, field, value FROM hash_fields WHERE key_id = +? AND h >= ? "
+                      "ORDER BY h LIMIT +?", (kid, cursor, count)).fetchall()
     if len(got) < count:
         return 0, [(f, v) for _, f, v in got]
     last = got[-1][0]

@@ -127,7 +127,7 @@ def range_(ks: Keyspace, row: KeyRow, start: int, end: int, reverse: bool = Fals
     head = row.head
     return [
         v for (v,) in ks.cur.execute(
-            "SELECT value FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ? "
+            "SELECT value FROM list_items WHERE key_id = +? AND pos BETWEEN ? AND ? "
             "ORDER BY pos " + order,
             (row.id, head + start, head + end),
         )
@@ -183,7 +183,7 @@ def insert(ks: Keyspace, row: KeyRow, pivot: bytes, value: bytes, after: bool) -
     """LINSERT: -1 when ``pivot`` is absent, else the new length."""
     rid = row.id
     r = ks.cur.execute(
-        "SELECT pos FROM list_items WHERE key_id = ? AND value = ? ORDER BY pos LIMIT 1",
+        "SELECT pos FROM list_items WHERE key_id = +? AND value = ? ORDER BY pos LIMIT 1",
         (rid, pivot),
     ).fetchone()
     if r is None:
@@ -219,8 +219,8 @@ def positions(ks: Keyspace, row: KeyRow, value: bytes, from_tail: bool, skip: in
     order = "DESC" if from_tail else "ASC"
     return [
         p - head for (p,) in ks.cur.execute(
-            "SELECT pos FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ? AND value = ? "
-            "ORDER BY pos " + order + " LIMIT ? OFFSET ?",
+            "SELECT pos FROM list_items WHERE key_id = +? AND pos BETWEEN ? AND ? AND value = ? "
+            "ORDER BY pos " + order + " LIMIT +? OFFSET +?",
             (row.id, lo, hi, value, limit, skip),
         )
     ]
@@ -234,7 +234,7 @@ def remove(ks: Keyspace, row: KeyRow, value: bytes, count: int) -> int:
     limit = abs(count) or -1
     r = cur.execute(
         "SELECT count(*), min(pos), max(pos) FROM (SELECT pos FROM list_items "
-        "WHERE key_id = ? AND value = ? ORDER BY pos " + order + " LIMIT ?)",
+        "WHERE key_id = +? AND value = ? ORDER BY pos " + order + " LIMIT +?)",
         (rid, value, limit),
     ).fetchone()
     removed, first, last = r

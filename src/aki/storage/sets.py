@@ -116,7 +116,7 @@ def rows(cur, kid: int) -> list[tuple[int, bytes]]:
 
 def first_members(cur, kid: int, limit: int) -> list[bytes]:
     return [m for (m,) in cur.execute(
-        "SELECT member FROM set_members WHERE key_id = ? LIMIT ?", (kid, limit))]
+        "SELECT member FROM set_members WHERE key_id = ? LIMIT +?", (kid, limit))]
 
 
 # -- random members ------------------------------------------------------------------
@@ -125,12 +125,12 @@ def first_members(cur, kid: int, limit: int) -> list[bytes]:
 def random_row(cur, kid: int, size: int) -> tuple[int, bytes]:
     """One random member: uniform for small sets, by hash probe for big ones."""
     if size <= SMALL_PICK:
-        return cur.execute("SELECT h, member FROM set_members WHERE key_id = ? LIMIT 1 OFFSET ?",
+        return cur.execute("SELECT h, member FROM set_members WHERE key_id = ? LIMIT 1 OFFSET +?",
                            (kid, random.randrange(size))).fetchone()
-    r = cur.execute("SELECT h, member FROM set_members WHERE key_id = ? AND h >= ? "
+    r = cur.execute("SELECT h, member FROM set_members WHERE key_id = +? AND h >= ? "
                     "ORDER BY h LIMIT 1", (kid, random.getrandbits(62))).fetchone()
     if r is None:
-        r = cur.execute("SELECT h, member FROM set_members WHERE key_id = ? ORDER BY h LIMIT 1",
+        r = cur.execute("SELECT h, member FROM set_members WHERE key_id = +? ORDER BY h LIMIT 1",
                         (kid,)).fetchone()
     return r
 
@@ -162,8 +162,8 @@ def scan(cur, kid: int, cursor: int, count: int) -> tuple[int, list[bytes]]:
     h are returned together, so a page boundary never splits them)."""
     if cursor >= HASH_SPACE:
         return 0, []
-    got = cur.execute("SELECT h, member FROM set_members WHERE key_id = ? AND h >= ? "
-                      "ORDER BY h LIMIT ?", (kid, cursor, count)).fetchall()
+    got = cur.execute("SELECT h, member FROM set_members WHERE key_id = +? AND h >= ? "
+                      "ORDER BY h LIMIT +?", (kid, cursor, count)).fetchall()
     if len(got) < count:
         return 0, [m for _, m in got]
     last = got[-1][0]
@@ -204,7 +204,7 @@ def inter(cur, first: int, others: list[int]) -> list[bytes]:
 
 def inter_card(cur, first: int, others: list[int], limit: int) -> int:
     sql, params = _inter_sql(first, others)
-    return cur.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)",
+    return cur.execute(f"SELECT count(*) FROM ({sql} LIMIT +?)",
                        [*params, limit if limit > 0 else -1]).fetchone()[0]
 
 

@@ -65,6 +65,8 @@ def _zero_mantissa(s: bytes) -> bool:
 def string2d(b: bytes) -> float | None:
     """Redis string2d (scores, increments, weights): the whole string, no leading
     space, no NaN, no overflow to infinity, no underflow to zero."""
+    if len(b) < 300 and b.isdigit():
+        return float(b)  # plain ASCII digits: exact, no overflow, no underflow
     if not b or _BAD_CHARS.search(b):
         return None
     v = _text_to_float(b)
@@ -80,6 +82,8 @@ def string2d(b: bytes) -> float | None:
 def _strtod(b: bytes) -> float | None:
     """``strtod(s, &eptr)`` with ``*eptr == '\\0'`` required (zslParseRange): leading
     spaces allowed, stops at a NUL byte, an empty string is 0, NaN refused."""
+    if len(b) < 300 and b.isdigit():
+        return float(b)
     nul = b.find(b"\x00")
     if nul >= 0:
         b = b[:nul]
@@ -219,6 +223,8 @@ def _zadd(c, argv, flags: int):
             break
         flags |= f
         idx += 1
+    if not flags and n == idx + 2:
+        return _zadd_one(c, argv[1], parse_score(argv[idx]), argv[idx + 1])
     nx, xx, ch, incr, gt, lt = (bool(flags & b) for b in (1, 2, 4, 8, 16, 32))
     elements = n - idx
     if elements % 2 or not elements:
@@ -301,6 +307,38 @@ def _zadd(c, argv, flags: int):
     if incr:
         return result if processed else None
     return added + updated if ch else added
+
+
+def _zadd_one(c, key: bytes, s: float, member: bytes) -> int:
+    """ZADD key score member without options (the common case): the member's row is
+    inserted, or its score updated when it differs, by at most two statements and
+    without reading the old score first."""
+    ks = c.server.ks
+    row = _write(c, key)
+    if row is None:
+        row = ks.create(c.db, key, ZSET)
+    length = row.len
+    if length == 0:
+        Z.insert(ks.cur, row.id, member, s)
+        added = True
+    else:
+        added = Z.insert_or_update(ks.engine.conn, ks.cur, row.id, member, s)
+        if added is None:
+            return 0  # present with this score: no write, no event
+    if added:
+        enc = row.enc
+        if not enc:
+            entries, maxval = _limits(c)
+            if length + 1 > entries or len(member) > maxval:
+                enc = 1
+        if enc != row.enc:
+            ks.set_meta(row, length=length + 1, enc=enc)
+        else:
+            ks.set_len(row, length + 1)
+    else:
+        ks.touch(c.db, key)
+    ks.notify("z", "zadd", c.db, key)
+    return 1 if added else 0
 
 
 @command("zadd")

@@ -69,6 +69,22 @@ def insert(cur: apsw.Cursor, kid: int, member: bytes, value: float) -> None:
                 (kid, member, value))
 
 
+_INSERT_OR_IGNORE = "INSERT OR IGNORE INTO zset_members (key_id, member, score) VALUES (?, ?, ?)"
+_UPDATE_IF_CHANGED = ("UPDATE zset_members SET score = ?3 WHERE key_id = ?1 AND member = ?2 "
+                      "AND score != ?3")
+
+
+def insert_or_update(conn: apsw.Connection, cur: apsw.Cursor, kid: int, member: bytes,
+                     value: float) -> bool | None:
+    """Set ``member``'s score: True when it was added, False when its score changed,
+    None when it already had this score (nothing written; -0.0 equals 0.0, as in Redis)."""
+    cur.execute(_INSERT_OR_IGNORE, (kid, member, value))
+    if conn.changes():
+        return True
+    cur.execute(_UPDATE_IF_CHANGED, (kid, member, value))
+    return False if conn.changes() else None
+
+
 def update(cur: apsw.Cursor, kid: int, member: bytes, value: float) -> None:
     cur.execute("UPDATE zset_members SET score = ? WHERE key_id = ? AND member = ?",
                 (value, kid, member))

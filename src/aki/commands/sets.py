@@ -42,7 +42,11 @@ def sadd(c, argv):
     added = S.add(ks.cur, ks.engine.conn, row.id, members)
     if added:
         n = row.len + added
-        ks.set_meta(row, length=n, enc=_enc_after_add(row.enc, n, members, c.server.config))
+        enc = _enc_after_add(row.enc, n, members, c.server.config)
+        if enc != row.enc:
+            ks.set_meta(row, length=n, enc=enc)
+        else:
+            ks.set_len(row, n)
         ks.notify("s", "sadd", c.db, key)
     return added
 

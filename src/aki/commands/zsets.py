@@ -79,11 +79,17 @@ def string2d(b: bytes) -> float | None:
     return v
 
 
+_INF_WORDS = {b"+inf": math.inf, b"-inf": -math.inf, b"inf": math.inf}
+
+
 def _strtod(b: bytes) -> float | None:
     """``strtod(s, &eptr)`` with ``*eptr == '\\0'`` required (zslParseRange): leading
     spaces allowed, stops at a NUL byte, an empty string is 0, NaN refused."""
     if len(b) < 300 and b.isdigit():
         return float(b)
+    v = _INF_WORDS.get(b)
+    if v is not None:
+        return v
     nul = b.find(b"\x00")
     if nul >= 0:
         b = b[:nul]

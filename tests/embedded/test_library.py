@@ -233,6 +233,28 @@ def test_server_and_library_share_a_file(tmp_path):
         srv.stop()
 
 
+def test_server_reads_from_its_cache_see_another_process_write(tmp_path):
+    """GET answered from the server's row cache (no transaction) still notices a
+    commit by another process: the cache is re-validated every loop iteration."""
+    srv = start_aki(tmp_path, dbfile="both.aki")
+    try:
+        r = srv.client()
+        r.set("k", "1")
+        for _ in range(3):
+            assert r.get("k") == b"1"  # cached now
+        with aki.open(tmp_path / "both.aki") as db:
+            db.set("k", "2")
+            db.delete("gone")
+        assert r.get("k") == b"2"
+        r.set("gone", "x")
+        assert r.get("gone") == b"x"
+        with aki.open(tmp_path / "both.aki") as db:
+            db.delete("gone")
+        assert r.get("gone") is None
+    finally:
+        srv.stop()
+
+
 CRASHER = """
     import sys, aki
     db = aki.open(sys.argv[1], appendfsync="always")

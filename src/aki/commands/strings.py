@@ -90,7 +90,11 @@ def get_string(c, key: bytes) -> bytes | None:
     return row.value
 
 
-@command("get")
+def _get_cached(c, argv):
+    return c.server.ks.cached_string(c.db, argv[1])
+
+
+@command("get", cached_read=_get_cached)
 def get(c, argv):
     row = c.server.ks.lookup_read(c.db, argv[1])
     if row is None:

@@ -22,6 +22,7 @@ from aki import errors
 from aki.core.registry import COMMANDS, Command
 from aki.errors import RedisError
 from aki.resp.types import QUEUED, ErrorReply
+from aki.storage.keyspace import UNCACHED
 
 if TYPE_CHECKING:
     from aki.core.session import Client
@@ -81,9 +82,22 @@ def execute(client: Client, argv: list[bytes]) -> object:
         arity = cmd.arity
         n = len(argv)
         if (n == arity or n >= -arity > 0) and not (client.resp == 2 and (
-                client.channels or client.patterns or client.shard_channels)) \
-                and "guard" not in client.server.extensions:
-            return call(client, cmd, argv)
+                client.channels or client.patterns or client.shard_channels)):
+            server = client.server
+            if "guard" not in server.extensions:
+                if cmd.cached_read is not None and not server.monitors \
+                        and not server.after_read:
+                    # A read the row cache answers: no SQL, so no transaction to open
+                    # and nothing to log, propagate or notify; only the statistics.
+                    start = _perf()
+                    reply = cmd.cached_read(client, argv)
+                    if reply is not UNCACHED:
+                        cmd.calls += 1
+                        cmd.usec += int((_perf() - start) * 1_000_000)
+                        client.last_cmd = cmd.fullname
+                        server.stats.total_commands += 1
+                        return reply
+                return call(client, cmd, argv)
     server = client.server
     cmd = resolve(client, argv)
     if type(cmd) is ErrorReply:

@@ -37,6 +37,7 @@ class Command:
         "is_write", "is_readonly", "noscript", "loading", "stale", "denyoom",
         "pubsub", "fast", "admin", "blocking", "no_multi", "noauth", "allow_busy",
         "calls", "usec", "rejected_calls", "failed_calls", "key_finder", "skip_monitor",
+        "cached_read",
     )
 
     def __init__(self, fullname: str, info: list | None, docs: Any, parent: Command | None) -> None:
@@ -48,6 +49,9 @@ class Command:
         self.handler: Handler | None = None
         self.subcommands: dict[bytes, Command] = {}
         self.key_finder: Callable[[list[bytes]], list[int]] | None = None
+        # Optional answer from the row cache alone (no SQL, no transaction), or
+        # keyspace.UNCACHED to take the handler's road: see dispatch.execute.
+        self.cached_read: Callable[[Any, list[bytes]], object] | None = None
         if info is not None:
             self.arity = info[1]
             self.flags = _status_set(info[2])
@@ -132,6 +136,7 @@ def command(
     keys: tuple[int, int, int] | None = None,
     categories: str | None = None,
     key_finder: Callable[[list[bytes]], list[int]] | None = None,
+    cached_read: Callable[[Any, list[bytes]], object] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Bind a handler ``fn(client, argv) -> reply`` to a command name.
 
@@ -163,6 +168,8 @@ def command(
         cmd.handler = fn
         if key_finder is not None:
             cmd.key_finder = key_finder
+        if cached_read is not None:
+            cmd.cached_read = cached_read
         return fn
 
     return bind

@@ -42,6 +42,13 @@ class App:
         self.exit_code = 0
         server.extensions["app"] = self
         server.shutdown_requested = self.request_shutdown
+        ks = server.ks
+
+        def stale() -> None:
+            ks.fresh = False
+
+        # reads served from the row cache re-check for other writers once per iteration
+        ks.schedule_stale = lambda: loop.call_soon(stale)
 
     def protocol(self) -> RespConnection:
         return RespConnection(self)

@@ -168,6 +168,11 @@ class Engine:
         DEFERRED for a read-only single call of the embedded library."""
         self.cur.execute("BEGIN" if readonly and self.read_deferred else "BEGIN IMMEDIATE")
         self.in_tx = True
+        self.check_external()
+
+    def check_external(self) -> None:
+        """Run the external-change callbacks if another connection committed since
+        the last look (PRAGMA data_version: it moves only for other connections)."""
         dv = self.cur.execute("PRAGMA data_version").fetchone()[0]
         if dv != self._data_version:
             if self._data_version != -1:

@@ -20,7 +20,7 @@ import itertools
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from aki.errors import WRONGTYPE, RedisError
 from aki.storage.engine import Engine
@@ -43,7 +43,7 @@ ELEMENT_TABLES: dict[int, list[str]] = {
     5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
-_UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
+UNCACHED = _UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 
 
@@ -203,6 +203,43 @@ class Keyspace:
         if self.lfu:
             self._lfu_touch(ck)
         return row
+
+    def cached_string(self, db: int, key: bytes) -> object:
+        """GET served from the row cache alone, or ``UNCACHED`` when only the full
+        road can answer (not cached, another type, expired, LFU bookkeeping due).
+        No SQL runs here, so no transaction is needed: what the cache holds outside an
+        open batch is committed, and inside one the reply is held like any other."""
+        if not self.fresh:
+            if self.schedule_stale is None:
+                return _UNCACHED
+            # Once per event-loop iteration: drop the cache if another process wrote.
+            if not self.engine.in_tx:
+                self.engine.check_external()
+            self.fresh = True
+            self.schedule_stale()
+        ck = (db, key)
+        row = self.cache.get(ck, _UNCACHED)
+        if row is None:
+            self.misses += 1
+            return None
+        if row is _UNCACHED or row.type != STRING or self.lfu:
+            return _UNCACHED
+        exp = row.expire_at
+        if exp is not None and exp <= self.now():
+            return _UNCACHED
+        self.hits += 1
+        acc = self.access
+        acc[ck] = _time()
+        if len(acc) > self.access_entries:
+            self._evict_access()
+        return row.value
+
+    # Reads served from the cache alone (cached_string) need it known to be current:
+    # ``fresh`` is set by a data_version check and cleared by ``schedule_stale``, which
+    # the server binds to the next loop iteration. Unbound (the embedded library, where
+    # every call opens its own transaction) those reads take the full road.
+    fresh = False
+    schedule_stale: Callable[[], None] | None = None
 
     def peek(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""

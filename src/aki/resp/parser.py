@@ -40,13 +40,12 @@ _SUSPECT = re.compile(rb"\n[+=(]|\*-?[0-9]{8}")
 
 
 def _suspect(data: bytes) -> bool:
-    """Whether hiredis must not see ``data`` (cheap checks first: this runs per read)."""
-    if len(data.translate(None, b"+=(")) != len(data) and (
-            b"\n+" in data or b"\n=" in data or b"\n(" in data):
-        return True
-    if data.count(b"*") == 1:  # one request, no '*' in its arguments: its own header
-        return data.find(b"\r\n") >= 9
+    """Whether hiredis must not see ``data``: one regex scan (measured cheaper than any
+    combination of ``in``/``count`` tests, even for a one-request read)."""
     return _SUSPECT.search(data) is not None
+
+
+_suspect_search = _SUSPECT.search
 
 
 def wire_length(argv: list[bytes]) -> int:
@@ -139,7 +138,7 @@ class RequestParser:
     # -- fast path -----------------------------------------------------------------
 
     def _feed_hiredis(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
-        if _suspect(data):
+        if _suspect_search(data) is not None:  # _suspect(), inlined: this runs per read
             # hiredis would return these non-bulk elements as strings, and it allocates
             # a list for a multibulk count up front (a "*2147483648" stalls it): exact parser.
             self._python = True

@@ -35,15 +35,16 @@ def sadd(c, argv):
     ks = c.server.ks
     key = argv[1]
     row = _set_or_none(ks, c.db, key)
-    if row is None:
+    created = row is None
+    if created:
         row = ks.create(c.db, key, SET)
-        row.enc = 0 if to_int(argv[2]) is not None else 1  # setTypeCreate
+        row.enc = 0 if to_int(argv[2]) is not None else 1  # setTypeCreate (file: set_meta below)
     members = argv[2:]
     added = S.add(ks.cur, ks.engine.conn, row.id, members)
     if added:
         n = row.len + added
         enc = _enc_after_add(row.enc, n, members, c.server.config)
-        if enc != row.enc:
+        if created or enc != row.enc:
             ks.set_meta(row, length=n, enc=enc)
         else:
             ks.set_len(row, n)

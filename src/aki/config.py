@@ -50,6 +50,8 @@ AKI_DIRECTIVES: dict[str, dict] = {
     "checkpoint-wal-size": {"kind": "LongLong", "default": "67108864", "min": 1024 * 1024,
                             "max": 2**63 - 1, "numtype": "MEMORY_CONFIG",
                             "flags": ["MODIFIABLE_CONFIG"]},
+    "row-cache-entries": {"kind": "Int", "default": "200000", "min": 1000, "max": 2**31 - 1,
+                          "numtype": "INTEGER_CONFIG", "flags": ["MODIFIABLE_CONFIG"]},
     "http-port": {"kind": "Int", "default": "0", "min": 0, "max": 65535,
                   "numtype": "INTEGER_CONFIG", "flags": ["IMMUTABLE_CONFIG"]},
     "load-rdb": {"kind": "String", "default": "", "flags": ["IMMUTABLE_CONFIG"]},

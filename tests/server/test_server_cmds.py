@@ -271,3 +271,34 @@ def test_config_set_port_rebinds(tmp_path):
         srv.port = new
     finally:
         srv.stop()
+
+
+def test_row_cache_bound_and_big_strings(tmp_path):
+    """The row cache is bounded by row-cache-entries (CONFIG SET lowers it live) and
+    never keeps a string over 64 KiB: such values are served from the file."""
+    srv = start_aki(tmp_path, "--row-cache-entries", "5000")
+    try:
+        r = srv.client()
+        assert r.config_get("row-cache-entries") == {"row-cache-entries": "5000"}
+        big = b"x" * (64 * 1024 + 1)
+        r.set("big", big)
+        assert r.get("big") == big and r.get("big") == big
+        assert r.info("aki")["aki_row_cache_entries"] == 0
+        r.set("small", "1")
+        r.append("small", big)  # grows past the bound in place: dropped from the cache
+        assert r.info("aki")["aki_row_cache_entries"] == 0
+        assert r.strlen("small") == len(big) + 1
+        with r.pipeline(transaction=False) as p:
+            for i in range(12_000):
+                p.set(f"k{i}", i)
+            p.execute()
+        assert 0 < r.info("aki")["aki_row_cache_entries"] <= 5000
+        r.config_set("row-cache-entries", "1000")
+        r.get("k1")
+        assert r.info("aki")["aki_row_cache_max_entries"] == 1000
+        assert 0 < r.info("aki")["aki_row_cache_entries"] <= 1000
+        assert r.get("k11999") == b"11999" and r.dbsize() == 12_002
+        with pytest.raises(redis.ResponseError):
+            r.config_set("row-cache-entries", "10")
+    finally:
+        srv.stop()

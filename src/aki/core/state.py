@@ -62,7 +62,8 @@ class Server:
             cache_size_kb=max(1, cfg.cache_size // 1024),
             databases=cfg.databases,
         )
-        self.ks = Keyspace(self.engine)
+        self.ks = Keyspace(self.engine, cache_entries=cfg.row_cache_entries)
+        cfg.on_change("row-cache-entries", self.ks.set_cache_entries)
         self.start_time = time.time()
         self.run_id = os.urandom(20).hex()
         self.replid = os.urandom(20).hex()

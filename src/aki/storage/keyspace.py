@@ -43,6 +43,7 @@ ELEMENT_TABLES: dict[int, list[str]] = {
     5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
+BIG_VALUE = 64 * 1024  # strings longer than this are never kept in the row cache
 UNCACHED = _UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 
@@ -107,7 +108,7 @@ def now_ms() -> int:
 class Keyspace:
     """Key-level operations over the engine's writer connection."""
 
-    def __init__(self, engine: Engine, cache_entries: int = 100_000) -> None:
+    def __init__(self, engine: Engine, cache_entries: int = 200_000) -> None:
         self.engine = engine
         self.cur = engine.cur
         self.cache: dict[tuple[int, bytes], KeyRow | None] = {}
@@ -155,7 +156,17 @@ class Keyspace:
     def now(self) -> int:
         return self.clock if self.clock is not None else int(time.time() * 1000)
 
+    def set_cache_entries(self, n: int) -> None:
+        """CONFIG SET row-cache-entries: the bound of the row cache and access map."""
+        self.cache_entries = self.access_entries = n
+        if len(self.cache) > n:
+            self.cache.clear()
+        if len(self.access) > n:
+            self._evict_access()
+
     def _remember(self, db: int, key: bytes, row: KeyRow | None) -> None:
+        if row is not None and row.type == STRING and len(row.value) > BIG_VALUE:
+            return  # the cache is bounded by entries: a big string is read from the file
         cache = self.cache
         if len(cache) >= self.cache_entries:
             # Evict the oldest eighth in one pass. Popping one entry at a time from the
@@ -398,6 +409,8 @@ class Keyspace:
                 )
             row.value = value  # type: ignore[union-attr]
             row.expire_at = expire_at  # type: ignore[union-attr]
+            if len(value) > BIG_VALUE:
+                self.cache.pop((db, key), None)  # see _remember
         else:
             if row is not None:
                 self._delete(row)  # type: ignore[arg-type]

@@ -77,12 +77,14 @@ _UPDATE_IF_CHANGED = ("UPDATE zset_members SET score = ?3 WHERE key_id = ?1 AND 
 def insert_or_update(conn: apsw.Connection, cur: apsw.Cursor, kid: int, member: bytes,
                      value: float) -> bool | None:
     """Set ``member``'s score: True when it was added, False when its score changed,
-    None when it already had this score (nothing written; -0.0 equals 0.0, as in Redis)."""
-    cur.execute(_INSERT_OR_IGNORE, (kid, member, value))
-    if conn.changes():
-        return True
+    None when it already had this score (nothing written; -0.0 equals 0.0, as in Redis).
+    The UPDATE goes first: re-scoring a present member (the steady state of a busy
+    zset) is then one statement; a new member costs a no-op UPDATE more."""
     cur.execute(_UPDATE_IF_CHANGED, (kid, member, value))
-    return False if conn.changes() else None
+    if conn.changes():
+        return False
+    cur.execute(_INSERT_OR_IGNORE, (kid, member, value))
+    return True if conn.changes() else None
 
 
 def update(cur: apsw.Cursor, kid: int, member: bytes, value: float) -> None:

@@ -91,7 +91,7 @@ def get_string(c, key: bytes) -> bytes | None:
 
 
 def _get_cached(c, argv):
-    return c.server.ks.cached_string(c.db, argv[1])
+    return c.server.ks.read_string(c.db, argv[1])
 
 
 @command("get", cached_read=_get_cached)

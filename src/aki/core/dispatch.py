@@ -87,8 +87,8 @@ def execute(client: Client, argv: list[bytes]) -> object:
             if "guard" not in server.extensions:
                 if cmd.cached_read is not None and not server.monitors \
                         and not server.after_read:
-                    # A read the row cache answers: no SQL, so no transaction to open
-                    # and nothing to log, propagate or notify; only the statistics.
+                    # A read answered without a batch transaction (the row cache, or
+                    # one autocommit SELECT): nothing to log, propagate or notify.
                     start = _perf()
                     reply = cmd.cached_read(client, argv)
                     if reply is not UNCACHED:

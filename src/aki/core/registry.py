@@ -49,7 +49,7 @@ class Command:
         self.handler: Handler | None = None
         self.subcommands: dict[bytes, Command] = {}
         self.key_finder: Callable[[list[bytes]], list[int]] | None = None
-        # Optional answer from the row cache alone (no SQL, no transaction), or
+        # Optional answer without a batch transaction (row cache or autocommit read), or
         # keyspace.UNCACHED to take the handler's road: see dispatch.execute.
         self.cached_read: Callable[[Any, list[bytes]], object] | None = None
         if info is not None:

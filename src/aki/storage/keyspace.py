@@ -166,7 +166,10 @@ class Keyspace:
 
     def _remember(self, db: int, key: bytes, row: KeyRow | None) -> None:
         if row is not None and row.type == STRING and len(row.value) > BIG_VALUE:
-            return  # the cache is bounded by entries: a big string is read from the file
+            # the cache is bounded by entries: a big string is read from the file (and
+            # whatever the cache said about this key before is now wrong)
+            self.cache.pop((db, key), None)
+            return
         cache = self.cache
         if len(cache) >= self.cache_entries:
             # Evict the oldest eighth in one pass. Popping one entry at a time from the
@@ -215,11 +218,12 @@ class Keyspace:
             self._lfu_touch(ck)
         return row
 
-    def cached_string(self, db: int, key: bytes) -> object:
-        """GET served from the row cache alone, or ``UNCACHED`` when only the full
-        road can answer (not cached, another type, expired, LFU bookkeeping due).
-        No SQL runs here, so no transaction is needed: what the cache holds outside an
-        open batch is committed, and inside one the reply is held like any other."""
+    def read_string(self, db: int, key: bytes) -> object:
+        """GET without a batch transaction, or ``UNCACHED`` when only the full road can
+        answer (another type, expired, LFU bookkeeping due). A row not in the cache is
+        read by one SELECT in autocommit mode, which is its own consistent snapshot:
+        outside an open batch everything it and the cache see is committed, and inside
+        one the reply is held until the COMMIT like any other."""
         if not self.fresh:
             if self.schedule_stale is None:
                 return _UNCACHED
@@ -230,10 +234,17 @@ class Keyspace:
             self.schedule_stale()
         ck = (db, key)
         row = self.cache.get(ck, _UNCACHED)
+        if row is _UNCACHED:
+            r = self.cur.execute(
+                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
+                (self.dbmap[db], key),
+            ).fetchone()
+            row = KeyRow(db, key, r) if r is not None else None
+            self._remember(db, key, row)
         if row is None:
             self.misses += 1
             return None
-        if row is _UNCACHED or row.type != STRING or self.lfu:
+        if row.type != STRING or self.lfu:
             return _UNCACHED
         exp = row.expire_at
         if exp is not None and exp <= self.now():
@@ -245,7 +256,7 @@ class Keyspace:
             self._evict_access()
         return row.value
 
-    # Reads served from the cache alone (cached_string) need it known to be current:
+    # Reads served without a transaction (read_string) need the cache known current:
     # ``fresh`` is set by a data_version check and cleared by ``schedule_stale``, which
     # the server binds to the next loop iteration. Unbound (the embedded library, where
     # every call opens its own transaction) those reads take the full road.

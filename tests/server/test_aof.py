@@ -189,3 +189,51 @@ def test_redis_preamble_fixture_and_appendonlydir_import(tmp_path):
         assert r.smembers("s5") == {b"x"}
     finally:
         srv.stop()
+
+
+def _commands_in_log(data: bytes) -> list[list[bytes]]:
+    """The commands of an AOF (after an RDB preamble, if any), names lowercased."""
+    import hiredis
+
+    start = data.find(b"*")
+    if data.startswith(b"REDIS"):
+        start = data.find(b"\xff") + 9  # EOF opcode + checksum
+    reader = hiredis.Reader()
+    reader.feed(data[start:])
+    out = []
+    while (cmd := reader.gets()) is not False:
+        out.append([cmd[0].lower(), *cmd[1:]])
+    return out
+
+
+def test_publish_is_not_logged_as_in_redis(tmp_path):
+    """Redis sends PUBLISH/SPUBLISH to replicas only: its AOF never holds them, alone
+    or inside MULTI (a transaction of only PUBLISH leaves no MULTI/EXEC either)."""
+    def run(r):
+        r.publish("ch", "hello")
+        r.execute_command("SPUBLISH", "ch2", "x")
+        r.set("a", "1")
+        with r.pipeline(transaction=True) as p:
+            p.publish("ch", "in-multi")
+            p.execute()
+        with r.pipeline(transaction=True) as p:
+            p.set("b", "2").publish("ch", "with-a-write")
+            p.execute()
+
+    (tmp_path / "redis").mkdir()
+    red = start_redis(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always",
+                      "--dir", str(tmp_path / "redis"))
+    try:
+        run(red.client())
+    finally:
+        red.stop()
+    incr = next((tmp_path / "redis" / "appendonlydir").glob("*.incr.aof")).read_bytes()
+    expected = _commands_in_log(incr)
+    srv = aof_server(tmp_path, "--appendfsync", "always")
+    try:
+        run(srv.client())
+    finally:
+        srv.stop()
+    got = _commands_in_log((tmp_path / "appendonly.aof").read_bytes())
+    assert b"publish" not in {c[0] for c in got} and b"spublish" not in {c[0] for c in got}
+    assert got == expected

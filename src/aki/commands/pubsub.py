@@ -93,8 +93,8 @@ def publish(c, argv):
     server = c.server
     n = server.pubsub.publish(argv[1], argv[2])
     server.stats.pubsub_channels_published += 1
-    # PUBLISH reaches replicas and the AOF (as forceCommandPropagation does)
-    server.propagate(c.db, list(argv))
+    # Redis propagates PUBLISH to replicas only (PROPAGATE_REPL), never to the AOF;
+    # aki has no replicas yet, so there is nothing to propagate it to.
     return n
 
 
@@ -102,8 +102,7 @@ def publish(c, argv):
 def spublish(c, argv):
     server = c.server
     n = server.pubsub.spublish(argv[1], argv[2])
-    server.propagate(c.db, list(argv))
-    return n
+    return n  # replicas only, as PUBLISH (see there)
 
 
 # -- PUBSUB ----------------------------------------------------------------------------

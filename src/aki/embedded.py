@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import apsw
 import hiredis
 import redis
 from redis._parsers.hiredis import _HiredisParser
@@ -153,8 +154,22 @@ class Core:
     def run(self, client: Client, argv: list[bytes]) -> object:
         """Run one command to completion (waiting if it blocks); returns the reply value."""
         with self.lock:
+            server = self.server
+            server.batch_error = None
             reply = execute(client, argv)
             ok = self.finish()
+            if not ok and isinstance(server.batch_error, apsw.BusyError) \
+                    and server.engine.read_deferred:
+                # A read-only call runs in a DEFERRED transaction; if it had to write
+                # (a lazily expired key) after another process committed, SQLite refuses
+                # the upgrade (SQLITE_BUSY_SNAPSHOT). Nothing was applied: run it again
+                # in an IMMEDIATE transaction, which takes the write lock up front.
+                server.engine.read_deferred = False
+                try:
+                    reply = execute(client, argv)
+                    ok = self.finish()
+                finally:
+                    server.engine.read_deferred = True
         if not ok:
             from aki.resp.types import ErrorReply
 

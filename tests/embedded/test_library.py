@@ -323,3 +323,33 @@ def test_lua_and_lock_embedded(tmp_path):
         double = r.register_script("return tonumber(ARGV[1]) * 2")
         assert double(args=[21]) == 42
         r.close()
+
+
+def test_read_that_must_expire_retries_after_another_process_wrote(tmp_path):
+    """A read-only call runs in a DEFERRED transaction. When it finds an expired key it
+    must delete it; if another connection committed in between, SQLite refuses that
+    upgrade (SQLITE_BUSY_SNAPSHOT). The call is retried, not answered with an error."""
+    import apsw
+
+    path = tmp_path / "snap.aki"
+    with aki.open(path) as db:
+        db.set("k", "v", px=30)
+        db.set("other", "1")
+        time.sleep(0.06)
+        ks = db._core.server.ks
+        real = ks._expire_row
+        fired = []
+
+        def expire_after_a_foreign_commit(row):
+            if not fired:  # another process commits between our read and our delete
+                fired.append(True)
+                conn = apsw.Connection(str(path))
+                conn.setbusytimeout(2000)
+                conn.execute("UPDATE keys SET value = x'32' WHERE key = x'6f74686572'")
+                conn.close()
+            real(row)
+
+        ks._expire_row = expire_after_a_foreign_commit
+        assert db.get("k") is None  # no "rolled back" error
+        assert fired and db.exists("k") == 0
+        assert db.get("other") == b"2"

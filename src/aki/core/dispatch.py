@@ -176,6 +176,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     except Exception as exc:  # a bug or an I/O error: the batch must not commit
         log.exception("command %r failed", argv[0])
         server.batch_failed = True
+        server.batch_error = exc
         reply = ErrorReply(f"ERR internal error while executing '{cmd.fullname}': {exc}")
         cmd.failed_calls += 1
         _count_error(server, reply.message)

@@ -108,6 +108,7 @@ class Server:
         self.tx_propagation: list[tuple[int, list[bytes]]] | None = None
         # set by execute() when a handler crashed: the committer rolls the batch back
         self.batch_failed = False
+        self.batch_error: Exception | None = None  # what made the batch fail, if a handler
         self.ks.on_expired = self._propagate_expired
         from aki.core.notify import Notifier
 

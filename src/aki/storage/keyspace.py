@@ -51,12 +51,13 @@ KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 class KeyRow:
     """One row of ``keys``. Repositories read it; only Keyspace writes it."""
 
-    __slots__ = ("id", "type", "value", "expire_at", "len", "head", "enc", "db", "key")
+    __slots__ = ("id", "type", "value", "expire_at", "len", "head", "enc", "db", "key", "atime")
 
     def __init__(self, db: int, key: bytes, row: tuple) -> None:
         self.db = db
         self.key = key
         self.id, self.type, self.value, self.expire_at, self.len, self.head, self.enc = row
+        self.atime = 0.0  # last access while cached (0: none); see Keyspace.idle_seconds
 
 
 _ID_SLOT = KeyRow.id  # the slot descriptor, for LazyIdRow
@@ -80,6 +81,7 @@ class LazyIdRow(KeyRow):
         self.len = 0
         self.head = 0
         self.enc = enc
+        self.atime = 0.0
         self.pdb = pdb
         self.cur = cur
 
@@ -123,9 +125,11 @@ class Keyspace:
         self.lazy_expire = True  # False on a replica: it waits for the primary's DEL
         self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
         self.dbmap: list[int] = list(range(engine.databases))
-        # Last access times (OBJECT IDLETIME) and LFU counters (OBJECT FREQ), bounded:
-        # past ``access_entries`` the oldest-inserted entries are dropped and
-        # ``access_horizon`` remembers the latest time dropped.
+        # Last access times (OBJECT IDLETIME): a cached row carries its own (``atime``,
+        # no second dict probe per command); ``access`` holds those of keys not cached,
+        # bounded: past ``access_entries`` the oldest-inserted entries are dropped, and
+        # ``access_horizon`` remembers the latest time dropped (from either place), so
+        # the idle time of a forgotten key is a lower bound. LFU counters: ``freq``.
         self.access: dict[tuple[int, bytes], float] = {}
         self.access_entries = cache_entries
         self.access_horizon = time.time()  # keys not in ``access`` are idle at least since
@@ -152,6 +156,7 @@ class Keyspace:
 
     def invalidate(self) -> None:
         self.cache.clear()
+        self.access_horizon = time.time()  # the rows' access times went with them
 
     def now(self) -> int:
         return self.clock if self.clock is not None else int(time.time() * 1000)
@@ -174,8 +179,12 @@ class Keyspace:
         if len(cache) >= self.cache_entries:
             # Evict the oldest eighth in one pass. Popping one entry at a time from the
             # front of a dict is O(n) each (the iterator walks over the deleted slots).
+            horizon = self.access_horizon
             for old in list(itertools.islice(cache, max(1, self.cache_entries // 8))):
-                del cache[old]
+                r = cache.pop(old)
+                if r is not None and r.atime > horizon:
+                    horizon = r.atime
+            self.access_horizon = horizon
         cache[(db, key)] = row
 
     def touch(self, db: int, key: bytes) -> None:
@@ -208,12 +217,7 @@ class Keyspace:
                 return None
             self._expire_row(row)
             return None
-        # Updated in place (one dict store): eviction is then oldest-inserted first, and
-        # the horizon stays a true lower bound of the idle time of evicted keys.
-        acc = self.access
-        acc[ck] = _time()
-        if len(acc) > self.access_entries:
-            self._evict_access()
+        row.atime = _time()
         if self.lfu:
             self._lfu_touch(ck)
         return row
@@ -250,10 +254,7 @@ class Keyspace:
         if exp is not None and exp <= self.now():
             return _UNCACHED
         self.hits += 1
-        acc = self.access
-        acc[ck] = _time()
-        if len(acc) > self.access_entries:
-            self._evict_access()
+        row.atime = _time()
         return row.value
 
     # Reads served without a transaction (read_string) need the cache known current:
@@ -298,16 +299,27 @@ class Keyspace:
 
     def record_access(self, db: int, key: bytes, when: float | None = None) -> None:
         """A key was created or used now (or at ``when``, RESTORE IDLETIME)."""
+        t = _time() if when is None else when
         ck = (db, key)
+        row = self.cache.get(ck)
+        if row is not None:
+            row.atime = t
+            if when is not None:
+                self.access.pop(ck, None)  # an older time must not lose to a stale entry
+            return
         acc = self.access
         acc.pop(ck, None)
-        acc[ck] = _time() if when is None else when
+        acc[ck] = t
         if len(acc) > self.access_entries:
             self._evict_access()
 
     def idle_seconds(self, db: int, key: bytes) -> int:
         """estimateObjectIdleTime / 1000 for a live key."""
-        t = self.access.get((db, key))
+        ck = (db, key)
+        t = self.access.get(ck)
+        row = self.cache.get(ck)
+        if row is not None and row.atime and (t is None or row.atime > t):
+            t = row.atime
         if t is None:
             t = self.access_horizon
         return max(0, int(_time() - t))

@@ -218,3 +218,37 @@ def test_string2ll_matches_redis():
 ])
 def test_inline_split_args(line, args):
     assert split_args(line) == args
+
+
+def test_plus_payloads_stay_on_hiredis_and_plus_elements_are_refused():
+    """'+inf' as a payload is common (ZRANGEBYSCORE): it must not push the stream to
+    the Python parser. A '+'/'(' element is still refused exactly as Redis does, alone,
+    after good requests, mixed with '+' payloads, and in a pipeline cut mid-request."""
+    slow = []
+
+    class Counting(RequestParser):
+        def _feed_python(self, *a, **k):
+            slow.append(1)
+            return super()._feed_python(*a, **k)
+
+    p = Counting()
+    one = enc("ZRANGEBYSCORE", "z", "(1", "+inf", "LIMIT", "0", "10")
+    assert p.feed(one) == ([[b"ZRANGEBYSCORE", b"z", b"(1", b"+inf", b"LIMIT", b"0", b"10"]],
+                           None)
+    reqs, err = p.feed(one * 16)
+    assert len(reqs) == 16 and err is None
+    assert not slow  # hiredis parsed both reads
+    # a pipeline split in the middle of a request that holds '+' payloads
+    data = one * 3
+    assert parse_all([data[:50], data[50:]]) == ([list(map(str.encode, [
+        "ZRANGEBYSCORE", "z", "(1", "+inf", "LIMIT", "0", "10"]))] * 3, None)
+    # '+' elements among '+' payloads: the good requests, then Redis's error
+    bad = b"*2\r\n$4\r\nECHO\r\n+inf\r\n"
+    assert parse_all([one + bad + one]) == (
+        [[b"ZRANGEBYSCORE", b"z", b"(1", b"+inf", b"LIMIT", b"0", b"10"]],
+        "expected '$', got '+'")
+    assert parse_all([bad]) == ([], "expected '$', got '+'")
+    assert parse_all([b"*2\r\n$4\r\nECHO\r\n(12\r\n" + one]) == ([], "expected '$', got '('")
+    # a '+' element whose shortfall is made up by a later oversized request cannot pass
+    tricky = b"*2\r\n$4\r\nECHO\r\n+ab\r\n" + enc("ECHO", "+" * 10)
+    assert parse_all([tricky])[1] == "expected '$', got '+'"

@@ -37,6 +37,11 @@ INT_MAX = 2**31 - 1
 _DIGITS = [len(str(i)) for i in range(100_000)]
 # One scan for what hiredis must not see: non-bulk elements, huge multibulk counts.
 _SUSPECT = re.compile(rb"\n[+=(]|\*-?[0-9]{8}")
+# What hiredis must never see: a verbatim element (its bytes come back longer than the
+# canonical bulk would be), a huge multibulk count. A '+'/'(' after a newline is most
+# often a payload ("+inf"); as an element it makes the request shorter than canonical,
+# which the wire-length checks below catch.
+_VERBATIM_OR_HUGE = re.compile(rb"\n=|\*-?[0-9]{8}")
 
 
 def _suspect(data: bytes) -> bool:
@@ -46,6 +51,7 @@ def _suspect(data: bytes) -> bool:
 
 
 _suspect_search = _SUSPECT.search
+_verbatim_or_huge = _VERBATIM_OR_HUGE.search
 
 
 def wire_length(argv: list[bytes]) -> int:
@@ -138,11 +144,16 @@ class RequestParser:
     # -- fast path -----------------------------------------------------------------
 
     def _feed_hiredis(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
+        marker = False
         if _suspect_search(data) is not None:  # _suspect(), inlined: this runs per read
-            # hiredis would return these non-bulk elements as strings, and it allocates
-            # a list for a multibulk count up front (a "*2147483648" stalls it): exact parser.
-            self._python = True
-            return self._feed_python(data)
+            if _verbatim_or_huge(data) is not None:
+                # hiredis would return a verbatim element as a string, and it allocates a
+                # list for a multibulk count up front (a "*2147483648" stalls it).
+                self._python = True
+                return self._feed_python(data)
+            # a '+'/'(' element is possible: lengths must add up exactly, and hiredis's
+            # requests are not trusted as a prefix when they don't
+            marker = True
         reader = self._reader
         try:
             reader.feed(data)
@@ -155,14 +166,16 @@ class RequestParser:
                     if type(a) is not bytes:
                         break
                 else:
-                    return [first], None
+                    if not marker or wire_length(first) == len(data):
+                        return [first], None
+                    return self._fallback(data, [])
             out: list = [] if first is False else [first]
             if first is not False:
                 out.extend(iter(reader.gets, False))
         except hiredis.ProtocolError:
             # Keep the requests before the bad one (hiredis gives no partial list back:
             # re-read them with a fresh reader up to the error).
-            return self._fallback(data, self._good_prefix(data))
+            return self._fallback(data, [] if marker else self._good_prefix(data))
         # Validate: every item a non-empty list of bytes (the common single request
         # first, then in bulk with C-level passes).
         if len(out) == 1:
@@ -179,11 +192,11 @@ class RequestParser:
                     good.append(item)
                 else:
                     break
-            return self._fallback(data, good)
+            return self._fallback(data, [] if marker else good)
         if reader.has_data() or requests_length(out) != len(data):
             # A partial request (hiredis may have swallowed its first lines): the exact
             # parser takes it from its first byte and validates its headers and limits.
-            return self._fallback(data, out)
+            return self._fallback(data, [] if marker else out)
         if len(data) > self.max_bulk_len and any(
             len(a) > self.max_bulk_len for argv in out for a in argv
         ):

@@ -72,3 +72,19 @@ def test_format_double_matches_redis_percent_17g():
 def test_unknown_type_refused():
     with pytest.raises(TypeError):
         encode(object(), False)
+
+
+def test_array_of_plain_bulks_fast_path_matches_the_general_encoder():
+    """Lists of exact ``bytes`` take a one-pass path; bytes subclasses (Raw, Verbatim)
+    and any other element keep the general encoder's answer, in both protocols."""
+    from aki.resp.encoder import _encode_into
+    from aki.resp.types import Raw, Status, Verbatim
+
+    cases = [[b"a", b"", b"\r\n" * 3, bytes(range(256))], [b"a", None], [b"a", 7],
+             [b"a", [b"x"]], [b"a", Status("OK")], [b"a", 1.5],
+             [b"a", Verbatim(b"txt")], [Raw(b"+OK\r\n"), b"a"]]
+    for v in cases:
+        for resp3 in (False, True):
+            parts: list[bytes] = []
+            _encode_into(v, resp3, parts)
+            assert encode(v, resp3) == b"".join(parts), (v, resp3)

@@ -26,6 +26,7 @@ _OK = b"+OK\r\n"
 _NULL2 = b"$-1\r\n"
 _NULL3 = b"_\r\n"
 _INTS = [b":%d\r\n" % i for i in range(1024)]
+_BYTES_ONLY = {bytes}
 
 
 def format_double(d: float) -> bytes:
@@ -52,6 +53,11 @@ def encode(value: object, resp3: bool) -> bytes:
         if value == "OK":
             return _OK
         return b"+%s\r\n" % value.encode()  # type: ignore[union-attr]
+    if t is list and value and set(map(type, value)) == _BYTES_ONLY:  # type: ignore[arg-type]
+        # An array of plain bulk strings (LRANGE, SMEMBERS, HGETALL in RESP2 ...) in one
+        # comprehension (exact type: Raw and Verbatim are bytes subclasses).
+        return b"*%d\r\n%b" % (len(value), b"".join(  # type: ignore[arg-type]
+            [b"$%d\r\n%b\r\n" % (len(x), x) for x in value]))  # type: ignore[union-attr]
     parts: list[bytes] = []
     _encode_into(value, resp3, parts)
     return b"".join(parts)

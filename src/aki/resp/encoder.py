@@ -10,6 +10,7 @@ import math
 
 from aki.errors import RedisError
 from aki.resp.types import (
+    OK,
     BigNumber,
     ErrorReply,
     NullArray,
@@ -43,6 +44,8 @@ def encode(value: object, resp3: bool) -> bytes:
     t = type(value)
     if t is bytes:
         return b"$%d\r\n%s\r\n" % (len(value), value)  # type: ignore[arg-type]
+    if value is OK:  # the shared Status("OK") every write handler returns
+        return _OK
     if t is int:
         if 0 <= value < 1024:  # type: ignore[operator]
             return _INTS[value]  # type: ignore[index]

@@ -405,10 +405,14 @@ class Keyspace:
                 self.cur.execute(_UPSERT_STRING, (pdb, key, value, expire_at, enc, self.now()))
                 if conn.changes():
                     rid = conn.last_insert_rowid()
-                    self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at,
-                                                             0, 0, enc)) if rid else
-                                   LazyIdRow(db, key, pdb, self.cur, value, expire_at, enc))
-                    self.record_access(db, key)
+                    new = KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, enc)) if rid \
+                        else LazyIdRow(db, key, pdb, self.cur, value, expire_at, enc)
+                    if len(value) > BIG_VALUE:
+                        self._remember(db, key, new)  # not kept: drops any stale entry
+                        self.record_access(db, key)  # so the access map has the time
+                    else:
+                        new.atime = _time()  # record_access without looking it up again
+                        self._remember(db, key, new)
                     self.touched.append((db, key))
                     return
             row = self.lookup(db, key)

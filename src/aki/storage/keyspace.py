@@ -30,6 +30,12 @@ TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "h
 TYPE_BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
 
 _ROW_COLS = "id, type, value, expire_at, len, head, enc"
+# SCAN steps (see Keyspace.scan). "+?" for LIMIT: a bound LIMIT otherwise makes this
+# SQLite re-prepare the statement on every run (see storage/zsets.py).
+_SCAN_BY_ID = ("SELECT id, key, type, expire_at FROM keys WHERE +db = ? AND id > ? "
+               "ORDER BY id LIMIT +?")
+_SCAN_BY_DB = ("SELECT id, key, type, expire_at FROM keys WHERE db = ? AND id > ? "
+               "ORDER BY id LIMIT +?")
 _UPSERT_STRING = (
     "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?1, ?2, 0, ?3, ?4, ?5) "
     "ON CONFLICT (db, key) DO UPDATE SET value = ?3, expire_at = ?4, enc = ?5 "
@@ -628,8 +634,14 @@ class Keyspace:
         """SCAN by key id: a cursor is the last id returned, stable across inserts/deletes."""
         now = self.now()
         matcher = compile_glob(pattern) if pattern is not None and pattern != b"*" else None
+        # By id from the cursor: when this database holds a good share of the file, walk
+        # the table itself (``+db`` keeps SQLite off the (db, key) index, which would
+        # sort every key of the database on each call: O(n) per SCAN step); when it is a
+        # small minority, the index finds its keys and the sort is small.
+        here = self.dbsize(db)
+        total = self.cur.execute("SELECT total(keys) FROM dbstats").fetchone()[0]
         rows = self.engine.conn.execute(
-            "SELECT id, key, type, expire_at FROM keys WHERE db = ? AND id > ? ORDER BY id LIMIT ?",
+            _SCAN_BY_ID if here * 4 >= total else _SCAN_BY_DB,
             (self.dbmap[db], cursor, count),
         ).fetchall()
         out = []
@@ -655,7 +667,7 @@ class Keyspace:
             if n <= 10_000:
                 # small databases: exactly uniform, O(n) at worst over the name index
                 r = self.cur.execute(
-                    "SELECT key, expire_at FROM keys WHERE db = ? LIMIT 1 OFFSET ?",
+                    "SELECT key, expire_at FROM keys WHERE db = ? LIMIT 1 OFFSET +?",
                     (phys, random.randrange(n)),
                 ).fetchone()
             else:
@@ -686,7 +698,7 @@ class Keyspace:
             return 0  # a replica waits for the primary's DEL
         now = self.now()
         rows = self.cur.execute(
-            "SELECT db, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?",
+            "SELECT db, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT +?",
             (now, limit),
         ).fetchall()
         if not rows:

@@ -421,8 +421,11 @@ def iter_db(conn: apsw.Connection, phys: int, *, now_ms: int | None = None,
     Keys already expired are left out (they are logically gone)."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     inner = conn.cursor()
+    # +db: stream the table in id order; through the (db, key) index SQLite would first
+    # sort every row of the database, values included, in memory
     rows = conn.cursor().execute(
-        "SELECT id, key, type, value, expire_at, enc FROM keys WHERE db = ? ORDER BY id", (phys,))
+        "SELECT id, key, type, value, expire_at, enc FROM keys WHERE +db = ? ORDER BY id",
+        (phys,))
     for kid, key, type_, value, exp, enc in rows:
         if exp is not None and exp <= now:
             continue

@@ -674,7 +674,8 @@ class Keyspace:
                 # big ones: probe a random id (ids are dense unless many keys were deleted)
                 top = self.cur.execute("SELECT max(id) FROM keys").fetchone()[0] or 0
                 r = self.cur.execute(
-                    "SELECT key, expire_at FROM keys WHERE id >= ? AND db = ? ORDER BY id LIMIT 1",
+                    # +db: walk ids (the (db, key) index would sort the whole database)
+                    "SELECT key, expire_at FROM keys WHERE id >= ? AND +db = ? ORDER BY id LIMIT 1",
                     (random.randint(0, top), phys),
                 ).fetchone()
             if r is None:

@@ -22,6 +22,7 @@ import os
 import pstats
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,7 @@ def measure(opts: argparse.Namespace) -> float:
     else:
         best = min(one_pass() for _ in range(opts.passes))
     app.server.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     return best / len(keys) * 1e6
 
 

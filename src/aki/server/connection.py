@@ -110,14 +110,7 @@ class RespConnection(asyncio.Protocol):
             self._run(requests)
         if error:
             self._protocol_error(error)
-        # _flush, inlined (it runs once per read)
-        if self.holding:
-            return
-        if self.engine.in_tx:
-            self.holding = True
-            self.held.append(self)
-            return
-        self._write_out()
+        self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -265,21 +258,9 @@ class RespConnection(asyncio.Protocol):
     def release(self, ok: bool, error: bytes) -> None:
         """The batch's COMMIT returned (or the batch was rolled back): send the replies."""
         self.holding = False
-        out = self.out
         if not ok:
-            out = [error] * len(out)
-        transport = self.transport
-        if out and transport is not None and not transport.is_closing():
-            data = out[0] if len(out) == 1 else b"".join(out)
-            self.out = []
-            transport.write(data)
-            n = len(data)
-            self.server.stats.net_output += n
-            self.client.tot_net_out += n
-        elif out:
-            self.out = []
-        if self.closing and self.client.close_after_reply and transport is not None:
-            transport.close()
+            self.out = [error] * len(self.out)
+        self._write_out()
 
     def _write_out(self) -> None:
         out = self.out

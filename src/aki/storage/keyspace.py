@@ -204,18 +204,23 @@ class Keyspace:
 
     # -- lookup --------------------------------------------------------------------------
 
+    def _load(self, db: int, key: bytes) -> KeyRow | None:
+        """Read ``key``'s row from the file (None: no such key) and cache the answer."""
+        r = self.cur.execute(
+            "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
+            (self.dbmap[db], key),
+        ).fetchone()
+        row = KeyRow(db, key, r) if r is not None else None
+        self._remember(db, key, row)
+        return row
+
     def lookup(self, db: int, key: bytes) -> KeyRow | None:
         """The live row for ``key``, or None. An expired key is deleted here (lazy expiry).
         Records the access (LRU/LFU), as Redis's lookupKey does."""
         ck = (db, key)
         row = self.cache.get(ck, _UNCACHED)
         if row is _UNCACHED:
-            r = self.cur.execute(
-                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
-                (self.dbmap[db], key),
-            ).fetchone()
-            row = KeyRow(db, key, r) if r is not None else None
-            self._remember(db, key, row)
+            row = self._load(db, key)
         if row is None:
             return None
         if row.expire_at is not None and row.expire_at <= self.now():
@@ -245,12 +250,7 @@ class Keyspace:
         ck = (db, key)
         row = self.cache.get(ck, _UNCACHED)
         if row is _UNCACHED:
-            r = self.cur.execute(
-                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
-                (self.dbmap[db], key),
-            ).fetchone()
-            row = KeyRow(db, key, r) if r is not None else None
-            self._remember(db, key, row)
+            row = self._load(db, key)
         if row is None:
             self.misses += 1
             return None
@@ -272,17 +272,9 @@ class Keyspace:
 
     def peek(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
-        ck = (db, key)
-        cache = self.cache
-        if ck in cache:
-            row = cache[ck]
-        else:
-            r = self.cur.execute(
-                "SELECT " + _ROW_COLS + " FROM keys WHERE db = ? AND key = ?",
-                (self.dbmap[db], key),
-            ).fetchone()
-            row = KeyRow(db, key, r) if r is not None else None
-            self._remember(db, key, row)
+        row = self.cache.get((db, key), _UNCACHED)
+        if row is _UNCACHED:
+            row = self._load(db, key)
         if row is not None and row.expire_at is not None and row.expire_at <= self.now():
             if self.lazy_expire:
                 self._expire_row(row)

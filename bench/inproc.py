@@ -38,6 +38,17 @@ WORKLOADS = {
     "sadd": lambda k: [b"SADD", b"myset", k],
     "hset": lambda k: [b"HSET", b"myhash", k, b"xxx"],
     "zadd": lambda k: [b"ZADD", b"myzset", k[-5:], k],
+    "lrange_100": lambda k: [b"LRANGE", b"mylist", b"0", b"99"],
+    "zrangebyscore": lambda k: [b"ZRANGEBYSCORE", b"bench:zset", b"%d" % int(k[-6:]), b"+inf",
+                                b"LIMIT", b"0", b"10"],
+}
+
+# Data a read workload needs first (not timed), as bench/run.py sets it up.
+SETUP = {
+    "lrange_100": lambda: ([b"LPUSH", b"mylist", *[b"xxx"] * 1000] for _ in range(1)),
+    "zrangebyscore": lambda: ([b"ZADD", b"bench:zset",
+                               *[x for j in range(i, i + 1000) for x in (b"%d" % j, b"m%d" % j)]]
+                              for i in range(0, 100_000, 1000)),
 }
 
 
@@ -94,6 +105,9 @@ def measure(opts: argparse.Namespace) -> float:
             conns[0].data_received(encode([b"SET", b"key:%012d" % i, b"xxx"]))
             if i % 50 == 49:
                 app.committer.flush()
+        app.committer.flush()
+    for argv in SETUP.get(opts.workload, list)():
+        conns[0].data_received(encode(argv))
         app.committer.flush()
     make = WORKLOADS[opts.workload]
     p = opts.pipeline

@@ -82,8 +82,10 @@ def redis_benchmark(port: int, test: str, n: int, clients: int, pipeline: int) -
         capture_output=True, text=True, check=True,
     ).stdout
     rows = list(csv.reader(io.StringIO(out)))
+    # Some tests print a preparation row first ("LPUSH (needed to benchmark LRANGE)"
+    # before "LRANGE_100 (first 100 elements)"): take the row named after the test.
     for row in rows[1:]:
-        if row:
+        if row and row[0].split(" ")[0].upper() == test.upper():
             return float(row[1])
     raise RuntimeError(f"no result for {test}: {out!r}")
 

@@ -20,8 +20,9 @@ def p(pair, request):
 
 
 def test_lrange_binary_elements(p):
-    # LRANGE joins the rows inside SQLite and splits them on 0xff: every range shape,
-    # with and without elements containing that byte, must come back exactly
+    # LRANGE builds a long range's reply inside SQLite and joins a short one there,
+    # splitting it on 0xff: every range shape, with and without elements containing
+    # that byte (or CR LF, NUL, nothing), must come back exactly
     for v in BINARY * 3:
         p.same("RPUSH", "l", v)
     n = len(BINARY) * 3
@@ -33,6 +34,20 @@ def test_lrange_binary_elements(p):
     p.same("RPUSH", "l", b"", b"", b"", b"", b"")
     for start, end in [(0, -1), (0, 99), (n - 2, n + 3), (-7, -1), (10, 5)]:
         p.same("LRANGE", "l", start, end)
+
+
+def test_lrange_wire_reply_inside_scripts_and_exec(p):
+    # a long LRANGE is returned as wire bytes: scripts and EXEC must still see its values
+    for v in BINARY * 2:
+        p.same("RPUSH", "l", v)
+    p.same("EVAL", "return redis.call('LRANGE', KEYS[1], 0, -1)", 1, "l")
+    p.same("EVAL", "local t = redis.call('LRANGE', KEYS[1], 0, -1) return {#t, t[1], t[6]}", 1, "l")
+    p.same("EVAL", "return redis.pcall('LRANGE', KEYS[1], 2, 13)", 1, "l")
+    p.same("MULTI")
+    p.same("LRANGE", "l", 0, -1)
+    p.same("LRANGE", "l", 1, 2)
+    p.same("LLEN", "l")
+    p.same("EXEC")
 
 
 def test_pop_single_until_empty(p):

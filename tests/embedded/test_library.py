@@ -93,6 +93,15 @@ def test_binary_safety(db):
     assert db.keys(b"\x00*") == [key]
 
 
+def test_long_lrange_values(db):
+    # a long LRANGE reply is built as wire bytes inside SQLite: the library hands back values
+    items = [b"", b"\x00", b"\r\n", b"\xff\xfe", b"plain"] * 4
+    db.rpush("l", *items)
+    assert db.lrange("l", 0, -1) == items
+    assert db.lrange("l", 3, 14) == items[3:15]
+    assert db.eval("return redis.call('LRANGE', KEYS[1], 0, -1)", 1, "l") == items
+
+
 def test_reopen_keeps_data(tmp_path):
     path = tmp_path / "keep.aki"
     with aki.open(path) as db:
@@ -294,13 +303,17 @@ def test_cli_one_shot_and_prompt(tmp_path):
     assert out.stdout == "OK\n" and out.returncode == 0
     out = subprocess.run(run + ["RPUSH", "l", "x", "y"], capture_output=True, text=True, env=env)
     assert out.stdout == "(integer) 2\n"
-    script = 'LRANGE l 0 -1\nGET nope\nINCR l\nSET "sp ace" "v w"\nGET "sp ace"\n'
+    out = subprocess.run(run + ["RPUSH", "long", *"abcdefghij"], capture_output=True, text=True,
+                         env=env)
+    assert out.stdout == "(integer) 10\n"
+    script = 'LRANGE l 0 -1\nGET nope\nINCR l\nSET "sp ace" "v w"\nGET "sp ace"\nLRANGE long 0 -1\n'
     out = subprocess.run(run, input=script, capture_output=True, text=True, env=env)
-    assert out.stdout.splitlines() == [
+    assert out.stdout.splitlines()[:6] == [
         '1) "x"', '2) "y"', "(nil)",
         "(error) WRONGTYPE Operation against a key holding the wrong kind of value",
         "OK", '"v w"',
     ]
+    assert out.stdout.splitlines()[6:] == [f'{i + 1:2d}) "{c}"' for i, c in enumerate("abcdefghij")]
     assert out.returncode == 1  # an error was printed
 
 

@@ -133,6 +133,9 @@ def test_command(http):
     status, body = http.request("POST", "/v1/command", {"args": ["INCR", "h"]})
     assert status == 400
     assert body == {"error": "WRONGTYPE Operation against a key holding the wrong kind of value"}
+    http.request("POST", "/v1/command", {"args": ["RPUSH", "l", *"abcdefghij"]})
+    assert http.request("POST", "/v1/command", {"args": ["LRANGE", "l", 0, -1]}) == (
+        200, {"result": list("abcdefghij")})  # a long range goes out as wire bytes: decoded
     assert http.request("POST", "/v1/command", {"args": []})[0] == 400
     assert http.request("POST", "/v1/command", {"args": [None]})[0] == 400
     assert http.request("POST", "/v1/command", raw=b"{")[0] == 400

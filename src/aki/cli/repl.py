@@ -19,10 +19,12 @@ from aki.resp.types import (
     ErrorReply,
     NullArray,
     Push,
+    Raw,
     RespSet,
     Status,
     Verbatim,
 )
+from aki.scripting.convert import parse_raw
 
 
 def _quote(b: bytes) -> str:
@@ -93,6 +95,8 @@ def resp2_shape(value: object) -> object:
 
 
 def _show(client, reply: object) -> str:
+    if isinstance(reply, Raw):  # wire bytes a handler built (LRANGE, GEO ...): the value
+        reply = parse_raw(bytes(reply))
     return format_reply(reply if client.resp == 3 else resp2_shape(reply))
 
 

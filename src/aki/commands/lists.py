@@ -149,6 +149,11 @@ def lrange(c, argv):
     span = L.clamp_range(row.len, start, end)
     if span is None:
         return []
+    if span[1] - span[0] >= 7:
+        # a longer range goes out as the wire bytes SQLite built (no object per element)
+        wire = L.range_wire(c.server.ks, row, span[0], span[1])
+        if wire is not None:
+            return wire
     return L.range_(c.server.ks, row, span[0], span[1])
 
 

@@ -31,11 +31,13 @@ from aki.resp.types import (
     BigNumber,
     ErrorReply,
     Push,
+    Raw,
     RespSet,
     Status,
     Verbatim,
     _NullArray,
 )
+from aki.scripting.convert import parse_raw
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -51,6 +53,8 @@ def _error(status: int, message: str) -> web.Response:
 
 def to_json(value: Any) -> Any:
     """A reply value as JSON: bytes as UTF-8 text when valid, else {"base64": ...}."""
+    if isinstance(value, Raw):  # wire bytes a handler built (LRANGE, GEO ...): the value
+        value = parse_raw(bytes(value))
     t = type(value)
     if t is bytes or t is Verbatim:
         try:

@@ -12,6 +12,7 @@ from aki.errors import RedisError
 from aki.resp.types import (
     OK,
     BigNumber,
+    BulkArray,
     ErrorReply,
     NullArray,
     Push,
@@ -80,6 +81,8 @@ def encode(value: object, resp3: bool) -> bytes:
         parts[0::3] = map(_BULK_HEADER, map(len, value))  # type: ignore[call-overload]
         parts[1::3] = value  # type: ignore[assignment]
         return b"*%d\r\n%b" % (n, b"".join(parts))
+    if t is BulkArray:
+        return value  # type: ignore[return-value]
     parts: list[bytes] = []
     _encode_into(value, resp3, parts)
     return b"".join(parts)
@@ -149,7 +152,7 @@ def _encode_into(value: object, resp3: bool, out: list[bytes]) -> None:
             out.append(b"$%d\r\n%s\r\n" % (len(text), text))
     elif t is _NullArray:
         out.append(_NULL3 if resp3 else b"*-1\r\n")
-    elif t is Raw:
+    elif t is Raw or t is BulkArray:
         out.append(bytes(value))  # type: ignore[arg-type]
     elif isinstance(value, RedisError):
         out.append(encode_error(value.message))

@@ -22,10 +22,13 @@ Python value           RESP2                    RESP3
 ``NullArray``          null array ``*-1``       null ``_``
 ``ErrorReply``         error ``-``              error ``-``
 ``Raw``                bytes as given           bytes as given
+``BulkArray`` (a Raw)  bytes as given           bytes as given
 =====================  =======================  ==============================
 """
 
 from __future__ import annotations
+
+import hiredis
 
 
 class Status(str):
@@ -105,3 +108,16 @@ class Raw(bytes):
     """Bytes already in wire form; written as they are, in either protocol."""
 
     __slots__ = ()
+
+
+class BulkArray(Raw):
+    """An array of bulk strings in wire form (the same bytes in RESP2 and RESP3), built
+    by SQLite for long ranges so that no Python object exists per element; ``items()``
+    gives the list back to consumers of values (scripts, the CLI, the HTTP API)."""
+
+    __slots__ = ()
+
+    def items(self) -> list[bytes]:
+        reader = hiredis.Reader()
+        reader.feed(self)
+        return reader.gets()

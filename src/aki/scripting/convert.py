@@ -24,6 +24,7 @@ from typing import Any
 
 from aki.resp.types import (
     BigNumber,
+    BulkArray,
     ErrorReply,
     NullArray,
     Push,
@@ -66,7 +67,9 @@ def _format_double(x: float) -> bytes:
 
 def reply_to_lua(value: Any, resp: int) -> tuple[int, Any]:
     """A command's reply as redis.call returns it to a script speaking ``resp``."""
-    if isinstance(value, Raw):
+    if type(value) is BulkArray:
+        value = value.items()
+    elif isinstance(value, Raw):
         value = parse_raw(bytes(value))
     if isinstance(value, ErrorReply):
         return ERROR, b"-" + _text_bytes(value.message)
@@ -88,7 +91,9 @@ def reply_to_lua(value: Any, resp: int) -> tuple[int, Any]:
 
 
 def _tokens(v: Any, resp: int, out: list[Any]) -> None:
-    if isinstance(v, Raw):
+    if type(v) is BulkArray:
+        v = v.items()
+    elif isinstance(v, Raw):
         v = parse_raw(bytes(v))
     if isinstance(v, Verbatim):
         if resp == 3:

@@ -13,6 +13,7 @@ Redis 7.0 always stores lists as quicklists (OBJECT ENCODING "quicklist"), so
 
 from __future__ import annotations
 
+from aki.resp.types import BulkArray
 from aki.storage.keyspace import LIST, KeyRow, Keyspace
 
 QUICKLIST = 1
@@ -148,6 +149,23 @@ def clamp_range(length: int, start: int, end: int) -> tuple[int, int] | None:
 # one by one.
 _RANGE_JOINED = ("SELECT CAST(group_concat(value, x'ff') AS BLOB) FROM list_items "
                  "WHERE key_id = ? AND pos BETWEEN ? AND ?")
+
+
+# LRANGE's reply built by SQLite: each element as "$<len>\r\n<bytes>\r\n", concatenated
+# in key order (as above), so no Python object exists per element. length() of a BLOB
+# counts bytes; values are always bound as BLOBs.
+_RANGE_WIRE = ("SELECT count(*), CAST(group_concat('$' || length(value) || x'0d0a' || value "
+               "|| x'0d0a', '') AS BLOB) FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ?")
+
+
+def range_wire(ks: Keyspace, row: KeyRow, start: int, end: int) -> BulkArray | None:
+    """Elements start..end (already clamped) as the wire bytes of a RESP array; None if
+    the rows found are not the whole range (the caller then reads them one by one)."""
+    head = row.head
+    n, body = ks.cur.execute(_RANGE_WIRE, (row.id, head + start, head + end)).fetchone()
+    if n != end - start + 1 or body is None:
+        return None
+    return BulkArray(b"*%d\r\n%b" % (n, body))
 
 
 def range_(ks: Keyspace, row: KeyRow, start: int, end: int, reverse: bool = False) -> list[bytes]:

@@ -36,8 +36,18 @@ def test_lrange_binary_elements(p):
         p.same("LRANGE", "l", start, end)
 
 
-def test_lrange_wire_reply_inside_scripts_and_exec(p):
-    # a long LRANGE is returned as wire bytes: scripts and EXEC must still see its values
+def test_wire_replies_inside_scripts_and_exec(p):
+    # a long LRANGE and a ZRANGEBYSCORE without scores are returned as wire bytes:
+    # scripts and EXEC must still see their values
+    for i, v in enumerate(BINARY):
+        p.same("ZADD", "z", i % 3, v)
+    p.same("EVAL", "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf')", 1, "z")
+    p.same("EVAL", "return #redis.call('ZREVRANGEBYSCORE', KEYS[1], 1, 0, 'LIMIT', 1, 3)", 1, "z")
+    p.same("EVAL", "return redis.call('ZRANGEBYSCORE', KEYS[1], 5, 6)", 1, "z")
+    p.same("MULTI")
+    p.same("ZRANGEBYSCORE", "z", "(0", "+inf", "LIMIT", 0, 10)
+    p.same("ZRANGE", "z", 0, 2, "BYSCORE")
+    p.same("EXEC")
     for v in BINARY * 2:
         p.same("RPUSH", "l", v)
     p.same("EVAL", "return redis.call('LRANGE', KEYS[1], 0, -1)", 1, "l")

@@ -517,6 +517,8 @@ def _zrange(c, argv, start_idx: int, store: bool, rangetype: int = 0, rev: bool 
         elif offset < 0 or limit == 0 or (offset > 0 and offset >= row.len):
             rows = []
         elif rangetype == SCORE:
+            if not (withscores or store):  # the reply's wire bytes, built by SQLite
+                return Z.range_score_wire(cur, row.id, lo, hi, rev, offset, limit)
             rows = Z.range_score(cur, row.id, lo, hi, rev, offset, limit)
         elif lex is None:
             rows = []

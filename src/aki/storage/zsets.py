@@ -25,6 +25,8 @@ import weakref
 
 import apsw
 
+from aki.resp.types import BulkArray
+
 # Score bounds: (value, exclusive). Lex bounds: None = unbounded, else (bytes, exclusive).
 ScoreBound = tuple[float, bool]
 LexBound = tuple[bytes, bool] | None
@@ -150,6 +152,23 @@ def range_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev:
         + (_ORDER_REV if rev else _ORDER) + _LIMIT,
         (kid, lo[0], hi[0], limit, offset),
     ).fetchall()
+
+
+# A members-only range reply built by SQLite, as LRANGE's (storage/lists.py): the inner
+# query's ORDER BY ... LIMIT makes it a co-routine whose rows the aggregate takes in that
+# order (tests/compat compares every range shape with Redis).
+_WIRE = ("SELECT count(*), CAST(group_concat('$' || length(member) || x'0d0a' || member "
+         "|| x'0d0a', '') AS BLOB) FROM (SELECT member FROM zset_members WHERE ")
+
+
+def range_score_wire(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev: bool,
+                     offset: int = 0, limit: int = -1) -> BulkArray:
+    """``range_score``'s members as the wire bytes of a RESP array."""
+    n, body = cur.execute(
+        _WIRE + _K + _score_where(lo, hi) + (_ORDER_REV if rev else _ORDER) + _LIMIT + ")",
+        (kid, lo[0], hi[0], limit, offset),
+    ).fetchone()
+    return BulkArray(b"*%d\r\n%b" % (n, body or b""))
 
 
 def iter_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound):

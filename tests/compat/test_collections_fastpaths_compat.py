@@ -37,13 +37,18 @@ def test_lrange_binary_elements(p):
 
 
 def test_wire_replies_inside_scripts_and_exec(p):
-    # a long LRANGE and a ZRANGEBYSCORE without scores are returned as wire bytes:
+    # a long LRANGE, a ZRANGE by rank or a ZRANGEBYSCORE without scores are wire bytes:
     # scripts and EXEC must still see their values
     for i, v in enumerate(BINARY):
         p.same("ZADD", "z", i % 3, v)
     p.same("EVAL", "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf')", 1, "z")
     p.same("EVAL", "return #redis.call('ZREVRANGEBYSCORE', KEYS[1], 1, 0, 'LIMIT', 1, 3)", 1, "z")
     p.same("EVAL", "return redis.call('ZRANGEBYSCORE', KEYS[1], 5, 6)", 1, "z")
+    p.same("EVAL", "return redis.call('ZREVRANGE', KEYS[1], 1, -2)", 1, "z")
+    for start, end in [(0, -1), (1, 3), (-3, -1), (5, 2), (0, 100), (6, 7)]:
+        p.same("ZRANGE", "z", start, end)
+        p.same("ZREVRANGE", "z", start, end)
+        p.same("ZRANGE", "z", start, end, "REV")
     p.same("MULTI")
     p.same("ZRANGEBYSCORE", "z", "(0", "+inf", "LIMIT", 0, 10)
     p.same("ZRANGE", "z", 0, 2, "BYSCORE")

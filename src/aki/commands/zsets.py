@@ -20,7 +20,7 @@ from aki.core.blocking import NOT_READY, manager, may_block, parse_block_timeout
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
 from aki.errors import RedisError
-from aki.resp.types import NullArray
+from aki.resp.types import BulkArray, NullArray
 from aki.storage import zsets as Z
 from aki.storage.keyspace import SET, ZSET, compile_glob
 
@@ -445,8 +445,9 @@ def zlexcount(c, argv):
 RANK, SCORE, LEX = 1, 2, 3
 
 
-def _rank_rows(cur, row, start: int, end: int, rev: bool) -> list:
-    """Rows for ranks [start, end] (sanitized); the OFFSET is taken from the nearer end."""
+def _rank_rows(cur, row, start: int, end: int, rev: bool, wire: bool = False):
+    """Rows for ranks [start, end] (sanitized); the OFFSET is taken from the nearer end.
+    ``wire``: the members alone, as reply bytes built by SQLite, when read in reply order."""
     llen = row.len
     if start < 0:
         start += llen
@@ -463,6 +464,8 @@ def _rank_rows(cur, row, start: int, end: int, rev: bool) -> list:
         rows = Z.range_rank(cur, row.id, llen - 1 - end, count, not rev)
         rows.reverse()
         return rows
+    if wire:
+        return Z.range_rank_wire(cur, row.id, start, count, rev)
     return Z.range_rank(cur, row.id, start, count, rev)
 
 
@@ -513,7 +516,9 @@ def _zrange(c, argv, start_idx: int, store: bool, rangetype: int = 0, rev: bool 
     else:
         cur = c.server.ks.cur
         if rangetype == RANK:
-            rows = _rank_rows(cur, row, start, end, rev)
+            rows = _rank_rows(cur, row, start, end, rev, not (withscores or store))
+            if type(rows) is BulkArray:
+                return rows
         elif offset < 0 or limit == 0 or (offset > 0 and offset >= row.len):
             rows = []
         elif rangetype == SCORE:

@@ -161,14 +161,21 @@ _WIRE = ("SELECT count(*), CAST(group_concat('$' || length(member) || x'0d0a' ||
          "|| x'0d0a', '') AS BLOB) FROM (SELECT member FROM zset_members WHERE ")
 
 
+def _members_wire(cur: apsw.Cursor, where: str, args: tuple) -> BulkArray:
+    n, body = cur.execute(_WIRE + where + ")", args).fetchone()
+    return BulkArray(b"*%d\r\n%b" % (n, body or b""))
+
+
 def range_score_wire(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev: bool,
                      offset: int = 0, limit: int = -1) -> BulkArray:
     """``range_score``'s members as the wire bytes of a RESP array."""
-    n, body = cur.execute(
-        _WIRE + _K + _score_where(lo, hi) + (_ORDER_REV if rev else _ORDER) + _LIMIT + ")",
-        (kid, lo[0], hi[0], limit, offset),
-    ).fetchone()
-    return BulkArray(b"*%d\r\n%b" % (n, body or b""))
+    return _members_wire(cur, _K + _score_where(lo, hi) + (_ORDER_REV if rev else _ORDER)
+                         + _LIMIT, (kid, lo[0], hi[0], limit, offset))
+
+
+def range_rank_wire(cur: apsw.Cursor, kid: int, start: int, count: int, rev: bool) -> BulkArray:
+    """``range_rank``'s members as the wire bytes of a RESP array."""
+    return _members_wire(cur, _K + (_ORDER_REV if rev else _ORDER) + _LIMIT, (kid, count, start))
 
 
 def iter_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound):

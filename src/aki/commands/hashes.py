@@ -73,7 +73,7 @@ def _hset(c, argv, name: str):
     return created
 
 
-@command("hset")
+@command("hset", cache_only=True)
 def hset(c, argv):
     return _hset(c, argv, "hset")
 
@@ -96,7 +96,7 @@ def hsetnx(c, argv):
     return 1
 
 
-@command("hget")
+@command("hget", cache_only=True)
 def hget(c, argv):
     ks = c.server.ks
     row = ks.lookup_read(c.db, argv[1])
@@ -133,7 +133,7 @@ def hdel(c, argv):
     return deleted
 
 
-@command("hlen")
+@command("hlen", cache_only=True)
 def hlen(c, argv):
     row = _hash_or_none(c.server.ks, c.db, argv[1], True)
     return row.len if row is not None else 0

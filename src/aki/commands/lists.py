@@ -65,22 +65,22 @@ def _push(c, argv, left: bool, xx: bool):
     return n
 
 
-@command("lpush")
+@command("lpush", cache_only=True)
 def lpush(c, argv):
     return _push(c, argv, True, False)
 
 
-@command("rpush")
+@command("rpush", cache_only=True)
 def rpush(c, argv):
     return _push(c, argv, False, False)
 
 
-@command("lpushx")
+@command("lpushx", cache_only=True)
 def lpushx(c, argv):
     return _push(c, argv, True, True)
 
 
-@command("rpushx")
+@command("rpushx", cache_only=True)
 def rpushx(c, argv):
     return _push(c, argv, False, True)
 
@@ -111,12 +111,12 @@ def _pop(c, argv, left: bool):
     return values if hascount else values[0]
 
 
-@command("lpop")
+@command("lpop", cache_only=True)
 def lpop(c, argv):
     return _pop(c, argv, True)
 
 
-@command("rpop")
+@command("rpop", cache_only=True)
 def rpop(c, argv):
     return _pop(c, argv, False)
 
@@ -124,7 +124,7 @@ def rpop(c, argv):
 # -- read ------------------------------------------------------------------------------
 
 
-@command("llen")
+@command("llen", cache_only=True)
 def llen(c, argv):
     row = _lookup(c, argv[1], read=True)
     return 0 if row is None else row.len
@@ -139,7 +139,7 @@ def lindex(c, argv):
     return L.get(c.server.ks, row, index)
 
 
-@command("lrange")
+@command("lrange", cache_only=True)
 def lrange(c, argv):
     start = parse_int(argv[2])
     end = parse_int(argv[3])

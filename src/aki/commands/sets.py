@@ -30,7 +30,7 @@ def _enc_after_add(row_enc: int, new_len: int, added: list[bytes], config) -> in
     return row_enc
 
 
-@command("sadd")
+@command("sadd", cache_only=True)
 def sadd(c, argv):
     ks = c.server.ks
     key = argv[1]
@@ -97,7 +97,7 @@ def smove(c, argv):
     return 1
 
 
-@command("sismember")
+@command("sismember", cache_only=True)
 def sismember(c, argv):
     ks = c.server.ks
     row = _set_or_none(ks, c.db, argv[1], True)
@@ -116,7 +116,7 @@ def smismember(c, argv):
     return [int(S.is_member(cur, kid, m)) for m in argv[2:]]
 
 
-@command("scard")
+@command("scard", cache_only=True)
 def scard(c, argv):
     row = _set_or_none(c.server.ks, c.db, argv[1], True)
     return row.len if row is not None else 0

@@ -94,7 +94,7 @@ def _get_cached(c, argv):
     return c.server.ks.read_string(c.db, argv[1])
 
 
-@command("get", cached_read=_get_cached)
+@command("get", cached_read=_get_cached, cache_only=True)
 def get(c, argv):
     row = c.server.ks.lookup_read(c.db, argv[1])
     if row is None:
@@ -130,7 +130,7 @@ def _set_generic(c, argv, key: bytes, value: bytes, flags: int, expire: bytes | 
     return old if flags & GET else ok_reply
 
 
-@command("set")
+@command("set", cache_only=True)
 def set_(c, argv):
     if len(argv) == 3:
         # the common case, kept short

@@ -347,7 +347,7 @@ def _zadd_one(c, key: bytes, s: float, member: bytes) -> int:
     return 1 if added else 0
 
 
-@command("zadd")
+@command("zadd", cache_only=True)
 def zadd(c, argv):
     return _zadd(c, argv, 0)
 
@@ -377,13 +377,13 @@ def zrem(c, argv):
 # -- reads -------------------------------------------------------------------------------
 
 
-@command("zcard")
+@command("zcard", cache_only=True)
 def zcard(c, argv):
     row = _read(c, argv[1])
     return 0 if row is None else row.len
 
 
-@command("zscore")
+@command("zscore", cache_only=True)
 def zscore(c, argv):
     row = _read(c, argv[1])
     if row is None:
@@ -550,7 +550,7 @@ def _store_rows(c, dst: bytes, rows: list, event: str) -> int:
     return len(rows)
 
 
-@command("zrange")
+@command("zrange", cache_only=True)
 def zrange(c, argv):
     return _zrange(c, argv, 1, False)
 
@@ -565,7 +565,7 @@ def zrevrange(c, argv):
     return _zrange(c, argv, 1, False, RANK, True)
 
 
-@command("zrangebyscore")
+@command("zrangebyscore", cache_only=True)
 def zrangebyscore(c, argv):
     return _zrange(c, argv, 1, False, SCORE, False)
 

@@ -160,6 +160,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     if not server.engine.in_tx:
         server.engine.begin(cmd.is_readonly)
         server.request_commit()
+    elif server.ks.pending_meta and not cmd.cache_only:
+        server.ks.flush_meta()  # this handler may read counters from the file
     prop = server.propagation
     server.propagation = None
     monitors = server.monitors
@@ -293,6 +295,8 @@ def run_internal(server: Server, work) -> object:
         engine.begin()
         server.request_commit()
     ks = server.ks
+    if ks.pending_meta:
+        ks.flush_meta()
     try:
         result = work()
     except Exception:

@@ -37,7 +37,7 @@ class Command:
         "is_write", "is_readonly", "noscript", "loading", "stale", "denyoom",
         "pubsub", "fast", "admin", "blocking", "no_multi", "noauth", "allow_busy",
         "calls", "usec", "rejected_calls", "failed_calls", "key_finder", "skip_monitor",
-        "cached_read",
+        "cached_read", "cache_only",
     )
 
     def __init__(self, fullname: str, info: list | None, docs: Any, parent: Command | None) -> None:
@@ -52,6 +52,10 @@ class Command:
         # Optional answer without a batch transaction (row cache or autocommit read), or
         # keyspace.UNCACHED to take the handler's road: see dispatch.execute.
         self.cached_read: Callable[[Any, list[bytes]], object] | None = None
+        # The handler reads keys rows only through the row cache, so the collection
+        # counters pending in the batch need not be written before it runs (see
+        # storage.keyspace, ``pending_meta``).
+        self.cache_only = False
         if info is not None:
             self.arity = info[1]
             self.flags = _status_set(info[2])
@@ -137,6 +141,7 @@ def command(
     categories: str | None = None,
     key_finder: Callable[[list[bytes]], list[int]] | None = None,
     cached_read: Callable[[Any, list[bytes]], object] | None = None,
+    cache_only: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Bind a handler ``fn(client, argv) -> reply`` to a command name.
 
@@ -170,6 +175,7 @@ def command(
             cmd.key_finder = key_finder
         if cached_read is not None:
             cmd.cached_read = cached_read
+        cmd.cache_only = cache_only
         return fn
 
     return bind

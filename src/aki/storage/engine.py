@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -99,6 +100,7 @@ class Engine:
         self.wal_pages = 0
         self._data_version = -1
         self.on_external_change: list = []
+        self.pre_commit: Callable[[], None] | None = None
         self.databases = databases
         try:
             self._open_schema(cache_size_kb)
@@ -184,6 +186,8 @@ class Engine:
         """Commit the batch. Under synchronous=FULL this includes the WAL fsync."""
         if not self.in_tx:
             return
+        if self.pre_commit is not None:
+            self.pre_commit()  # the keyspace's pending counters (an error fails the batch)
         try:
             self.cur.execute("COMMIT")
         finally:

@@ -11,6 +11,15 @@ into the physical number stored in the file, so SWAPDB is O(1).
 Collections store their elements in their own tables keyed by ``KeyRow.id``;
 their repositories call ``set_len``/``set_meta`` to keep ``len``/``head``/``enc``
 current and ``delete_row`` when a collection becomes empty.
+
+Those counters are written to the file once per batch, not once per command
+(``pending_meta``, ``flush_meta``): the cached row is always the newer one. The
+invariant that keeps this right: a row with pending counters is never out of the
+row cache and the file's copy is never read while it is pending. The pending
+rows are written before every COMMIT (``Engine.pre_commit``), before a command
+that is not declared ``cache_only`` (``dispatch.call``), before server-side work
+(``run_internal``), before a cache eviction, and before that row's DELETE (its
+trigger reads ``len``); a rollback drops them with the cache (``invalidate``).
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ ELEMENT_TABLES: dict[int, list[str]] = {
     5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
+_SET_COUNTERS = "UPDATE keys SET len = ?, head = ?, enc = ? WHERE id = ?"
 BIG_VALUE = 64 * 1024  # strings longer than this are never kept in the row cache
 UNCACHED = _UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
@@ -143,8 +153,20 @@ class Keyspace:
         self.lfu_log_factor = 10
         self.lfu_decay_time = 1
         self.freq: dict[tuple[int, bytes], tuple[int, int]] = {}
+        # Collections whose len/head/enc changed in this batch and are not yet written
+        # (by row id): see the module docstring.
+        self.pending_meta: dict[int, KeyRow] = {}
         self._load_dbmap()
         engine.on_external_change.append(self._external_change)
+        engine.pre_commit = self.flush_meta
+
+    def flush_meta(self) -> None:
+        """Write the pending collection counters (one statement for all of them)."""
+        pending = self.pending_meta
+        if pending:
+            self.cur.executemany(_SET_COUNTERS, [(r.len, r.head, r.enc, r.id)
+                                                 for r in pending.values()])
+            pending.clear()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -161,6 +183,7 @@ class Keyspace:
         self._load_dbmap()
 
     def invalidate(self) -> None:
+        self.pending_meta.clear()  # rolled back with the batch (or already written)
         self.cache.clear()
         self.access_horizon = time.time()  # the rows' access times went with them
 
@@ -183,6 +206,8 @@ class Keyspace:
             return
         cache = self.cache
         if len(cache) >= self.cache_entries:
+            if self.pending_meta:
+                self.flush_meta()  # an evicted row would be read back from the file
             # Evict the oldest eighth in one pass. Popping one entry at a time from the
             # front of a dict is O(n) each (the iterator walks over the deleted slots).
             horizon = self.access_horizon
@@ -476,7 +501,7 @@ class Keyspace:
             self._delete(row)
             return
         row.len = length
-        self.cur.execute("UPDATE keys SET len = ? WHERE id = ?", (length, row.id))
+        self.pending_meta[row.id] = row  # written once per batch: flush_meta
         self.touched.append((row.db, row.key))
 
     def set_meta(self, row: KeyRow, *, length: int | None = None, head: int | None = None,
@@ -493,10 +518,14 @@ class Keyspace:
         if row.len <= 0 and row.type != STREAM:
             self._delete(row)
             return
-        self.cur.execute(
-            "UPDATE keys SET len = ?, head = ?, enc = ?, value = ? WHERE id = ?",
-            (row.len, row.head, row.enc, row.value, row.id),
-        )
+        if value is KEEP:
+            self.pending_meta[row.id] = row  # written once per batch: flush_meta
+        else:
+            self.pending_meta.pop(row.id, None)
+            self.cur.execute(
+                "UPDATE keys SET len = ?, head = ?, enc = ?, value = ? WHERE id = ?",
+                (row.len, row.head, row.enc, row.value, row.id),
+            )
         self.touched.append((row.db, row.key))
 
     def delete(self, db: int, key: bytes) -> bool:
@@ -510,6 +539,9 @@ class Keyspace:
         self._delete(row)
 
     def _delete(self, row: KeyRow) -> None:
+        if self.pending_meta and self.pending_meta.pop(row.id, None) is not None:
+            # the delete trigger decides by ``len`` whether the elements go at once
+            self.cur.execute(_SET_COUNTERS, (row.len, row.head, row.enc, row.id))
         self.cur.execute("DELETE FROM keys WHERE id = ?", (row.id,))
         self._remember(row.db, row.key, None)
         self.touched.append((row.db, row.key))

@@ -28,16 +28,13 @@ def create(ks: Keyspace, db: int, key: bytes) -> KeyRow:
 
 
 def _set_len_head(ks: Keyspace, row: KeyRow, length: int, head: int) -> None:
-    """set_meta(length=, head=) for a list that stays non-empty: one narrower UPDATE and
-    no keyword plumbing (the hot path of every push and pop). Keeps the cached row and
-    ``touched`` exactly as Keyspace.set_meta does."""
+    """set_meta(length=, head=) for a list that stays non-empty, without the keyword
+    plumbing (the hot path of every push and pop). Keeps the cached row, the pending
+    counters and ``touched`` exactly as Keyspace.set_meta does."""
     row.len = length
     row.head = head
-    ks.cur.execute(_SET_LEN_HEAD, (length, head, row.id))
+    ks.pending_meta[row.id] = row  # written once per batch (Keyspace.flush_meta)
     ks.touched.append((row.db, row.key))
-
-
-_SET_LEN_HEAD = "UPDATE keys SET len = ?, head = ? WHERE id = ?"
 
 
 def push(ks: Keyspace, row: KeyRow, values: list[bytes], left: bool) -> int:

@@ -39,14 +39,17 @@ WORKLOADS = {
     "hset": lambda k: [b"HSET", b"myhash", k, b"xxx"],
     "zadd": lambda k: [b"ZADD", b"myzset", k[-5:], k],
     "lrange_100": lambda k: [b"LRANGE", b"mylist", b"0", b"99"],
+    "rpop": lambda k: [b"RPOP", b"mylist"],
     "zrangebyscore": lambda k: [b"ZRANGEBYSCORE", b"bench:zset", b"%d" % int(k[-6:]), b"+inf",
                                 b"LIMIT", b"0", b"10"],
 }
 
 # Data a read workload needs first (not timed), as bench/run.py sets it up.
 SETUP = {
-    "lrange_100": lambda: ([b"LPUSH", b"mylist", *[b"xxx"] * 1000] for _ in range(1)),
-    "zrangebyscore": lambda: ([b"ZADD", b"bench:zset",
+    "lrange_100": lambda opts: ([b"LPUSH", b"mylist", *[b"xxx"] * 1000] for _ in range(1)),
+    "rpop": lambda opts: ([b"LPUSH", b"mylist", *[b"xxx"] * 1000]
+                          for _ in range(opts.n * (opts.passes + 1) // 1000 + 1)),
+    "zrangebyscore": lambda opts: ([b"ZADD", b"bench:zset",
                                *[x for j in range(i, i + 1000) for x in (b"%d" % j, b"m%d" % j)]]
                               for i in range(0, 100_000, 1000)),
 }
@@ -106,7 +109,7 @@ def measure(opts: argparse.Namespace) -> float:
             if i % 50 == 49:
                 app.committer.flush()
         app.committer.flush()
-    for argv in SETUP.get(opts.workload, list)():
+    for argv in SETUP.get(opts.workload, lambda opts: [])(opts):
         conns[0].data_received(encode(argv))
         app.committer.flush()
     make = WORKLOADS[opts.workload]

@@ -134,6 +134,30 @@ def test_jsonl_records_round_trip():
         bulk.from_json_record({"db": 0, "key": "k", "type": "nope", "value": 1})
 
 
+def test_jsonl_stream_round_trip_and_bad_streams():
+    from aki.rdb.stream import StreamConsumer, StreamGroup, StreamPending, StreamValue
+
+    s = StreamValue(
+        entries=[((1, 1), [(b"f", b"v")]), ((3, 0), [(b"\xff", b"")])], length=2,
+        last_id=(3, 0), first_id=(1, 1), max_deleted_entry_id=(2, 0), entries_added=3,
+        groups=[StreamGroup(b"g", (3, 0), 3,
+                            [StreamPending((1, 1), b"c1", 1700000000000, 2),
+                             StreamPending((2, 0), None, 1700000000001, 1)],
+                            [StreamConsumer(b"c1", 1700000000000, 1700000000002, [(1, 1)])])])
+    obj = json.loads(json.dumps(bulk.to_json_record(2, b"s", "stream", s, 9_000_000_000_000)))
+    assert obj["value"]["entries"][1] == ["3-0", [[{"base64": "/w=="}, ""]]]
+    assert bulk.from_json_record(obj) == (2, b"s", "stream", s, 9_000_000_000_000)
+    bad = json.loads(json.dumps(obj))
+    for mutate in (lambda v: v.pop("groups"), lambda v: v.update(last_id="3"),
+                   lambda v: v.update(last_id="-1-0"), lambda v: v.update(length="2"),
+                   lambda v: v["groups"][0]["pending"].append(["1-1"]),
+                   lambda v: v.update(entries=[["1-1", [["f"]]]])):
+        bad = json.loads(json.dumps(obj))
+        mutate(bad["value"])
+        with pytest.raises(ValueError):
+            bulk.from_json_record(bad)
+
+
 def test_library_name():
     assert bulk.library_name(b"#!lua name=mylib\nreturn") == "mylib"
     assert bulk.library_name(b"return 1") is None

@@ -24,8 +24,12 @@ JSONL_HELP = """JSONL: one JSON object per line and key,
 (key, member, field, value) is a JSON string when it is valid UTF-8, else an object
 {"base64": "<standard base64>"}. V by type: string -> a byte string; list and set ->
 an array of byte strings; zset -> an array of [member, score] (score a number, or
-"inf"/"-inf"); hash -> an array of [field, value]. expire_ms is an absolute unix time
-in milliseconds. Function libraries are lines {"type": "function", "value": <source>}.
+"inf"/"-inf"); hash -> an array of [field, value]; stream -> an object {"entries":
+[[ID, [[field, value], ...]], ...], "length", "last_id", "first_id",
+"max_deleted_entry_id", "entries_added", "groups": [{"name", "last_id", "entries_read",
+"pending": [[ID, consumer, delivery_ms, delivery_count], ...], "consumers": [{"name",
+"seen_time", "active_time", "pending": [ID, ...]}]}]} with IDs as "ms-seq" strings.
+expire_ms is an absolute unix time in milliseconds. Function libraries are lines {"type": "function", "value": <source>}.
 `aki import --format jsonl` reads the same format."""
 
 
@@ -137,8 +141,6 @@ def write_jsonl(out: BinaryIO, funcs: list[bytes], records: Iterator[tuple]) -> 
         out.write(json.dumps({"type": "function", "value": bulk.jbytes(code)}).encode() + b"\n")
     buf = []
     for d, key, kind, value, exp in records:
-        if kind == "stream":
-            continue
         buf.append(json.dumps(bulk.to_json_record(d, key, kind, value, exp), ensure_ascii=False))
         n += 1
         if len(buf) >= 1000:

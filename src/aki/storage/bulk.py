@@ -522,6 +522,72 @@ def _unjscore(v: Any) -> float:
     return float(v)
 
 
+def _jid(i: tuple[int, int]) -> str:
+    return "%d-%d" % i
+
+
+def _unjid(v: Any) -> tuple[int, int]:
+    if not isinstance(v, str) or v.count("-") != 1:
+        raise ValueError(f"bad stream ID {v!r}")
+    ms, seq = v.split("-")
+    if not (ms.isdigit() and seq.isdigit()) or int(ms) >= 1 << 64 or int(seq) >= 1 << 64:
+        raise ValueError(f"bad stream ID {v!r}")
+    return int(ms), int(seq)
+
+
+def _jint(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"bad {what} {v!r}")
+    return v
+
+
+def _stream_to_json(s: Any) -> dict:
+    """A StreamValue as JSON: everything XINFO STREAM FULL shows, so nothing is lost."""
+    return {
+        "entries": [[_jid(i), [[jbytes(f), jbytes(v)] for f, v in fields]]
+                    for i, fields in s.entries],
+        "length": s.length, "last_id": _jid(s.last_id), "first_id": _jid(s.first_id),
+        "max_deleted_entry_id": _jid(s.max_deleted_entry_id), "entries_added": s.entries_added,
+        "groups": [{
+            "name": jbytes(g.name), "last_id": _jid(g.last_id), "entries_read": g.entries_read,
+            "pending": [[_jid(p.id), None if p.consumer is None else jbytes(p.consumer),
+                         p.delivery_time, p.delivery_count] for p in g.pending],
+            "consumers": [{"name": jbytes(c.name), "seen_time": c.seen_time,
+                           "active_time": c.active_time, "pending": [_jid(i) for i in c.pending]}
+                          for c in g.consumers],
+        } for g in s.groups],
+    }
+
+
+def _stream_from_json(v: Any) -> Any:
+    from aki.rdb.stream import StreamConsumer, StreamGroup, StreamPending, StreamValue
+
+    if not isinstance(v, dict):
+        raise ValueError("a stream value is not an object")
+    try:
+        return StreamValue(
+            entries=[(_unjid(i), [(unjbytes(f), unjbytes(x)) for f, x in fields])
+                     for i, fields in v["entries"]],
+            length=_jint(v["length"], "length"), last_id=_unjid(v["last_id"]),
+            first_id=_unjid(v["first_id"]),
+            max_deleted_entry_id=_unjid(v["max_deleted_entry_id"]),
+            entries_added=_jint(v["entries_added"], "entries_added"),
+            groups=[StreamGroup(
+                name=unjbytes(g["name"]), last_id=_unjid(g["last_id"]),
+                entries_read=_jint(g["entries_read"], "entries_read"),
+                pending=[StreamPending(_unjid(i), None if c is None else unjbytes(c),
+                                       _jint(t, "delivery_time"), _jint(n, "delivery_count"))
+                         for i, c, t, n in g["pending"]],
+                consumers=[StreamConsumer(unjbytes(c["name"]), _jint(c["seen_time"], "seen_time"),
+                                          _jint(c["active_time"], "active_time"),
+                                          [_unjid(i) for i in c["pending"]])
+                           for c in g["consumers"]],
+            ) for g in v["groups"]],
+        )
+    except (KeyError, TypeError) as exc:  # a missing member, a wrong shape
+        raise ValueError(f"malformed stream value: {exc!r}") from None
+
+
 def to_json_record(db: int, key: bytes, kind: str, value: Any, expire_ms: int | None) -> dict:
     if kind == "string":
         jv: Any = jbytes(value)
@@ -531,6 +597,8 @@ def to_json_record(db: int, key: bytes, kind: str, value: Any, expire_ms: int | 
         jv = [[jbytes(m), _jscore(s)] for m, s in value]
     elif kind == "hash":
         jv = [[jbytes(f), jbytes(v)] for f, v in value]
+    elif kind == "stream":
+        jv = _stream_to_json(value)
     else:
         raise ValueError(f"cannot write a {kind} as JSON")
     return {"db": db, "key": jbytes(key), "type": kind, "value": jv, "expire_ms": expire_ms}
@@ -555,6 +623,8 @@ def from_json_record(obj: dict) -> tuple[int, bytes, str, Any, int | None]:
         value = [(unjbytes(m), _unjscore(s)) for m, s in v]
     elif kind == "hash":
         value = [(unjbytes(f), unjbytes(x)) for f, x in v]
+    elif kind == "stream":
+        value = _stream_from_json(v)
     else:
         raise ValueError(f"unknown type {kind!r}")
     return db, key, kind, value, exp

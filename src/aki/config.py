@@ -119,11 +119,27 @@ def _parse_int_strict(text: str) -> int | None:
     return int(t)
 
 
+class _Values(dict):
+    """Directive values by name; every write is mirrored into the owner's ``__dict__``
+    under the python name, so ``config.maxclients`` is a plain attribute read (hot paths
+    read limits per command) instead of a ``__getattr__`` call."""
+
+    __slots__ = ("_attrs",)
+
+    def __init__(self, attrs: dict) -> None:
+        super().__init__()
+        self._attrs = attrs
+
+    def __setitem__(self, name: str, value) -> None:
+        super().__setitem__(name, value)
+        self._attrs[name.replace("-", "_")] = value
+
+
 class Config:
     """The live configuration. Attribute access uses python names (``maxclients``)."""
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_values", _Values(self.__dict__))
         object.__setattr__(self, "_hooks", {})
         object.__setattr__(self, "source_file", None)
         for name, entry in _TABLE.items():

@@ -240,3 +240,24 @@ def test_multi_with_select_and_client_list_flags(p):
     p.same("SELECT", "2")
     p.same("GET", "k")
     p.same("SELECT", "0")
+
+
+def test_watched_already_expired_key_deleted_by_another_client(p, o):
+    # WATCH of a key that is logically expired but still stored: its deletion by a later
+    # lazy or active expiry is no change (Redis 7.0's watchedKey.expired), its re-creation is
+    p.same("SET", "gone", "v", "PX", "1")
+    time.sleep(0.05)
+    p.same("WATCH", "gone")
+    o.same("GET", "gone")  # lazy expiry deletes it now
+    o.same("EXISTS", "gone")
+    p.same("MULTI")
+    p.same("PING")
+    p.same("EXEC")
+    p.same("SET", "gone2", "v", "PX", "1")
+    time.sleep(0.05)
+    p.same("WATCH", "gone2")
+    o.same("GET", "gone2")
+    o.same("SET", "gone2", "new")
+    p.same("MULTI")
+    p.same("PING")
+    p.same("EXEC")

@@ -39,13 +39,7 @@ class WatchRegistry:
     def _raw(self, db: int, key: bytes):
         """The key's row even if expired: WATCH and SWAPDB look without deleting
         (keyIsExpired), or the look itself would count as a change."""
-        ks = self.server.ks
-        saved = ks.lazy_expire
-        ks.lazy_expire = False
-        try:
-            return ks.peek(db, key)
-        finally:
-            ks.lazy_expire = saved
+        return self.server.ks.stored(db, key)
 
     def _live(self, db: int, key: bytes):
         """The key's row if it exists and is not logically expired."""

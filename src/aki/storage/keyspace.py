@@ -295,6 +295,14 @@ class Keyspace:
     fresh = False
     schedule_stale: Callable[[], None] | None = None
 
+    def stored(self, db: int, key: bytes) -> KeyRow | None:
+        """The stored row, logically expired or not, without deleting it or recording an
+        access (keyIsExpired-style checks: WATCH must tell an expired key from none)."""
+        row = self.cache.get((db, key), _UNCACHED)
+        if row is _UNCACHED:
+            row = self._load(db, key)
+        return row
+
     def peek(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
         row = self.cache.get((db, key), _UNCACHED)

@@ -305,9 +305,7 @@ class Keyspace:
 
     def peek(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
-        row = self.cache.get((db, key), _UNCACHED)
-        if row is _UNCACHED:
-            row = self._load(db, key)
+        row = self.stored(db, key)
         if row is not None and row.expire_at is not None and row.expire_at <= self.now():
             if self.lazy_expire:
                 self._expire_row(row)

@@ -117,6 +117,11 @@ class BulkArray(Raw):
 
     __slots__ = ()
 
+    @classmethod
+    def of(cls, n: int, body: bytes | None) -> BulkArray:
+        """From ``n`` and the concatenated ``$<len>\r\n<bytes>\r\n`` elements."""
+        return cls(b"*%d\r\n%b" % (n, body or b""))
+
     def items(self) -> list[bytes]:
         reader = hiredis.Reader()
         reader.feed(self)

@@ -59,6 +59,14 @@ ELEMENT_TABLES: dict[int, list[str]] = {
 }
 _MISSING = None
 _SET_COUNTERS = "UPDATE keys SET len = ?, head = ?, enc = ? WHERE id = ?"
+
+
+def wire_columns(col: str) -> str:
+    """SELECT columns giving (count, RESP body) of the BLOB column ``col`` over the rows in
+    scan order: each as "$<len>\r\n<bytes>\r\n", so no Python object exists per element
+    (``length()`` of a BLOB counts bytes; elements are always bound as BLOBs)."""
+    return (f"count(*), CAST(group_concat('$' || length({col}) || x'0d0a' || {col} "
+            "|| x'0d0a', '') AS BLOB)")
 BIG_VALUE = 64 * 1024  # strings longer than this are never kept in the row cache
 UNCACHED = _UNCACHED = object()  # cache.get() default: None in the cache means "no such key"
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)

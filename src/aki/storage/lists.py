@@ -14,7 +14,7 @@ Redis 7.0 always stores lists as quicklists (OBJECT ENCODING "quicklist"), so
 from __future__ import annotations
 
 from aki.resp.types import BulkArray
-from aki.storage.keyspace import LIST, KeyRow, Keyspace
+from aki.storage.keyspace import LIST, KeyRow, Keyspace, wire_columns
 
 QUICKLIST = 1
 
@@ -148,11 +148,9 @@ _RANGE_JOINED = ("SELECT CAST(group_concat(value, x'ff') AS BLOB) FROM list_item
                  "WHERE key_id = ? AND pos BETWEEN ? AND ?")
 
 
-# LRANGE's reply built by SQLite: each element as "$<len>\r\n<bytes>\r\n", concatenated
-# in key order (as above), so no Python object exists per element. length() of a BLOB
-# counts bytes; values are always bound as BLOBs.
-_RANGE_WIRE = ("SELECT count(*), CAST(group_concat('$' || length(value) || x'0d0a' || value "
-               "|| x'0d0a', '') AS BLOB) FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ?")
+# LRANGE's reply built by SQLite, the rows in key order (as above).
+_RANGE_WIRE = ("SELECT " + wire_columns("value")
+               + " FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ?")
 
 
 def range_wire(ks: Keyspace, row: KeyRow, start: int, end: int) -> BulkArray | None:
@@ -162,7 +160,7 @@ def range_wire(ks: Keyspace, row: KeyRow, start: int, end: int) -> BulkArray | N
     n, body = ks.cur.execute(_RANGE_WIRE, (row.id, head + start, head + end)).fetchone()
     if n != end - start + 1 or body is None:
         return None
-    return BulkArray(b"*%d\r\n%b" % (n, body))
+    return BulkArray.of(n, body)
 
 
 def range_(ks: Keyspace, row: KeyRow, start: int, end: int, reverse: bool = False) -> list[bytes]:

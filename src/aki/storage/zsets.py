@@ -26,6 +26,7 @@ import weakref
 import apsw
 
 from aki.resp.types import BulkArray
+from aki.storage.keyspace import wire_columns
 
 # Score bounds: (value, exclusive). Lex bounds: None = unbounded, else (bytes, exclusive).
 ScoreBound = tuple[float, bool]
@@ -157,13 +158,11 @@ def range_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev:
 # A members-only range reply built by SQLite, as LRANGE's (storage/lists.py): the inner
 # query's ORDER BY ... LIMIT makes it a co-routine whose rows the aggregate takes in that
 # order (tests/compat compares every range shape with Redis).
-_WIRE = ("SELECT count(*), CAST(group_concat('$' || length(member) || x'0d0a' || member "
-         "|| x'0d0a', '') AS BLOB) FROM (SELECT member FROM zset_members WHERE ")
+_WIRE = "SELECT " + wire_columns("member") + " FROM (SELECT member FROM zset_members WHERE "
 
 
 def _members_wire(cur: apsw.Cursor, where: str, args: tuple) -> BulkArray:
-    n, body = cur.execute(_WIRE + where + ")", args).fetchone()
-    return BulkArray(b"*%d\r\n%b" % (n, body or b""))
+    return BulkArray.of(*cur.execute(_WIRE + where + ")", args).fetchone())
 
 
 def range_score_wire(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev: bool,

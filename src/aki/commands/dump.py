@@ -1,4 +1,4 @@
-"""DUMP, RESTORE (cluster.c) and BGREWRITEAOF (aof.c).
+"""DUMP, RESTORE, MIGRATE (cluster.c) and BGREWRITEAOF (aof.c).
 
 DUMP serializes a key exactly as Redis 7.0 does (aki.rdb.dump_value), choosing the
 encoding from the key's current ``enc`` (a hash that Redis would hold as a hashtable
@@ -6,10 +6,17 @@ is dumped as one even when it has shrunk since). RESTORE parses the payload with
 aki.rdb.load_value and writes the element rows with storage/bulk.py in one
 ``executemany`` per table; ``len``/``head``/``enc`` are set as the collection
 families set them (the same thresholds, read from the live config).
+
+MIGRATE blocks the server while it talks to the target, as Redis's does (its
+synchronous socket calls take the same timeout), and keeps the connection for
+reuse: at most 64, each closed after 10 s unused (``migrate_cached_sockets``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
+import socket
 import time
 
 from aki import errors
@@ -91,6 +98,7 @@ def store(server, db: int, key: bytes, kind: str, value, expire_at: int | None):
 
 
 @command("restore")
+@command("restore-asking")  # the same restoreCommand in Redis (the ASKING flag aside)
 def restore(c, argv):
     server = c.server
     ks = server.ks
@@ -157,3 +165,234 @@ def bgrewriteaof(c, argv):
     if in_exec:
         return Status("Background append only file rewriting scheduled")
     return Status("Background append only file rewriting started")
+
+
+# -- MIGRATE (cluster.c: migrateCommand) --------------------------------------------------
+
+_LINK_CACHE_ITEMS = 64  # MIGRATE_SOCKET_CACHE_ITEMS
+_LINK_CACHE_TTL = 10  # MIGRATE_SOCKET_CACHE_TTL, seconds
+
+
+class _Link:
+    """A cached connection to a MIGRATE target and the db it last selected there."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.last_dbid = -1
+        self.last_use = time.time()
+
+    def send(self, data: bytes, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        for i in range(0, len(data), 65536):  # Redis writes in 64 KiB chunks
+            self.sock.sendall(data[i:i + 65536])
+
+    def readline(self, timeout: float) -> bytes:
+        """One reply line without its CRLF (connSyncReadLine); OSError on EOF or timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionResetError("target closed the connection")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+
+def migrate_links(server) -> dict[bytes, _Link]:
+    """The cached MIGRATE connections, those unused for 10 s closed first."""
+    links: dict[bytes, _Link] = server.extensions.setdefault("migrate_links", {})
+    now = time.time()
+    for name, link in list(links.items()):
+        if now - link.last_use > _LINK_CACHE_TTL:
+            _close_link(links, name)
+    return links
+
+
+def _close_link(links: dict[bytes, _Link], name: bytes) -> None:
+    link = links.pop(name, None)
+    if link is not None:
+        link.sock.close()
+
+
+def _sweep_later(server) -> None:
+    """Close idle cached connections once a second while any is open (serverCron's
+    migrateCloseTimedoutSockets), even if no MIGRATE or INFO comes to do it."""
+    if server.extensions.get("migrate_sweeping"):
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # embedded, no loop: the next MIGRATE or INFO sweeps
+        return
+
+    def sweep() -> None:
+        if migrate_links(server):
+            loop.call_later(1.0, sweep)
+        else:
+            server.extensions["migrate_sweeping"] = False
+
+    server.extensions["migrate_sweeping"] = True
+    loop.call_later(1.0, sweep)
+
+
+def _get_link(server, host: bytes, port: bytes, timeout: float) -> _Link:
+    links = migrate_links(server)
+    name = host + b":" + port
+    link = links.get(name)
+    if link is not None:
+        link.last_use = time.time()
+        return link
+    if len(links) == _LINK_CACHE_ITEMS:
+        _close_link(links, random.choice(list(links)))
+    try:
+        addr = socket.getaddrinfo(host.decode("utf-8", "surrogateescape"), int(port),
+                                  type=socket.SOCK_STREAM)[0]
+    except (OSError, ValueError, UnicodeError):  # what anetTcpNonBlockConnect refuses
+        raise RedisError("IOERR error or timeout connecting to the client") from None
+    sock = socket.create_connection(addr[4][:2], timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    link = links[name] = _Link(sock)
+    _sweep_later(server)
+    return link
+
+
+def _migrate_keys(argv: list[bytes]) -> list[int]:
+    """migrateGetKeys: the key argument, or everything after KEYS."""
+    first, num = 3, 1
+    i = 6
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"keys":
+            if argv[3]:
+                return []  # a syntax error MIGRATE itself reports
+            first, num = i + 1, len(argv) - i - 1
+            break
+        i += {b"auth": 1, b"auth2": 2}.get(opt, 0) + 1
+    return list(range(first, first + num))
+
+
+def _bulk(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def _restore_requests(c, keys: list[bytes], replace: bool, select: int | None,
+                      username: bytes | None, password: bytes | None):
+    """The keys still alive and the pipelined AUTH, SELECT and RESTOREs that move them."""
+    server = c.server
+    ks = server.ks
+    parts = []
+    if password is not None:
+        parts.append(_bulk(b"AUTH", username, password) if username is not None
+                     else _bulk(b"AUTH", password))
+    if select is not None:
+        parts.append(_bulk(b"SELECT", b"%d" % select))
+    sent: list[bytes] = []
+    extra = (b"REPLACE",) if replace else ()
+    for key in keys:
+        row = ks.peek(c.db, key)  # getExpire: not a second keyspace hit
+        if row is None:
+            continue  # expired since the first look
+        ttl = 0 if row.expire_at is None else max(row.expire_at - ks.now(), 1)
+        sent.append(key)
+        parts.append(_bulk(b"RESTORE", key, b"%d" % ttl, payload_of(server, row), *extra))
+    return sent, b"".join(parts)
+
+
+@command("migrate", key_finder=_migrate_keys)
+def migrate(c, argv):
+    server = c.server
+    ks = server.ks
+    copy = replace = False
+    username = password = None
+    first, num = 3, 1
+    n = len(argv)
+    j = 6
+    while j < n:
+        opt = argv[j].lower()
+        more = n - 1 - j
+        if opt == b"copy":
+            copy = True
+        elif opt == b"replace":
+            replace = True
+        elif opt == b"auth":
+            if not more:
+                raise RedisError(errors.SYNTAX)
+            j += 1
+            password = argv[j]
+        elif opt == b"auth2":
+            if more < 2:
+                raise RedisError(errors.SYNTAX)
+            username, password = argv[j + 1], argv[j + 2]
+            j += 2
+        elif opt == b"keys":
+            if argv[3]:
+                raise RedisError("ERR When using MIGRATE KEYS option, the key argument "
+                                 "must be set to the empty string")
+            first, num = j + 1, n - j - 1
+            break
+        else:
+            raise RedisError(errors.SYNTAX)
+        j += 1
+    timeout_ms = parse_int(argv[5])
+    dbid = parse_int(argv[4])
+    if timeout_ms <= 0:
+        timeout_ms = 1000
+    timeout = timeout_ms / 1000
+    keys = [k for k in argv[first:first + num] if ks.lookup_read(c.db, k) is not None]
+    if not keys:
+        return Status("NOKEY")
+    host, port = argv[1], argv[2]
+    may_retry = True
+    while True:
+        error = None
+        acked: list[bytes] = []
+        replies = 0  # RESTORE replies read
+        failure: str | None = "writing"  # what failed if the connection breaks
+        timed_out = False
+        try:
+            # as in Redis, a refused or timed-out connect shows up as a failed write
+            link = _get_link(server, host, port, timeout)
+            select = link.last_dbid != dbid
+            sent, request = _restore_requests(c, keys, replace, dbid if select else None,
+                                              username, password)
+            link.send(request, timeout)
+            failure = "reading"
+            auth_reply = link.readline(timeout) if password is not None else b""
+            select_reply = link.readline(timeout) if select else b""
+            for key in sent:
+                reply = link.readline(timeout)
+                replies += 1
+                if auth_reply[:1] == b"-" or select_reply[:1] == b"-" or reply[:1] == b"-":
+                    if error is None:
+                        link.last_dbid = -1
+                        bad = auth_reply if auth_reply[:1] == b"-" else \
+                            select_reply if select_reply[:1] == b"-" else reply
+                        error = "ERR Target instance replied with error: " + \
+                            bad[1:].decode("utf-8", "replace")
+                elif not copy:
+                    acked.append(key)
+            failure = None
+        except OSError as exc:
+            timed_out = isinstance(exc, TimeoutError)
+        for key in acked:  # only what the target acknowledged leaves this server
+            ks.delete(c.db, key)
+            ks.notify("g", "del", c.db, key)
+        if acked:
+            rewrite(server, c.db, [b"DEL", *acked])
+        if failure is not None:
+            _close_link(server.extensions["migrate_links"], host + b":" + port)
+            if error is None:
+                # a cached connection may have gone stale: retry once, from scratch,
+                # unless it timed out or the target had already answered something
+                if may_retry and not timed_out and not replies:
+                    may_retry = False
+                    continue
+                raise RedisError(f"IOERR error or timeout {failure} to target instance")
+        if error is not None:
+            raise RedisError(error)
+        link.last_dbid = dbid
+        return OK

@@ -16,6 +16,7 @@ from typing import Any
 from aki import errors
 from aki.commands.common import to_float, to_int
 from aki.commands.connection import help_reply
+from aki.commands.dump import migrate_links
 from aki.core.registry import COMMANDS, Command, command, implemented, table_entry
 from aki.errors import RedisError
 from aki.resp.types import OK, RespSet, Status, Verbatim
@@ -314,6 +315,9 @@ def _spec_command(target: list[bytes]) -> Command | None:
     return cmd
 
 
+_MIGRATE_FLAGS = RespSet([Status("RW"), Status("access"), Status("delete")])
+
+
 def _getkeys(c, argv, with_flags: bool):
     target = argv[2:]
     cmd = _spec_command(target)
@@ -341,7 +345,10 @@ def _getkeys(c, argv, with_flags: bool):
     else:
         keys = keys_from_specs(cmd, target)
         if keys is None and cmd.key_finder is not None:
-            keys = [(i, RespSet()) for i in cmd.key_finder(target)]
+            # an incomplete spec: the command's own key finder (migrateGetKeys marks
+            # every key RW access delete)
+            flags = _MIGRATE_FLAGS if cmd.fullname == "migrate" else RespSet()
+            keys = [(i, flags) for i in cmd.key_finder(target)]
     if not keys:
         if "no_mandatory_keys" in cmd.flags:
             return []
@@ -659,7 +666,7 @@ def _section(server, name: str, client) -> list[str] | None:
             f"pubsubshard_channels:{nshard}",
             "latest_fork_usec:0",
             "total_forks:0",
-            "migrate_cached_sockets:0",
+            f"migrate_cached_sockets:{len(migrate_links(server))}",
             "slave_expires_tracked_keys:0",
             "active_defrag_hits:0",
             "active_defrag_misses:0",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -106,6 +107,22 @@ def parse_memory(text: str) -> int | None:
     if unit not in _UNITS or not num or not num.isdigit():  # memtoull: no sign at all
         return None
     return int(num) * _UNITS[unit]
+
+
+def _parse_double(text: str) -> float | None:
+    """string2d: strtod over the whole word (decimal or hex), never NaN."""
+    if not text or "_" in text or text.strip() != text:
+        return None  # Python's float() would take these, strtod does not
+    try:
+        v = float(text)
+    except ValueError:
+        if not re.match(r"[+-]?0[xX]", text):
+            return None
+        try:
+            v = float.fromhex(text)
+        except ValueError:
+            return None
+    return None if v != v else v
 
 
 def _parse_int_strict(text: str) -> int | None:
@@ -288,6 +305,20 @@ class Config:
             return " ".join(
                 f"{c} {' '.join(current.get(c, ['0', '0', '0']))}" for c in ("normal", "slave", "pubsub")
             )
+        if name == "latency-tracking-info-percentiles":
+            # stored as Redis shows it: each value "%f" with trailing zeros trimmed; split
+            # on single spaces (sdssplitlen), so a doubled space is an empty, bad value
+            words = text.split(" ") if text else []
+            out = []
+            for w in words:
+                v = _parse_double(w)
+                if v is None:
+                    raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
+                if not 0.0 <= v <= 100.0:
+                    raise ConfigError("latency-tracking-info-percentiles parameters should "
+                                      "sit between [0.0,100.0]")
+                out.append(("%f" % v).rstrip("0").rstrip("."))
+            return " ".join(out)
         if name == "oom-score-adj-values":
             parts = text.split()
             if len(parts) != 3 or any(_parse_int_strict(p) is None for p in parts):

@@ -17,6 +17,7 @@ from aki import errors
 from aki.commands.common import to_float, to_int
 from aki.commands.connection import help_reply
 from aki.commands.dump import migrate_links
+from aki.core.histogram import cdf_usec, percentile_usec
 from aki.core.registry import COMMANDS, Command, command, implemented, table_entry
 from aki.errors import RedisError
 from aki.resp.types import OK, RespSet, Status, Verbatim
@@ -737,11 +738,11 @@ def _section(server, name: str, client) -> list[str] | None:
     if name == "latencystats":
         out = ["# Latencystats"]
         if cfg.latency_tracking:
+            wanted = [(p, float(p)) for p in cfg.latency_tracking_info_percentiles.split()]
             for cmd in _all_commands():
-                if cmd.calls:
-                    per = cmd.usec / cmd.calls
-                    out.append(f"latency_percentiles_usec_{_safe(cmd.fullname)}:"
-                               f"p50={per:.3f},p99={per:.3f},p99.9={per:.3f}")
+                if cmd.latency:
+                    out.append(f"latency_percentiles_usec_{_safe(cmd.fullname)}:" + ",".join(
+                        f"p{p}={percentile_usec(cmd.latency, v):.3f}" for p, v in wanted))
         return out
     if name == "cluster":
         return ["# Cluster", "cluster_enabled:0"]
@@ -960,6 +961,33 @@ def latency_doctor(c, argv):
               "This usually means the system does not provide Redis CPU time to run for long "
               "periods. You should try to:", ""]
     return Verbatim(("\n".join(lines) + "\n").encode())
+
+
+def _latency_cdf(cmd: Command) -> dict:
+    """fillCommandCDF: the calls and their cumulative distribution in power-of-2 us."""
+    return {b"calls": sum(cmd.latency.values()),
+            b"histogram_usec": dict(cdf_usec(cmd.latency))}
+
+
+@command("latency|histogram")
+def latency_histogram(c, argv):
+    out: dict = {}
+    if len(argv) == 2:
+        for cmd in _all_commands():
+            if cmd.latency:
+                out[cmd.fullname.encode()] = _latency_cdf(cmd)
+        return out
+    for name in argv[2:]:
+        top, _, sub = name.lower().partition(b"|")
+        cmd = COMMANDS.get(top)
+        if cmd is not None and sub:
+            cmd = cmd.subcommands.get(sub)
+        if cmd is None:
+            continue  # an unknown command is skipped
+        for x in (cmd, *cmd.subcommands.values()):
+            if x.latency:
+                out[x.fullname.encode()] = _latency_cdf(x)
+    return out
 
 
 @command("latency|help")

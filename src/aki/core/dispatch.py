@@ -93,7 +93,11 @@ def execute(client: Client, argv: list[bytes]) -> object:
                     reply = cmd.cached_read(client, argv)
                     if reply is not UNCACHED:
                         cmd.calls += 1
-                        cmd.usec += int((_perf() - start) * 1_000_000)
+                        usec = int((_perf() - start) * 1_000_000)
+                        cmd.usec += usec
+                        if server.latency_tracking:
+                            lat = cmd.latency
+                            lat[usec] = lat.get(usec, 0) + 1
                         client.last_cmd = cmd.fullname
                         server.stats.total_commands += 1
                         return reply
@@ -186,6 +190,9 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     server.call_depth -= 1
     cmd.calls += 1
     cmd.usec += usec
+    if server.latency_tracking:
+        lat = cmd.latency
+        lat[usec] = lat.get(usec, 0) + 1
     client.last_cmd = cmd.fullname
     server.stats.total_commands += 1
     if usec >= 1000 or usec >= server.slowlog_threshold >= 0:

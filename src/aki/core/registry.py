@@ -37,7 +37,7 @@ class Command:
         "is_write", "is_readonly", "noscript", "loading", "stale", "denyoom",
         "pubsub", "fast", "admin", "blocking", "no_multi", "noauth", "allow_busy",
         "calls", "usec", "rejected_calls", "failed_calls", "key_finder", "skip_monitor",
-        "cached_read", "cache_only",
+        "cached_read", "cache_only", "latency",
     )
 
     def __init__(self, fullname: str, info: list | None, docs: Any, parent: Command | None) -> None:
@@ -68,6 +68,7 @@ class Command:
             self.categories = frozenset()
         self._derive()
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
+        self.latency: dict[int, int] = {}  # calls per duration in us (core/histogram.py)
 
     def _derive(self) -> None:
         f = self.flags

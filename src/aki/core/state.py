@@ -118,6 +118,8 @@ class Server:
         # read on every command: kept as a plain attribute, not a config lookup
         self.slowlog_threshold = cfg.slowlog_log_slower_than
         cfg.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
+        self.latency_tracking = cfg.latency_tracking  # per-command histograms (dispatch)
+        cfg.on_change("latency-tracking", lambda v: setattr(self, "latency_tracking", v))
         cfg.on_change("notify-keyspace-events", self._notify_changed)
         self._notify_changed(cfg.notify_keyspace_events)
         # OBJECT FREQ: the keyspace keeps LFU counters only under an LFU policy

@@ -91,8 +91,9 @@ def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
               dbfile: str = "data.aki") -> ServerProcess:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aki-test-"))
     port = port or free_port()
+    # DEBUG allowed, as for the redis-server below (and in Redis's own test suite)
     argv = [sys.executable, "-m", "aki", "server", "--port", str(port), "--dbfile",
-            str(workdir / dbfile), *extra]
+            str(workdir / dbfile), "--enable-debug-command", "yes", *extra]
     return ServerProcess(argv, port, workdir, workdir / "aki.log").start()
 
 

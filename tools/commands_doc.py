@@ -22,6 +22,11 @@ NOTES = {
     "cluster": "aki is a standalone server: these answer `ERR This instance has cluster "
                "support disabled`, exactly as Redis 7.0 does without `cluster-enabled`, "
                "so cluster-aware clients learn that they talk to a single node.",
+    "server": "`MODULE LIST` is always empty: aki cannot load Redis modules, so `MODULE "
+              "LOAD`/`LOADEX` fail as a failed load does in Redis. `DEBUG` and `MODULE "
+              "LOAD`/`LOADEX`/`UNLOAD` are protected as in Redis 7: refused unless "
+              "`enable-debug-command` / `enable-module-command` is `yes` (or `local`, from "
+              "this machine).",
 }
 
 

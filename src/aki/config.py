@@ -41,6 +41,7 @@ EFFECTIVE = {
     "aclfile", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "sanitize-dump-payload",
     "set-proc-title", "shutdown-timeout", "shutdown-on-sigterm", "shutdown-on-sigint",
     "enable-protected-configs", "enable-module-command", "crash-log-enabled",
+    "latency-tracking", "latency-tracking-info-percentiles",
 }
 
 # aki's own directives: name -> (kind, default, description)

@@ -251,3 +251,18 @@ def test_info_resp3_verbatim(aki_server, redis_server, proto):
     finally:
         a.close()
         r.close()
+
+
+def test_commandstats_count_rejected_calls(pair):
+    """A wrong arity is a rejected call of the command (or subcommand) it names; an
+    unknown subcommand is nobody's."""
+    pair.same("CONFIG", "RESETSTAT")
+    for args in (("GET",), ("OBJECT",), ("OBJECT", "ENCODING"), ("OBJECT", "NOSUCH", "x"),
+                 ("SET", "k", "v", "EX"), ("GET", "k"), ("NOSUCHCMD",)):
+        pair.same(*args)
+    a, r = (reply.split(b"\r\n") for reply in pair.both("INFO", "commandstats"))
+    assert {x.split(b":")[0]: x.split(b",")[-2:] for x in a if x.startswith(b"cmdstat_")
+            and not x.startswith(b"cmdstat_config")} == \
+        {x.split(b":")[0]: x.split(b",")[-2:] for x in r if x.startswith(b"cmdstat_")
+         and not x.startswith(b"cmdstat_config")}
+    pair.same("INFO", "errorstats")

@@ -1311,7 +1311,7 @@ def _debug_object(c, key: bytes):
                   f"serializedlength:{serialized} lru:{lru} lru_seconds_idle:0{extra}")
 
 
-@command("debug")
+@command("debug", protected="enable_debug_command")
 def debug(c, argv):
     server = c.server
     sub = argv[1].lower()

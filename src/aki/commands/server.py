@@ -10,7 +10,7 @@ from aki import errors
 from aki.commands.common import to_int
 from aki.commands.connection import help_reply
 from aki.config import _TABLE, AKI_DIRECTIVES, ConfigError
-from aki.core.dispatch import rewrite
+from aki.core.dispatch import protected_allowed, rewrite
 from aki.core.registry import COMMANDS, command
 from aki.errors import RedisError
 from aki.resp.types import OK, Status
@@ -323,12 +323,7 @@ def config_get(c, argv):
 
 
 def _protected_allowed(c) -> bool:
-    mode = c.server.config.enable_protected_configs
-    if mode == "yes":
-        return True
-    if mode == "local":
-        return c.addr.startswith("127.0.0.1:") or c.addr.startswith("::1") or "unix" in c.flags
-    return False
+    return protected_allowed(c, c.server.config.enable_protected_configs)
 
 
 @command("config|set")

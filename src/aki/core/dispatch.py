@@ -48,8 +48,9 @@ _BY_SPELLING: dict[bytes, Command] = {}
 _MONITOR_FIRST = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}
 
 
-def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
-    """Find the (sub)command for ``argv`` and check its arity, as processCommand does."""
+def resolve(client: Client, argv: list[bytes], count: bool = False) -> Command | ErrorReply:
+    """Find the (sub)command for ``argv`` and check its arity, as processCommand does.
+    ``count``: a wrong arity is a rejected call of that command (INFO commandstats)."""
     name = argv[0]
     cmd = _BY_SPELLING.get(name)
     if cmd is None:
@@ -68,6 +69,8 @@ def resolve(client: Client, argv: list[bytes]) -> Command | ErrorReply:
     arity = cmd.arity
     n = len(argv)
     if (arity > 0 and n != arity) or n < -arity:
+        if count:
+            cmd.rejected_calls += 1
         return ErrorReply(f"ERR wrong number of arguments for '{cmd.fullname}' command")
     return cmd
 
@@ -76,7 +79,7 @@ def execute(client: Client, argv: list[bytes]) -> object:
     """Run one request from ``client`` and return its reply value."""
     cmd = _BY_SPELLING.get(argv[0])
     if cmd is not None and cmd.handler is not None and not cmd.subcommands \
-            and client.authenticated and not client.in_multi:
+            and client.authenticated and not client.in_multi and cmd.protected is None:
         # The common case, checked in one pass: a known plain command from an
         # authenticated client outside MULTI. Anything else takes the full road below.
         arity = cmd.arity
@@ -103,10 +106,18 @@ def execute(client: Client, argv: list[bytes]) -> object:
                         return reply
                 return call(client, cmd, argv)
     server = client.server
-    cmd = resolve(client, argv)
+    cmd = resolve(client, argv, count=True)
     if type(cmd) is ErrorReply:
         return _reject(client, None, cmd)
     assert isinstance(cmd, Command)
+    if cmd.protected is not None and not protected_allowed(
+            client, getattr(server.config, cmd.protected)):
+        what = "DEBUG" if cmd.protected == "enable_debug_command" else "MODULE"
+        option = cmd.protected.replace("_", "-")
+        return _reject(client, cmd, ErrorReply(
+            f'ERR {what} command not allowed. If the {option} option is set to "local", you '
+            "can run it from a local connection, otherwise you need to set this option in "
+            "the configuration file, and then restart the server."))
     if not client.authenticated and not cmd.noauth:
         return _reject(client, cmd, ErrorReply(errors.NOAUTH))
     if client.in_multi:
@@ -127,6 +138,16 @@ def execute(client: Client, argv: list[bytes]) -> object:
         client.multi_queue.append(argv)
         return QUEUED
     return call(client, cmd, argv)
+
+
+def protected_allowed(client: Client, mode: str) -> bool:
+    """allowProtectedAction: "yes", or "local" and the client is on this machine (a unix
+    socket, loopback, or in-process: the embedded library and the CLI)."""
+    if mode == "yes":
+        return True
+    return mode == "local" and (
+        "unix" in client.flags
+        or client.addr.startswith(("127.0.0.1:", "::1:", "[::1]:", "embedded:", "cli:")))
 
 
 def _reject(client: Client, cmd: Command | None, err: ErrorReply) -> ErrorReply:

@@ -37,7 +37,7 @@ class Command:
         "is_write", "is_readonly", "noscript", "loading", "stale", "denyoom",
         "pubsub", "fast", "admin", "blocking", "no_multi", "noauth", "allow_busy",
         "calls", "usec", "rejected_calls", "failed_calls", "key_finder", "skip_monitor",
-        "cached_read", "cache_only", "latency",
+        "cached_read", "cache_only", "latency", "protected",
     )
 
     def __init__(self, fullname: str, info: list | None, docs: Any, parent: Command | None) -> None:
@@ -69,6 +69,8 @@ class Command:
         self._derive()
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
         self.latency: dict[int, int] = {}  # calls per duration in us (core/histogram.py)
+        # CMD_PROTECTED: the config attribute (enable_debug_command ...) that allows it
+        self.protected: str | None = None
 
     def _derive(self) -> None:
         f = self.flags
@@ -143,11 +145,14 @@ def command(
     key_finder: Callable[[list[bytes]], list[int]] | None = None,
     cached_read: Callable[[Any, list[bytes]], object] | None = None,
     cache_only: bool = False,
+    protected: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Bind a handler ``fn(client, argv) -> reply`` to a command name.
 
     ``argv`` is the whole request (``argv[0]`` is the command name as sent).
     The extra arguments are for commands missing from Redis 7.0's table.
+    ``protected``: Redis's hidden CMD_PROTECTED flag, naming the config attribute
+    (``enable_debug_command``, ``enable_module_command``) that decides who may run it.
     """
 
     def bind(fn: Handler) -> Handler:
@@ -177,6 +182,8 @@ def command(
         if cached_read is not None:
             cmd.cached_read = cached_read
         cmd.cache_only = cache_only
+        if protected is not None:
+            cmd.protected = protected
         return fn
 
     return bind

@@ -110,6 +110,7 @@ class Server:
         self.batch_failed = False
         self.batch_error: Exception | None = None  # what made the batch fail, if a handler
         self.ks.on_expired = self._propagate_expired
+        self.ks.on_latency = self.add_latency
         from aki.core.notify import Notifier
 
         Notifier(self)

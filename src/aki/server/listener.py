@@ -105,11 +105,13 @@ class App:
             hz = max(1, min(server.config.hz, 500))
             await asyncio.sleep(1.0 / hz)
             if server.active_expire:
-                deadline = time.perf_counter() + 0.25 / hz
+                start = time.perf_counter()
+                deadline = start + 0.25 / hz
                 while True:
                     n = run_internal(server, lambda: ks.expire_cycle(20))
                     if not n or n < 20 or time.perf_counter() > deadline:
                         break
+                server.add_latency("expire-cycle", int((time.perf_counter() - start) * 1000))
             if ks.has_garbage():
                 run_internal(server, lambda: ks.reclaim_garbage(2000))
             self._close_idle_clients()

@@ -125,6 +125,7 @@ class LazyIdRow(KeyRow):
 
 
 _time = time.time
+_perf = time.perf_counter
 
 
 def now_ms() -> int:
@@ -414,13 +415,17 @@ class Keyspace:
         return self.lookup(db, key) is not None
 
     def _expire_row(self, row: KeyRow) -> None:
+        start = _perf()
         self._delete(row)
+        if self.on_latency is not None:
+            self.on_latency("expire-del", int((_perf() - start) * 1000))
         self.expired_count += 1
         self.notify("x", "expired", row.db, row.key)
         if self.on_expired is not None:
             self.on_expired(row.db, row.key)
 
     on_expired = None  # set by the server: propagate DEL of a lazily expired key
+    on_latency = None  # set by the server: LATENCY events (event, ms)
 
     # -- writes --------------------------------------------------------------------------
 

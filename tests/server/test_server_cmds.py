@@ -302,3 +302,24 @@ def test_row_cache_bound_and_big_strings(tmp_path):
             r.config_set("row-cache-entries", "10")
     finally:
         srv.stop()
+
+
+def test_lazyfree_counters_follow_background_reclaim(r):
+    """INFO memory's lazyfree_pending_objects / lazyfreed_objects count aki's own lazy
+    free: a big deleted collection waits in the reclaim queue, then is counted as freed."""
+    r.flushall()
+    r.config_resetstat()
+    r.sadd("small", *range(10))
+    r.unlink("small")  # reclaimed at once, never pending
+    r.rpush("big", *range(5000))
+    r.xadd("stream", {"f": "v"})
+    r.unlink("big")
+    info = r.info("memory")
+    assert info["lazyfree_pending_objects"] in (0, 1)
+    deadline = time.time() + 10
+    while r.info("memory")["lazyfree_pending_objects"] and time.time() < deadline:
+        time.sleep(0.05)
+    info = r.info("memory")
+    assert info["lazyfree_pending_objects"] == 0 and info["lazyfreed_objects"] == 1
+    r.config_resetstat()
+    assert r.info("memory")["lazyfreed_objects"] == 0

@@ -575,8 +575,10 @@ def _section(server, name: str, client) -> list[str] | None:
             "mem_aof_buffer:0",
             "mem_allocator:libc",
             "active_defrag_running:0",
-            "lazyfree_pending_objects:0",
-            "lazyfreed_objects:0",
+            # aki's lazy free: big deleted collections (and every collection of a
+            # flushed db) reclaimed in the background in small steps
+            f"lazyfree_pending_objects:{server.ks.garbage_pending()}",
+            f"lazyfreed_objects:{server.ks.lazyfreed}",
         ]
     if name == "persistence":
         from aki.durability import rdbsave

@@ -387,7 +387,7 @@ def config_set(c, argv):
 def config_resetstat(c, argv):
     server = c.server
     server.stats.reset()
-    server.ks.hits = server.ks.misses = 0
+    server.ks.hits = server.ks.misses = server.ks.lazyfreed = 0
     for cmd in COMMANDS.values():
         for x in (cmd, *cmd.subcommands.values()):
             x.calls = x.usec = x.rejected_calls = x.failed_calls = 0

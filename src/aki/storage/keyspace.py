@@ -143,6 +143,7 @@ class Keyspace:
         self.touched: list[tuple[int, bytes]] = []
         self.events: list[tuple[str, str, int, bytes]] = []
         self.expired_count = 0
+        self.lazyfreed = 0  # deleted collections fully reclaimed (INFO lazyfreed_objects)
         self.hits = 0
         self.notify_enabled = False  # set while notify-keyspace-events is not empty
         self.misses = 0
@@ -783,10 +784,15 @@ class Keyspace:
                 break
         if n < budget:
             self.cur.execute("DELETE FROM garbage WHERE key_id = ?", (key_id,))
+            self.lazyfreed += 1
         return n
 
     def has_garbage(self) -> bool:
         return self.cur.execute("SELECT 1 FROM garbage LIMIT 1").fetchone() is not None
+
+    def garbage_pending(self) -> int:
+        """Deleted collections whose elements are still being reclaimed."""
+        return self.cur.execute("SELECT count(*) FROM garbage").fetchone()[0]
 
 
 # -- glob patterns (Redis's stringmatchlen semantics) ----------------------------------

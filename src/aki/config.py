@@ -160,6 +160,8 @@ class Config:
         object.__setattr__(self, "_values", _Values(self.__dict__))
         object.__setattr__(self, "_hooks", {})
         object.__setattr__(self, "source_file", None)
+        # ``user`` lines of the config file (each: name, rules...), loaded by the ACL at start
+        object.__setattr__(self, "acl_user_lines", [])
         for name, entry in _TABLE.items():
             default = entry.get("default")
             if default is None:
@@ -406,6 +408,9 @@ class Config:
                 inert += self.load_file(words[1], _depth + 1)
                 continue
             if name in _DEPRECATED:
+                continue
+            if name == "user" and len(args) >= 2:
+                self.acl_user_lines.append(list(args[1:]))
                 continue
             if name in ("rename-command", "user", "loadmodule", "sentinel"):
                 inert.append(name)

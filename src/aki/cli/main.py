@@ -86,6 +86,13 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
             values.append(extra.pop(0))
         directives.append((flag[2:], " ".join(values)))
     for name, value in directives:
+        if name == "user":  # --user "alice on >pw ~* +@all", as redis-server takes it
+            from aki.resp.parser import split_args
+
+            words = split_args(value.encode("utf-8", "surrogateescape")) or []
+            if words:
+                cfg.acl_user_lines.append(words)
+            continue
         if not Config.known(name):
             raise click.UsageError(f"unknown directive --{name}")
         try:

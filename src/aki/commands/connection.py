@@ -45,11 +45,12 @@ def quit_(c, argv):
     return OK
 
 
-def check_password(c, username: bytes, password: bytes) -> bool:
-    """The default user only (until ACL users exist): requirepass, or nopass when unset."""
+def check_password(c, username: bytes, password: bytes, argv0: bytes = b"AUTH") -> bool:
+    """ACL users when the ACL state exists (``argv0`` names the command in ACL LOG);
+    otherwise the default user only: requirepass, or nopass when unset."""
     acl = c.server.extensions.get("acl")
     if acl is not None:
-        return acl.authenticate(c, username, password)
+        return acl.authenticate(c, username, password, argv0)
     if username != b"default":
         return False
     required = c.server.config.requirepass
@@ -63,7 +64,8 @@ def auth(c, argv):
     if len(argv) > 3:
         raise RedisError(errors.SYNTAX)
     if len(argv) == 2:
-        if not c.server.config.requirepass and c.server.extensions.get("acl") is None:
+        acl = c.server.extensions.get("acl")
+        if (acl.default_nopass() if acl is not None else not c.server.config.requirepass):
             raise RedisError(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?"
@@ -71,7 +73,7 @@ def auth(c, argv):
         username, password = b"default", argv[1]
     else:
         username, password = argv[1], argv[2]
-    if not check_password(c, username, password):
+    if not check_password(c, username, password, argv[0]):
         raise RedisError(errors.WRONGPASS)
     c.authenticated = True
     c.user = username.decode("utf-8", "surrogateescape")
@@ -94,7 +96,7 @@ def hello(c, argv):
         more = n - j - 1
         opt = argv[j].lower()
         if opt == b"auth" and more >= 2:
-            if not check_password(c, argv[j + 1], argv[j + 2]):
+            if not check_password(c, argv[j + 1], argv[j + 2], argv[0]):
                 raise RedisError(errors.WRONGPASS)
             c.authenticated = True
             c.user = argv[j + 1].decode("utf-8", "surrogateescape")
@@ -150,8 +152,12 @@ def reset(c, argv):
     c.reply_mode = "on"
     c.no_evict = False
     c.no_touch = False
-    c.user = "default"
-    c.authenticated = not server.config.requirepass and server.extensions.get("acl") is None
+    acl = server.extensions.get("acl")
+    if acl is not None:
+        acl.reset_client(c)
+    else:
+        c.user = "default"
+        c.authenticated = not server.config.requirepass
     return Status("RESET")
 
 

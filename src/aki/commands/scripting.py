@@ -152,6 +152,11 @@ class _Run:
             _reject(server, cmd, M.CALL_WRONG_ARITY)
         if cmd.noscript:
             _reject(server, cmd, M.CALL_NOT_ALLOWED)
+        acl = server.extensions.get("acl")
+        if acl is not None and "guard" in server.extensions:
+            refused = acl.script_check(self.lua, self.caller, cmd, argv)
+            if refused is not None:
+                _reject(server, cmd, refused)
         if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
             _reject(server, cmd, M.CALL_WRITE_IN_READONLY)
         if cmd.is_write:
@@ -167,8 +172,12 @@ class _Run:
 
     def acl_check(self, argv: list[bytes]) -> bool | None:
         """``redis.acl_check_cmd``: None for an unknown command (the runtime raises)."""
-        cmd = _lookup([a if type(a) is bytes else bytes(a) for a in argv])
-        return None if cmd is None else True
+        args = [a if type(a) is bytes else bytes(a) for a in argv]
+        cmd = _lookup(args)
+        if cmd is None:
+            return None
+        acl = self.server.extensions.get("acl")
+        return True if acl is None else acl.script_allowed(self.caller.user, cmd, args)
 
     def busy_reply(self) -> str:
         return M.BUSY_EVAL if self.is_eval else M.BUSY_FUNCTION

@@ -12,7 +12,7 @@ import re
 
 from aki import errors
 from aki.commands.common import to_int
-from aki.core.registry import command
+from aki.core.registry import Command, command
 from aki.errors import RedisError
 from aki.storage import lists
 from aki.storage.keyspace import HASH, LIST, SET, STRING, ZSET
@@ -87,6 +87,17 @@ def _strtod(b: bytes) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _full_key_access(c, argv: list[bytes]) -> bool:
+    """BY and GET read keys no ACL check saw: the user must be able to read every key."""
+    acl = c.server.extensions.get("acl")
+    if acl is None or "guard" not in c.server.extensions:
+        return True
+    from aki.core.dispatch import resolve
+
+    cmd = resolve(c, argv)
+    return not isinstance(cmd, Command) or acl.full_key_access(c, cmd, argv)
+
+
 def _sort(c, argv: list[bytes], readonly: bool):
     desc = alpha = False
     limit_start, limit_count = 0, -1
@@ -118,8 +129,14 @@ def _sort(c, argv: list[bytes], readonly: bool):
             sortby = argv[j + 1]
             if b"*" not in sortby:
                 dontsort = True
+            elif not _full_key_access(c, argv):
+                raise RedisError("ERR BY option of SORT denied due to insufficient ACL "
+                                 "permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
+            if not _full_key_access(c, argv):
+                raise RedisError("ERR GET option of SORT denied due to insufficient ACL "
+                                 "permissions.")
             gets.append(argv[j + 1])
             j += 1
         else:

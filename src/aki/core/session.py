@@ -30,7 +30,10 @@ class Client:
         self.lib_name: bytes | None = None
         self.lib_ver: bytes | None = None
         self.user = "default"
-        self.authenticated = not server.config.requirepass
+        acl = server.extensions.get("acl")
+        # clientSetDefaultAuth: authenticated at once when the default user needs no password
+        self.authenticated = acl.default_open() if acl is not None \
+            else not server.config.requirepass
         self.addr = addr
         self.laddr = laddr
         self.fd = fd

@@ -263,6 +263,16 @@ def _aof_startup(app: App) -> None:
 startup_hooks.append(_aof_startup)
 
 
+def _acl_startup(app: App) -> None:
+    """ACL users from the config file's ``user`` lines or the ``aclfile``."""
+    from aki.commands.acl import startup
+
+    startup(app.server)
+
+
+startup_hooks.insert(0, _acl_startup)
+
+
 def run(cfg: Config, inert: list[str] | None = None) -> int:
     setup_logging(cfg)
     import uvloop

@@ -239,7 +239,9 @@ class Acl:
         res, idx = self.check(user, cmd, argv)
         if res == A.OK:
             return None
-        self.add_log(caller, res, "lua", None, lua.user, cmd, argv, idx)
+        run = self.server.extensions.get("script_run")
+        current = "eval" if run is None or run.is_eval else "fcall"
+        self.add_log(caller, res, "lua", None, lua.user, cmd, argv, idx, current)
         return f"ERR The user executing the script {_CMD_ERRORS[res]}"
 
     def script_allowed(self, username: str, cmd: Command, argv: list[bytes]) -> bool:
@@ -268,7 +270,7 @@ class Acl:
 
     def add_log(self, client: Any, reason: int, context: str, obj: bytes | None,
                 username: str | None, cmd: Command | None, argv: list[bytes] | None = None,
-                idx: int = 0) -> None:
+                idx: int = 0, current: str | None = None) -> None:
         """addACLLogEntry: similar recent entries (same reason, context, object, user,
         within 60 s, among the last 10) are counted in one."""
         if obj is None:
@@ -276,15 +278,10 @@ class Acl:
             obj = cmd.fullname.encode() if reason == A.DENIED_CMD else argv[idx]
         if username is None:
             username = client.user
-        real = client
-        current = cmd.fullname if cmd is not None else (
-            "auth" if obj.lower() == b"auth" else "hello")
-        if client.kind == "lua":
-            run = self.server.extensions.get("script_run")
-            if run is not None:  # the client that ran the script, in its EVAL/FCALL
-                real = run.caller
-                current = "eval" if run.is_eval else "fcall"
-        cinfo = client_info_line(real, real, current, argv=argv if real is client else None)
+        if current is None:  # a script's refusal names the EVAL/FCALL of its caller
+            current = cmd.fullname if cmd is not None else (
+                "auth" if obj.lower() == b"auth" else "hello")
+        cinfo = client_info_line(client, client, current, argv=argv)
         entry = LogEntry(reason, context, obj, username, cinfo)
         for i, cur in enumerate(self.log[:10]):
             if (cur.reason == reason and cur.context == context and cur.object == obj
@@ -692,7 +689,9 @@ def _lookup(argv: list[bytes]) -> Command | None:
     info = table_entry(name.decode("utf-8", "surrogateescape")).get("info")
     subs = (reg.subcommands if reg is not None else {}) or (info[9] if info else None)
     if len(argv) == 1 or not subs:
-        return _spec_command(argv[:1]) if info is not None else reg
+        if reg is not None and reg.info is not None:
+            return reg
+        return Command(name.decode("utf-8", "surrogateescape"), info, None, None)
     return _spec_command(argv[:2])
 
 

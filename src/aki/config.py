@@ -162,6 +162,8 @@ class Config:
         object.__setattr__(self, "source_file", None)
         # ``user`` lines of the config file (each: name, rules...), loaded by the ACL at start
         object.__setattr__(self, "acl_user_lines", [])
+        # set by the ACL: the ``user`` lines CONFIG REWRITE writes (none with an aclfile)
+        object.__setattr__(self, "acl_rewrite", None)
         for name, entry in _TABLE.items():
             default = entry.get("default")
             if default is None:
@@ -448,8 +450,13 @@ class Config:
         except OSError:
             original = []
         written = set()
+        users = self.acl_rewrite() if self.acl_rewrite is not None else None
         for line in original:
             words = line.strip().split()
+            if users is not None and words and words[0].lower() == "user":
+                if users:  # rewriteConfigUserOption: users replace the old lines in order
+                    lines.append(users.pop(0))
+                continue
             if words and not words[0].startswith("#") and self.known(words[0]):
                 name = self.canonical(words[0])
                 if name in written:
@@ -463,6 +470,7 @@ class Config:
                 continue
             if self._values[name] != defaults._values[name]:
                 lines.append(f"{name} {self._quoted(name)}".rstrip())
+        lines += users or []
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -116,6 +116,7 @@ class Acl:
         if cfg.requirepass:
             self._set_default_password(cfg.requirepass)
         cfg.on_change("requirepass", self._requirepass_changed)
+        object.__setattr__(cfg, "acl_rewrite", self.config_lines)
         server.extensions["acl"] = self
         server.extensions["acl_state"] = self
         self.refresh()
@@ -455,6 +456,14 @@ class Acl:
                 pass
             return False
         return True
+
+    def config_lines(self) -> list[str]:
+        """rewriteConfigUserOption: every user as a ``user`` line, unless an aclfile
+        holds them (then the config file keeps none)."""
+        if self.server.config.aclfile:
+            return []
+        return ["user " + n + " " + self.users[n].describe().decode("utf-8", "surrogateescape")
+                for n in self.sorted_names()]
 
     def sorted_names(self) -> list[str]:
         """The rax order Redis lists users in: byte order of the names."""

@@ -379,7 +379,7 @@ class Acl:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            return f"Error loading ACLs, opening file '{path}': {exc.strerror}"
+            return f"Error loading ACLs, opening file '{label}': {exc.strerror}"
         errors = ""
         users: dict[str, A.User] = {}
         pda = self.pubsub_default_all()
@@ -521,7 +521,7 @@ def startup(server: Any) -> None:
     if err is not None:
         raise SystemExit(f"{err}\nCritical error while loading ACLs. Exiting.")
     if cfg.aclfile:
-        err = st.load_file(cfg.aclfile)
+        err = st.load_file(resolve_path(server))
         if err is not None:
             raise SystemExit(f"Aborting Redis startup because of ACL errors: {err}")
 
@@ -597,11 +597,16 @@ def acl_whoami(c, argv):
     return c.user.encode("utf-8", "surrogateescape")
 
 
+def resolve_path(server: Any) -> str:
+    """The aclfile, relative to ``dir`` as for Redis (which runs inside ``dir``)."""
+    cfg = server.config
+    return os.path.join(cfg.dir, cfg.aclfile)
+
+
 def _aclfile(c, argv) -> str:
-    path = c.server.config.aclfile
-    if not path:
+    if not c.server.config.aclfile:
         raise RedisError(_NO_ACLFILE)
-    return path
+    return resolve_path(c.server)
 
 
 @command("acl|load")

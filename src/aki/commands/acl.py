@@ -71,31 +71,117 @@ def _rw(flags: Any) -> int:
     return out
 
 
+def _compile_specs(cmd: Command) -> list[tuple] | None:
+    """The command's key specs as tuples, parsed once (getKeysUsingKeySpecs runs per
+    command of a restricted user). None when a spec has a begin_search or find_keys
+    type only the generic code knows."""
+    from aki.commands import introspection as I  # noqa: N812
+
+    out: list[tuple] = []
+    for spec in I._spec_list(cmd):
+        flags = spec.get(b"flags", ())
+        if "not_key" in flags:
+            continue
+        bs = spec[b"begin_search"]
+        fk = spec[b"find_keys"]
+        if bs[b"type"] == b"index":
+            begin: tuple = ("index", bs[b"spec"][b"index"])
+        elif bs[b"type"] == b"keyword":
+            begin = ("keyword", bs[b"spec"][b"keyword"].lower(), bs[b"spec"][b"startfrom"])
+        else:
+            return None
+        fs = fk[b"spec"]
+        if fk[b"type"] == b"range":
+            find: tuple = ("range", fs[b"lastkey"], fs[b"keystep"], fs[b"limit"])
+        elif fk[b"type"] == b"keynum":
+            find = ("keynum", fs[b"keynumidx"], fs[b"firstkey"], fs[b"keystep"])
+        else:
+            return None
+        out.append((begin, find, _rw(flags), "incomplete" in flags))
+    return out
+
+
+def _keys_from_compiled(specs: list[tuple], argv: list[bytes]) -> list[tuple[int, int]] | None:
+    """getKeysUsingKeySpecs over compiled specs (introspection.keys_from_specs' logic)."""
+    argc = len(argv)
+    result: list[tuple[int, int]] = []
+    for begin, find, rw, incomplete in specs:
+        if begin[0] == "index":
+            first = begin[1]
+        else:
+            kw, start = begin[1], begin[2]
+            si = start if start > 0 else argc + start
+            ei = argc - 1 if start > 0 else 1
+            first = 0
+            i = si
+            while not (i == ei or i >= argc or i < 1):
+                if argv[i].lower() == kw:
+                    first = i + 1
+                    break
+                i = i + 1 if si <= ei else i - 1
+            if not first:
+                continue
+        if find[0] == "range":
+            lastkey, step, limit = find[1], find[2], find[3]
+            if lastkey >= 0:
+                last = first + lastkey
+            elif not limit:
+                last = argc + lastkey
+            else:
+                last = first + ((argc - first) // limit + lastkey)
+        else:
+            idx, firstkey, step = find[1], find[2], find[3]
+            if first + idx >= argc:
+                return None
+            numkeys = to_int(argv[first + idx])
+            if numkeys is None or numkeys < 0:
+                return None
+            first += firstkey
+            last = first + numkeys - 1
+        if last >= argc or last < first or first >= argc:
+            return None
+        for i in range(first, last + 1, step):
+            result.append((i, rw))
+        if incomplete:
+            return None
+    return result
+
+
 def key_finder(cmd: Command):
-    """A function argv -> [(position, R/W bits)] for ``cmd``."""
+    """A function argv -> [(position, R/W bits)] for ``cmd`` (getKeysFromCommandWithSpecs:
+    the key specs, else the command's own key finder; SET and BITFIELD have variable
+    flags and SORT's BY/GET spec is unknown, so theirs are written out here)."""
     from aki.commands import introspection as I  # noqa: N812
 
     name = cmd.fullname
-
-    def find(argv: list[bytes]) -> list[tuple[int, int]]:
-        if name in ("sort", "sort_ro"):
+    if name in ("sort", "sort_ro"):
+        def sort_keys(argv: list[bytes]) -> list[tuple[int, int]]:
             refs = I._sort_keys(argv)
-            if name == "sort_ro":
-                refs = refs[:1]
-            return [(i, _rw(f)) for i, f in refs]
-        if name == "set":
+            return [(i, _rw(f)) for i, f in (refs[:1] if name == "sort_ro" else refs)]
+        return sort_keys
+    if name == "set":
+        def set_keys(argv: list[bytes]) -> list[tuple[int, int]]:
             get = any(a.lower() == b"get" for a in argv[3:])
             return [(1, A.READ | A.WRITE if get else A.WRITE)] if len(argv) > 1 else []
-        if name == "bitfield":
+        return set_keys
+    if name == "bitfield":
+        def bitfield_keys(argv: list[bytes]) -> list[tuple[int, int]]:
             ro = not any(a.lower() in (b"set", b"incrby") for a in argv[2:])
             return [(1, A.READ if ro else A.READ | A.WRITE)] if len(argv) > 1 else []
-        refs = I.keys_from_specs(cmd, argv)
+        return bitfield_keys
+    specs = _compile_specs(cmd)
+    fallback = cmd.key_finder
+    bits = A.READ | A.WRITE if name == "migrate" else 0  # migrateGetKeys: RW access delete
+    if specs is not None and not specs and fallback is None:
+        return None  # no keys at all: nothing to check
+
+    def find(argv: list[bytes]) -> list[tuple[int, int]]:
+        refs = _keys_from_compiled(specs, argv) if specs is not None else None
         if refs is None:
-            if cmd.key_finder is None:
+            if fallback is None:
                 return []
-            bits = A.READ | A.WRITE if name == "migrate" else 0
-            return [(i, bits) for i in cmd.key_finder(argv) if i < len(argv)]
-        return [(i, _rw(f)) for i, f in refs]
+            return [(i, bits) for i in fallback(argv) if i < len(argv)]
+        return refs
 
     return find
 

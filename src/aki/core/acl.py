@@ -376,7 +376,7 @@ class Selector:
         self.firstargs.pop(c.id, None)
 
     def has_bit(self, cid: int) -> bool:
-        return bool(self.allowed >> cid & 1)
+        return cid >= 0 and bool(self.allowed >> cid & 1)
 
     # -- descriptions ---------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import RawClient
@@ -266,3 +268,112 @@ def test_commandstats_count_rejected_calls(pair):
         {x.split(b":")[0]: x.split(b",")[-2:] for x in r if x.startswith(b"cmdstat_")
          and not x.startswith(b"cmdstat_config")}
     pair.same("INFO", "errorstats")
+
+
+def _slowlog_argvs(c) -> list[list[bytes]]:
+    return [entry[3] for entry in c.execute_command("SLOWLOG", "GET", "-1")]
+
+
+def test_slowlog_blocked_commands_and_exec(r, rr):
+    """A blocked command is logged when it is served, as it was sent (BLPOP, not the LPOP
+    it became), and not when it times out; EXEC itself is not logged, what it ran is."""
+    import threading
+
+    logs = []
+    for c, port in ((r, r.connection_pool.connection_kwargs["port"]),
+                    (rr, rr.connection_pool.connection_kwargs["port"])):
+        import redis as redis_py
+
+        c.delete("l")
+        c.config_set("slowlog-log-slower-than", 0)
+        try:
+            waiter = redis_py.Redis(port=port)
+            t = threading.Thread(target=waiter.blpop, args=("l", 0))
+            t.start()
+            deadline = time.time() + 5
+            while c.info("clients")["blocked_clients"] != 1 and time.time() < deadline:
+                time.sleep(0.01)
+            c.slowlog_reset()
+            with c.pipeline(transaction=True) as p:
+                p.lpush("l", "foo")
+                p.execute()
+            t.join(5)
+            waiter.blpop("nosuch", 0.01)  # times out: logged too
+            logs.append(_slowlog_argvs(c))
+        finally:
+            c.config_set("slowlog-log-slower-than", 10000)
+            waiter.close()
+    assert logs[0] == logs[1]
+    assert logs[0][0] == [b"BLPOP", b"l", b"0"] and [b"EXEC"] not in logs[0]
+
+
+def test_paused_client_is_blocked(r, rr):
+    import threading
+
+    import redis as redis_py
+
+    shown = []
+    for c in (r, rr):
+        port = c.connection_pool.connection_kwargs["port"]
+        c.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+        try:
+            writer = redis_py.Redis(port=port)
+            t = threading.Thread(target=writer.set, args=("paused", "1"))
+            t.start()
+            deadline = time.time() + 5
+            while c.info("clients")["blocked_clients"] != 1 and time.time() < deadline:
+                time.sleep(0.01)
+            info = c.info("clients")
+            me = c.client_id()
+            other = [x for x in c.client_list() if int(x["id"]) not in (me,)
+                     and x["cmd"] == "set"]
+            shown.append((info["blocked_clients"], info["clients_in_timeout_table"],
+                          [(x["flags"], x["cmd"]) for x in other]))
+        finally:
+            c.execute_command("CLIENT", "UNPAUSE")
+        t.join(5)
+        assert c.get("paused") == b"1" and c.info("clients")["blocked_clients"] == 0
+        writer.close()
+    assert shown[0] == shown[1] == (1, 0, [("b", "set")])
+
+
+def test_pause_write_holds_may_replicate_commands_and_expiry(r, rr):
+    """CLIENT PAUSE WRITE also holds PFCOUNT, PUBLISH and scripts that may write (not
+    those declaring no-writes), and no expired key is deleted while it lasts."""
+    import threading
+
+    import redis as redis_py
+
+    seen = []
+    for c in (r, rr):
+        port = c.connection_pool.connection_kwargs["port"]
+        c.pfadd("hll", "a")
+        c.config_resetstat()
+        with c.pipeline(transaction=True) as p:
+            p.set("gone1", "x", px=10).set("gone2", "x", px=10)
+            p.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+            p.execute()
+        clients, threads = [], []
+        try:
+            for cmd in (("PFCOUNT", "hll"), ("PUBLISH", "ch", "m"), ("EVAL", "return 1", 0),
+                        ("EVAL", "#!lua flags=no-writes\nreturn 2", 0), ("GET", "hll")):
+                cl = redis_py.Redis(port=port)
+                clients.append(cl)
+                threads.append(threading.Thread(target=cl.execute_command, args=cmd))
+                threads[-1].start()
+            deadline = time.time() + 5
+            while c.info("clients")["blocked_clients"] != 3 and time.time() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.05)
+            held = sorted(x["cmd"] for x in c.client_list() if "b" in x["flags"])
+            gone = (c.get("gone1"), c.exists("gone2"), c.info("stats")["expired_keys"])
+            seen.append((held, gone))
+        finally:
+            c.execute_command("CLIENT", "UNPAUSE")
+        for t in threads:
+            t.join(5)
+        for cl in clients:
+            cl.close()
+        c.get("gone1")
+        assert c.info("stats")["expired_keys"] >= 1
+    assert seen[0] == seen[1] == (["eval", "pfcount", "publish"], (None, 0, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 
@@ -525,8 +526,43 @@ def client_no_touch(c, argv):
 # pause ends (CLIENT UNPAUSE or its timer) every waiter drains its queue again, in order.
 
 
-def _may_replicate(cmd) -> bool:
-    return cmd.is_write or "may_replicate" in cmd.flags
+# CMD_MAY_REPLICATE, a flag Redis 7.0 hides from COMMAND INFO (so not in our table)
+_MAY_REPLICATE = frozenset({"pfcount", "publish", "spublish", "eval", "evalsha", "fcall"})
+
+
+def _may_replicate(cmd, client, argv: list[bytes]) -> bool:
+    """Is this a write, or a command that may replicate one? A script that declares its
+    flags replicates only without no-writes (evalGetCommandFlags, scriptFlagsToCmdFlags)."""
+    if cmd.is_write:
+        return True
+    name = cmd.fullname
+    if name not in _MAY_REPLICATE:
+        return False
+    if name in ("eval", "evalsha", "fcall") and len(argv) > 1:
+        from aki.commands.scripting import runtime
+        from aki.scripting.shebang import parse_script_shebang
+
+        rt = runtime(client.server)
+        if name == "fcall":
+            fn = rt.get_function(argv[1])
+            return fn is None or "no-writes" not in fn.flags
+        body = argv[1]
+        if name == "evalsha" and len(body) != 40:
+            return True
+        script = rt.get_script(body.lower() if name == "evalsha" else
+                               hashlib.sha1(body).hexdigest())
+        if script is None:
+            if name == "evalsha":
+                return True
+            try:
+                header = parse_script_shebang(body)
+            except RedisError:
+                return True
+            compat, flags = header.compat, header.flags
+        else:
+            compat, flags = script.compat, script.flags
+        return compat or "no-writes" not in flags
+    return True
 
 
 def pause_blocks(client, argv: list[bytes]) -> bool:
@@ -547,12 +583,12 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
     cmd = resolve(client, argv)
     if not isinstance(cmd, Command):
         return False
-    if _may_replicate(cmd):
+    if _may_replicate(cmd, client, argv):
         return True
     if cmd.fullname == "exec" and client.in_multi:
         for q in client.multi_queue:
             qc = resolve(client, q)
-            if isinstance(qc, Command) and _may_replicate(qc):
+            if isinstance(qc, Command) and _may_replicate(qc, client, q):
                 return True
     return False
 
@@ -561,6 +597,8 @@ def end_pause(server) -> None:
     """The pause is over: every parked connection drains its pending requests."""
     server.paused_until = 0.0
     server.pause_kind = ""
+    if "expire_before_pause" in server.extensions:
+        server.ks.lazy_expire = server.extensions.pop("expire_before_pause")
     waiters = server.extensions.get("pause_waiters") or []
     server.extensions["pause_waiters"] = []
     app = server.extensions.get("app")
@@ -599,6 +637,11 @@ def client_pause(c, argv):
         server.paused_until = end
     server.extensions["pause"] = pause_blocks
     server.extensions.setdefault("pause_waiters", [])
+    if server.paused_until and "expire_before_pause" not in server.extensions:
+        # Deleting an expired key is a write: while paused, expired keys read as missing
+        # but stay stored, and neither lazy nor active expiry deletes them (Redis 7.0).
+        server.extensions["expire_before_pause"] = server.ks.lazy_expire
+        server.ks.lazy_expire = False
     app = server.extensions.get("app")
     if app is not None and server.paused_until:
         app.loop.call_later(max(server.paused_until - time.time(), 0) + 0.001,

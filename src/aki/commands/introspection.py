@@ -506,7 +506,8 @@ def _section(server, name: str, client) -> list[str] | None:
             "client_recent_max_output_buffer:0",
             f"blocked_clients:{blocked}",
             f"tracking_clients:{tracking}",
-            f"clients_in_timeout_table:{blocked}",
+            # blocked with a timeout (not forever, not paused): Redis's timeout table
+            f"clients_in_timeout_table:{sum(1 for cl in clients if getattr(cl.blocked, 'timeout', 0))}",
         ]
     if name == "memory":
         rss = rss_bytes()

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 class Suspend:
     """A reply that is not ready yet."""
 
-    __slots__ = ("client", "timeout", "timeout_reply", "on_cancel", "_resume", "done", "data")
+    __slots__ = ("client", "timeout", "timeout_reply", "on_cancel", "_resume", "done", "data",
+                 "argv", "usec")
 
     def __init__(self, client: Client, timeout: float | None, timeout_reply: object,
                  on_cancel: Callable[[], None] | None = None, data: object = None) -> None:
@@ -37,6 +38,9 @@ class Suspend:
         self._resume: Callable[[object], None] | None = None
         self.done = False
         self.data = data
+        # the blocked request and its first run's time: SLOWLOG logs it when it ends
+        self.argv: list[bytes] | None = None
+        self.usec = 0
 
     def attach(self, resume: Callable[[object], None]) -> None:
         """Called by the transport: how to deliver the final reply."""
@@ -50,10 +54,13 @@ class Suspend:
         if self._resume is not None:
             self._resume(reply)
 
-    def expire(self) -> None:
-        """The timeout fired."""
+    def expire(self, unblocked: bool = False) -> None:
+        """The timeout fired (or CLIENT UNBLOCK acts as if it had: ``unblocked``, which
+        SLOWLOG records; a timeout is not recorded, as in Redis 7.0)."""
         if self.done:
             return
+        if not unblocked:
+            self.argv = None
         if self.on_cancel is not None:
             self.on_cancel()
         self.resume(self.timeout_reply)
@@ -216,7 +223,7 @@ class BlockingManager:
             _count_error(self.server, UNBLOCKED_ERROR)
             w.suspend.resume(ErrorReply(UNBLOCKED_ERROR))
         else:
-            w.suspend.expire()
+            w.suspend.expire(unblocked=True)
         return True
 
     # -- waking --------------------------------------------------------------------

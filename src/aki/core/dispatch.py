@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 from aki import errors
+from aki.core.blocking import Suspend
 from aki.core.registry import COMMANDS, Command
 from aki.errors import RedisError
 from aki.resp.types import QUEUED, ErrorReply
@@ -217,7 +218,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     client.last_cmd = cmd.fullname
     server.stats.total_commands += 1
     if usec >= 1000 or usec >= server.slowlog_threshold >= 0:
-        _slow(server, client, cmd, argv, usec)
+        _slow(server, client, cmd, argv, usec, reply)
     ks = server.ks
     touched = ks.touched
     if touched:
@@ -251,12 +252,25 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     return reply
 
 
-def _slow(server: Server, client: Client, cmd: Command, argv: list[bytes], usec: int) -> None:
-    """SLOWLOG and LATENCY for a command that took ``usec``."""
-    if usec >= server.slowlog_threshold >= 0:
+def _slow(server: Server, client: Client, cmd: Command, argv: list[bytes], usec: int,
+          reply: object = None) -> None:
+    """SLOWLOG and LATENCY for a command that took ``usec``. A command that blocked is
+    logged when it ends (see blocked_slowlog); EXEC is never logged (skip_slowlog),
+    the commands it ran are."""
+    if type(reply) is Suspend:
+        reply.usec = usec
+    elif usec >= server.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
         _slowlog(server, client, argv, usec)
     if usec >= 1000 and server.config.latency_monitor_threshold:
         server.add_latency("fast-command" if cmd.fast else "command", usec // 1000)
+
+
+def blocked_slowlog(client: Client, susp: Suspend) -> None:
+    """updateStatsOnUnblock: a blocked command enters SLOWLOG when it is served or CLIENT
+    UNBLOCKed (not when it times out), as it was sent (BLPOP, not the LPOP it became)."""
+    server = client.server
+    if susp.argv is not None and susp.usec >= server.slowlog_threshold >= 0:
+        _slowlog(server, client, susp.argv, susp.usec)
 
 
 def rewrite(server: Server, db: int, argv: list[bytes]) -> None:

@@ -15,7 +15,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from aki.core.blocking import Suspend
-from aki.core.dispatch import execute
+from aki.core.dispatch import blocked_slowlog, execute, resolve
+from aki.core.registry import Command
 from aki.core.session import Client
 from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from aki.server.listener import App
 
 log = logging.getLogger("aki.net")
+
+PAUSED = "paused"  # Client.blocked while CLIENT PAUSE holds the client's next request
 
 _now = time.time
 _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
@@ -150,6 +153,7 @@ class RespConnection(asyncio.Protocol):
                 return
             reply = execute(client, argv)
             if type(reply) is Suspend:
+                reply.argv = argv
                 self._suspend(reply)
                 self.pending.extend(it)
                 return
@@ -183,6 +187,13 @@ class RespConnection(asyncio.Protocol):
         if check is None or not check(self.client, argv):
             return False
         self.server.extensions.setdefault("pause_waiters", []).append(self._drain_pending)
+        # A paused client is a blocked one, as in Redis (INFO blocked_clients, flag b),
+        # and CLIENT LIST shows the command it waits to run.
+        client = self.client
+        client.blocked = PAUSED
+        cmd = resolve(client, argv)
+        if isinstance(cmd, Command):
+            client.last_cmd = cmd.fullname
         return True
 
     def _suspend(self, susp: Suspend) -> None:
@@ -193,6 +204,8 @@ class RespConnection(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(susp.timeout, susp.expire)
 
     def _resumed(self, reply: object) -> None:
+        if self.suspended is not None:
+            blocked_slowlog(self.client, self.suspended)
         self.suspended = None
         if self._timer is not None:
             self._timer.cancel()
@@ -221,6 +234,8 @@ class RespConnection(asyncio.Protocol):
             self._flush()
 
     def _drain_pending(self) -> None:
+        if self.client.blocked is PAUSED:
+            self.client.blocked = None
         if self.closing or self.suspended is not None:
             return
         reqs = list(self.pending)

@@ -560,7 +560,8 @@ def test_hello_auth_with_default_without_permissions(pair, second):
     second.same("PING")
     second.same("HELLO", "2", "AUTH", "secure", "supass")
     second.same("PING")
-    pair.same("ACL", "SETUSER", "default", "+@all")
+    pair.same("ACL", "SETUSER", "default", "+@all")  # refused: default may not run ACL
+    second.same("ACL", "SETUSER", "default", "+@all")
 
 
 def test_acl_pubsub_default(pair):
@@ -574,3 +575,21 @@ def test_acl_pubsub_default(pair):
     pair.same("CONFIG", "SET", "acl-pubsub-default", "resetchannels")
     pair.same("ACL", "SETUSER", "pd", "reset")
     pair.same("ACL", "GETUSER", "pd")
+
+
+def test_secrets_redacted_in_slowlog(r, rr):
+    def run(c):
+        c.config_set("slowlog-log-slower-than", 0)
+        try:
+            c.slowlog_reset()
+            c.execute_command("ACL", "SETUSER", "sec", "on", ">pw", "+@all", "~*")
+            c.execute_command("AUTH", "sec", "pw")
+            c.execute_command("HELLO", "2", "AUTH", "sec", "pw", "SETNAME", "n")
+            c.execute_command("AUTH", "default", "x")
+            c.execute_command("CONFIG", "SET", "masterauth", "xyz", "maxmemory", "0")
+            return [e["command"] for e in c.slowlog_get(10)]
+        finally:
+            c.config_set("slowlog-log-slower-than", 10000)
+            c.config_set("masterauth", "")
+
+    assert run(r) == run(rr)

@@ -852,3 +852,77 @@ _HELP = [
 def acl_help(c, argv):
     return help_reply(argv[0], _HELP)
 
+
+
+# -- secrets kept out of SLOWLOG and MONITOR (redactClientCommandArgument) ---------------
+
+_REDACTED = b"(redacted)"
+
+
+def _redact_auth(argv: list[bytes]) -> list[bytes]:
+    if len(argv) > 3:
+        return argv  # a syntax error, answered before Redis redacts
+    return [argv[0]] + [_REDACTED] * (len(argv) - 1)
+
+
+def _redact_hello(argv: list[bytes]) -> list[bytes]:
+    out = list(argv)
+    j = 2
+    while j < len(out):
+        opt = out[j].lower()
+        if opt == b"auth" and len(out) - j - 1 >= 2:
+            out[j + 1] = out[j + 2] = _REDACTED
+            j += 3
+        elif opt == b"setname" and len(out) - j - 1 >= 1:
+            j += 2
+        else:
+            break
+    return out
+
+
+def _redact_acl(argv: list[bytes]) -> list[bytes]:
+    if len(argv) >= 3 and argv[1].lower() == b"setuser":
+        return argv[:2] + [_REDACTED] * (len(argv) - 2)
+    return argv
+
+
+def _redact_migrate(argv: list[bytes]) -> list[bytes]:
+    out = list(argv)
+    j = 6
+    while j < len(out):
+        opt = out[j].lower()
+        more = len(out) - j - 1
+        if opt == b"auth" and more >= 1:
+            out[j + 1] = _REDACTED
+            j += 1
+        elif opt == b"auth2" and more >= 2:
+            out[j + 1] = out[j + 2] = _REDACTED
+            j += 2
+        elif opt == b"keys":
+            break
+        j += 1
+    return out
+
+
+_SENSITIVE = {b"requirepass", b"masterauth", b"masteruser"}
+
+
+def _redact_config(argv: list[bytes]) -> list[bytes]:
+    if len(argv) < 4 or argv[1].lower() != b"set":
+        return argv
+    out = list(argv)
+    for i in range(2, len(out) - 1, 2):
+        if out[i].lower() in _SENSITIVE:
+            out[i + 1] = _REDACTED
+    return out
+
+
+def _register_redactors() -> None:
+    from aki.core import dispatch
+
+    dispatch.REDACTORS.update({b"auth": _redact_auth, b"hello": _redact_hello,
+                               b"acl": _redact_acl, b"migrate": _redact_migrate,
+                               b"config": _redact_config})
+
+
+_register_redactors()

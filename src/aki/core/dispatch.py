@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aki import errors
@@ -280,7 +281,15 @@ def rewrite(server: Server, db: int, argv: list[bytes]) -> None:
     server.propagation.append((db, argv))
 
 
+# Per command name: argv with its secrets replaced by "(redacted)" for SLOWLOG and MONITOR,
+# as redactClientCommandArgument does (AUTH, HELLO AUTH, ACL SETUSER ...: commands/acl.py).
+REDACTORS: dict[bytes, Callable[[list[bytes]], list[bytes]]] = {}
+
+
 def _slowlog(server: Server, client: Client, argv: list[bytes], usec: int) -> None:
+    redact = REDACTORS.get(argv[0].lower())
+    if redact is not None:
+        argv = redact(argv)
     shown: list[bytes] = []
     for i, a in enumerate(argv):
         if i == 31 and len(argv) > 32:
@@ -302,6 +311,9 @@ def _feed_monitors(server: Server, client: Client, argv: list[bytes]) -> None:
 
     now = time.time()
     parts = []
+    redact = REDACTORS.get(argv[0].lower())
+    if redact is not None:
+        argv = redact(argv)
     for a in argv:
         parts.append('"' + repr_bytes(a) + '"')
     where = client.addr if client.kind != "lua" else "lua"

@@ -4,6 +4,7 @@ Where Redis can answer the same thing, aki and redis-server get the same file.""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -219,6 +220,27 @@ def test_requirepass_at_start_is_the_default_password(tmp_path: Path):
         assert user[b"flags"] == [b"on"] and len(user[b"passwords"]) == 1
         with pytest.raises(redis.AuthenticationError):
             srv.client().ping()
+        c.close()
+    finally:
+        srv.stop()
+
+
+def test_http_face_uses_the_default_users_acl(tmp_path: Path):
+    """HTTP commands run as the default user: its ACL password and permissions apply."""
+    from tests.server.test_http import Http, _wait_http
+
+    port = free_port()
+    srv = start_aki(tmp_path, "--http-port", str(port))
+    try:
+        _wait_http(port)
+        c = srv.client()
+        c.execute_command("ACL", "SETUSER", "admin", "on", ">a", "+@all", "~*", "&*")
+        c.execute_command("ACL", "SETUSER", "default", ">pw", "-set")
+        assert Http(port).request("GET", "/v1/kv/x")[0] == 401
+        assert Http(port, "Bearer wrong").request("GET", "/v1/kv/x")[0] == 401
+        assert Http(port, "Bearer pw").request("GET", "/v1/kv/x")[0] == 404
+        status, body = Http(port, "Bearer pw").request("PUT", "/v1/kv/x", {"value": "eA=="})
+        assert status != 200 and "NOPERM" in json.dumps(body)
         c.close()
     finally:
         srv.stop()

@@ -116,8 +116,14 @@ class HttpFace:
     # -- auth ------------------------------------------------------------------------
 
     def authorized(self, request: web.Request) -> bool:
+        """As the default user (the one HTTP commands run as): its password, which ACL
+        SETUSER can set as well as requirepass; none needed while it is on and nopass."""
+        acl = self.server.extensions.get("acl")
         password = self.server.config.requirepass
-        if not password:
+        if acl is not None:
+            if acl.default_open():
+                return True
+        elif not password:
             return True
         header = request.headers.get("Authorization", "")
         given = None
@@ -129,7 +135,11 @@ class HttpFace:
             except (binascii.Error, UnicodeDecodeError):
                 return False
             given = raw.split(":", 1)[1] if ":" in raw else raw
-        return given is not None and hmac.compare_digest(given.encode(), password.encode())
+        if given is None:
+            return False
+        if acl is not None:
+            return acl.default.check_password(given.encode())
+        return hmac.compare_digest(given.encode(), password.encode())
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):

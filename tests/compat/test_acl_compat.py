@@ -593,3 +593,15 @@ def test_secrets_redacted_in_slowlog(r, rr):
             c.config_set("masterauth", "")
 
     assert run(r) == run(rr)
+
+
+def test_acl_before_pubsub_context_and_disabled_user_keeps_connection(pair, second):
+    pair.same("ACL", "SETUSER", "sub", "on", "nopass", "+subscribe", "+ping", "+set", "~*",
+              "&*")
+    second.same("AUTH", "sub", "x")
+    second.same("SUBSCRIBE", "c")
+    second.same("GET", "x")  # NOPERM, not the pub/sub context error
+    second.same("SET", "x", "1")
+    second.same("PING")
+    pair.same("ACL", "SETUSER", "sub", "off")  # disabling does not disconnect (7.0)
+    second.same("PING")

@@ -125,17 +125,17 @@ def execute(client: Client, argv: list[bytes]) -> object:
     if client.in_multi:
         if cmd.no_multi and cmd.fullname not in ("exec", "discard", "multi", "quit", "reset"):
             return _reject(client, cmd, ErrorReply("ERR Command not allowed inside a transaction"))
+    guard = server.extensions.get("guard")
+    if guard is not None:  # ACL comes before the pub/sub context check, as in processCommand
+        rejected = guard(client, cmd, argv)
+        if rejected is not None:
+            return _reject(client, cmd, rejected)
     if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):
         top = cmd.parent.name if cmd.parent else cmd.name
         if top.encode() not in _PUBSUB_ALLOWED:
             return _reject(client, cmd, ErrorReply(
                 f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / "
                 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
-    guard = server.extensions.get("guard")
-    if guard is not None:
-        rejected = guard(client, cmd, argv)
-        if rejected is not None:
-            return _reject(client, cmd, rejected)
     if client.in_multi and (cmd.parent or cmd).name.encode() not in _MULTI_IMMEDIATE:
         client.multi_queue.append(argv)
         return QUEUED

@@ -160,6 +160,8 @@ def test_command_rules_descriptions(pair):
         ["+memory|doctor", "+memory"], ["+@all", "-memory|doctor"], ["+@ALL", "-@READ"],
         ["+debug|digest", "+debug|segfault"], ["-debug", "+debug|a", "-debug"],
         ["+@string", "-@fast"], ["+@keyspace", "+@read", "-@dangerous"],
+        ["+client", "-@dangerous"], ["+client", "-@slow"], ["+@all", "-client"],
+        ["+@connection", "-client|setname"],
     ):
         pair.same("ACL", "SETUSER", "c", "reset", *rules)
         got, want = pair.both("ACL", "LIST")

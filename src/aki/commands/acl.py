@@ -283,9 +283,10 @@ class Acl:
     def command_of(self, cmd: Command) -> tuple[A._Cmd, Any]:
         entry = self._cmds.get(cmd.fullname)
         if entry is None:
-            c = A.universe().lookup(cmd.fullname)
-            if c is None:  # not in the universe (cannot happen for a registered command)
-                c = A._Cmd(cmd.fullname, -1, set(), None, False)
+            u = A.universe()
+            c = u.lookup(cmd.fullname) or u.proxies.get(cmd.fullname)
+            if c is None:  # unknown to Redis 7.0 and without a proxy: only +@all runs it
+                c = A._Cmd(cmd.fullname, -1, set(), None)
             entry = self._cmds[cmd.fullname] = (c, key_finder(cmd))
         return entry
 
@@ -726,7 +727,7 @@ def acl_cat(c, argv):
     out = []
     for top in A.universe().walk():
         for cmd in [top, *top.subs.values()]:
-            if cmd.redis and cat in cmd.categories:
+            if cat in cmd.categories:
                 out.append(cmd.fullname.encode())
     return out
 

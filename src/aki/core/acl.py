@@ -2,7 +2,8 @@
 
 The command universe is Redis 7.0.15's command table (every command and
 subcommand Redis knows, implemented by aki or not, so rules, ACL CAT and the
-rule descriptions match Redis) plus aki's own extra subcommands. Each command
+rule descriptions match Redis); aki's own extra subcommands borrow a sibling's
+permission (``Universe.proxies``). Each command
 has an id; a selector's allowed commands are one Python int used as a bitmap,
 with one reserved bit past the last id meaning "future commands" (set only by
 ``+@all``/``allcommands``), exactly as Redis reserves bit 1023.
@@ -66,16 +67,15 @@ class AclError(Exception):
 class _Cmd:
     """One command of the ACL universe (a top-level command or a subcommand)."""
 
-    __slots__ = ("fullname", "id", "categories", "subs", "parent", "redis")
+    __slots__ = ("fullname", "id", "categories", "subs", "parent")
 
-    def __init__(self, fullname: str, cid: int, categories: set[str], parent: _Cmd | None,
-                 redis: bool) -> None:
+    def __init__(self, fullname: str, cid: int, categories: set[str], parent: _Cmd | None
+                 ) -> None:
         self.fullname = fullname
         self.id = cid
         self.categories = categories
         self.subs: dict[str, _Cmd] = {}
         self.parent = parent
-        self.redis = redis  # in Redis 7.0's table (counted for categories, listed by CAT)
 
 
 class Universe:
@@ -88,20 +88,24 @@ class Universe:
             info = entry.get("info")
             if info is None:
                 continue
-            top = self._add(name, _cats(info[6]), None, True)
+            top = self._add(name, _cats(info[6]), None)
             subs = info[9]["v"] if isinstance(info[9], dict) else info[9]
             for sub in subs or []:
-                self._add(sub[0], _cats(sub[6]), top, True)
-        for name, reg in COMMANDS.items():  # aki's extra commands (CLIENT SETINFO ...)
+                self._add(sub[0], _cats(sub[6]), top)
+        # aki's extra subcommands (CLIENT SETINFO, CLIENT NO-TOUCH) have no bit of their own,
+        # so that rules and their descriptions stay Redis 7.0's: each is allowed when a
+        # sibling with the same categories is (CLIENT SETNAME), or else its container.
+        self.proxies: dict[str, _Cmd] = {}
+        for name, reg in COMMANDS.items():
             top = self.tops.get(name.decode())
             if top is None:
-                if reg.info is None:
-                    continue
-                top = self._add(reg.fullname, set(c.lstrip("@") for c in reg.categories), None,
-                                False)
+                continue
             for sname, sub in reg.subcommands.items():
-                if sname.decode() not in top.subs and sub.info is not None:
-                    self._add(sub.fullname, set(c.lstrip("@") for c in sub.categories), top, False)
+                if sname.decode() in top.subs or sub.info is None:
+                    continue
+                cats = {c.lstrip("@") for c in sub.categories}
+                self.proxies[sub.fullname] = next(
+                    (s for s in top.subs.values() if s.categories == cats), top)
         self.future = 1 << len(self.by_id)
         self.all_bits = (self.future << 1) - 1
         self.apply_mask: dict[str, int] = {}
@@ -114,14 +118,13 @@ class Universe:
                 if cat in c.categories:
                     apply |= self.perm_mask(c)
                     ids.append(c.id)
-                    if c.redis:
-                        count |= 1 << c.id
+                    count |= 1 << c.id
             self.apply_mask[cat] = apply
             self.count_mask[cat] = count
             self.firstarg_ids[cat] = ids
 
-    def _add(self, fullname: str, cats: set[str], parent: _Cmd | None, redis: bool) -> _Cmd:
-        c = _Cmd(fullname, len(self.by_id), cats, parent, redis)
+    def _add(self, fullname: str, cats: set[str], parent: _Cmd | None) -> _Cmd:
+        c = _Cmd(fullname, len(self.by_id), cats, parent)
         self.by_id.append(c)
         if parent is None:
             self.tops[fullname] = c

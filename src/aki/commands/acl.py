@@ -295,9 +295,10 @@ class Acl:
         return user.check(c, cmd.noauth, argv, finder)
 
     def guard(self, client: Any, cmd: Command, argv: list[bytes]) -> ErrorReply | None:
-        """processCommand's ACL check (and EXEC's re-check of queued commands)."""
+        """processCommand's ACL check (and EXEC's re-check of queued commands). Internal
+        clients (AOF loading, a primary's link) have no user in Redis: never refused."""
         user = self.users.get(client.user)
-        if user is None or user.unrestricted():
+        if user is None or user.unrestricted() or client.kind != "normal":
             return None
         res, idx = self.check(user, cmd, argv)
         if res == A.OK:

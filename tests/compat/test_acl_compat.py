@@ -607,3 +607,25 @@ def test_acl_before_pubsub_context_and_disabled_user_keeps_connection(pair, seco
     second.same("PING")
     pair.same("ACL", "SETUSER", "sub", "off")  # disabling does not disconnect (7.0)
     second.same("PING")
+
+
+def test_acl_checked_before_busy_script(pair, second, aki_server, redis_server):
+    import time
+
+    pair.same("CONFIG", "SET", "busy-reply-threshold", "50")
+    pair.same("ACL", "SETUSER", "busy", "on", "nopass", "+get", "~k")
+    second.same("AUTH", "busy", "x")
+    killer = Second(aki_server.port, redis_server.port)
+    try:
+        for c in (pair.a, pair.r):
+            c.send(encode_command("EVAL", "while true do end", "0"))
+        time.sleep(0.3)
+        second.same("GET", "k")  # BUSY
+        second.same("SET", "k", "v")  # NOPERM first
+        second.same("GET", "other")
+        killer.same("SCRIPT", "KILL")
+        for c in (pair.a, pair.r):
+            assert c.read_reply().startswith(b"-ERR Script killed by user with SCRIPT KILL")
+    finally:
+        killer.close()
+        pair.same("CONFIG", "SET", "busy-reply-threshold", "5000")

@@ -649,13 +649,17 @@ def _enter_busy(state: _Run) -> None:
     busy = state.busy_reply()
 
     def guard(client: Client, cmd: Command, argv: list[bytes]) -> ErrorReply | None:
+        if previous is not None:  # the ACL check comes first in processCommand
+            refused = previous(client, cmd, argv)
+            if refused is not None:
+                return refused
         allowed = cmd.allow_busy
         if allowed and cmd.name == "shutdown":
             # SHUTDOWN is allowed only with NOSAVE while a script is timed out.
             allowed = any(a.lower() == b"nosave" for a in argv[1:])
         if not allowed:
             return ErrorReply(busy)
-        return previous(client, cmd, argv) if previous is not None else None
+        return None
 
     server.extensions["guard"] = guard
 

@@ -38,7 +38,7 @@ EFFECTIVE = {
     "repl-backlog-size", "repl-timeout", "repl-ping-replica-period", "min-replicas-to-write",
     "min-replicas-max-lag", "maxmemory", "maxmemory-policy", "active-expire-effort",
     "daemonize", "pidfile", "tcp-keepalive", "enable-debug-command", "acllog-max-len",
-    "aclfile", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "sanitize-dump-payload",
+    "aclfile", "acl-pubsub-default", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "sanitize-dump-payload",
     "set-proc-title", "shutdown-timeout", "shutdown-on-sigterm", "shutdown-on-sigint",
     "enable-protected-configs", "enable-module-command", "crash-log-enabled",
     "latency-tracking", "latency-tracking-info-percentiles",

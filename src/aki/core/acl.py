@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 from typing import Any
 
 from aki.core.registry import _TABLE, COMMANDS
@@ -664,7 +665,11 @@ class User:
             return False
         if self.nopass:
             return True
-        return hash_password(password) in self.passwords
+        given = hash_password(password)
+        ok = False
+        for stored in self.passwords:  # time_independent_strcmp: try every hash
+            ok |= hmac.compare_digest(given, stored)
+        return ok
 
     def check(self, c: _Cmd, noauth: bool, argv: list[bytes], finder: Any) -> tuple[int, int]:
         """ACLCheckAllUserCommandPerm: OK when one selector allows it; otherwise the

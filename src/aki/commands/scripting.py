@@ -725,7 +725,11 @@ def _serve_others(state: _Run) -> None:
 
 
 def _accept_new(state: _Run, app: Any) -> None:
-    """Accept pending connections on the RESP listeners (Redis keeps accepting while busy)."""
+    """Accept pending connections on the RESP listeners (Redis keeps accepting while busy).
+
+    Known gap: a connection uvloop has already accepted, but whose protocol it has not
+    yet created when the script turns busy, is neither here nor served by the loop: it
+    waits for the script to end (Redis would serve it, e.g. its SCRIPT KILL)."""
     for srv in app.listeners:
         for pseudo in srv.sockets:
             try:
@@ -793,6 +797,9 @@ class _BusyTransport:
     def get_write_buffer_size(self) -> int:
         return len(self.pending)
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass  # the real transport gets them in _Forward
+
     def is_closing(self) -> bool:
         return self.closed
 
@@ -822,6 +829,7 @@ class _Forward:
     def connection_made(self, transport: Any) -> None:
         conn = self.conn
         conn.transport = transport
+        transport.set_write_buffer_limits(high=0)  # as RespConnection.connection_made
         if self.pending:
             transport.write(self.pending)
         if conn.closing and conn.client.close_after_reply:
@@ -837,7 +845,7 @@ class _Forward:
         self.conn.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        pass
+        self.conn.pause_writing()
 
     def resume_writing(self) -> None:
-        pass
+        self.conn.resume_writing()

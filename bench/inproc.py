@@ -67,6 +67,9 @@ class FakeTransport:
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
     def get_extra_info(self, name: str, default=None):
         return {"peername": ("127.0.0.1", 5555), "sockname": ("127.0.0.1", 6379)}.get(name)
 

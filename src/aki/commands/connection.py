@@ -333,14 +333,16 @@ def client_info_line(cl, caller=None, current: str | None = None, now: float | N
                                                  for a in args)
         qbuf_free = max(20474 - qbuf, 0)
     multi_mem = sum(len(a) for q in cl.multi_queue for a in q) if cl.in_multi else 0
-    tot_mem = 22272 + argv_mem + multi_mem
+    omem = cl.output_size() if cl.output_size is not None else 0  # unsent reply bytes
+    tot_mem = 22272 + argv_mem + multi_mem + omem
     tr = cl.tracking_state.get("redirect", 0) if cl.tracking else -1
     line = (
         f"id={cl.id} addr={cl.addr} laddr={cl.laddr} fd={cl.fd} name={name} "
         f"age={int(now - cl.created)} idle={int(now - cl.last_interaction)} flags={_flags(cl)} "
         f"db={cl.db} sub={len(cl.channels)} psub={len(cl.patterns)} "
         f"ssub={len(cl.shard_channels)} multi={multi} qbuf={qbuf} qbuf-free={qbuf_free} "
-        f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
+        f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=1024 rbp=0 obl=0 oll={int(omem > 0)} "
+        f"omem={omem} "
         f"tot-mem={tot_mem} events=r cmd={cmd} user={cl.user} redir={tr} resp={cl.resp}"
     )
     if cl.lib_name or cl.lib_ver:

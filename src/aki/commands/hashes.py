@@ -11,6 +11,7 @@ from aki.commands.common import (
     ld_add,
     ld_human,
     parse_cursor,
+    reply_over_output_limit,
     strtold,
     to_int,
 )
@@ -281,6 +282,8 @@ def _hrandfield_count(c, key: bytes, n: int, withvalues: bool):
         return []
     cur, kid, size = ks.cur, row.id, row.len
     if n < 0 or n == 1:
+        if reply_over_output_limit(c, abs(n) * (2 if withvalues else 1)):
+            return []  # the client is being closed: nothing is sent
         return _pairs_reply(c, H.random_with_repeats(cur, kid, size, abs(n)), withvalues)
     if n >= size:
         return _pairs_reply(c, H.items(cur, kid, row.enc), withvalues, 0, 1)

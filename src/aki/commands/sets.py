@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aki import errors
-from aki.commands.common import parse_cursor, to_int
+from aki.commands.common import parse_cursor, reply_over_output_limit, to_int
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
 from aki.errors import RedisError
@@ -206,6 +206,8 @@ def srandmember(c, argv):
             return []
         cur, kid, size = ks.cur, row.id, row.len
         if n < 0 or n == 1:
+            if reply_over_output_limit(c, abs(n)):
+                return []  # the client is being closed: nothing is sent
             return S.random_with_repeats(cur, kid, size, abs(n))
         if n >= size:
             return S.redis_order(S.members(cur, kid), row.enc)

@@ -15,7 +15,7 @@ import random
 import re
 
 from aki import errors
-from aki.commands.common import format_float_human, parse_cursor, to_int
+from aki.commands.common import format_float_human, parse_cursor, reply_over_output_limit, to_int
 from aki.core.blocking import NOT_READY, manager, may_block, parse_block_timeout
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
@@ -797,6 +797,8 @@ def _zrandmember_count(c, key: bytes, count: int, withscores: bool):
     if count < 0 or count == 1:
         # Sampling with repetition: |count| independent draws.
         k = -count if count < 0 else 1
+        if reply_over_output_limit(c, k * (2 if withscores else 1)):
+            return []  # the client is being closed: nothing is sent
         rows = _random_rows(cur, row, [random.randrange(size) for _ in range(k)])
     elif count >= size:
         rows = Z.all_rows(cur, row.id)

@@ -133,6 +133,14 @@ class OutputLimit:
         server.config.on_change("client-output-buffer-limit", self.configure)
         self.configure(server.config.client_output_buffer_limit)
         server.extensions["obuf_limit"] = self.check
+        server.extensions["output_limit"] = self
+
+    def hard_limit(self, client: Client) -> int:
+        """The hard limit of ``client``'s class (0: none)."""
+        cls = "pubsub" if client.in_pubsub_mode() else "normal"
+        if client.kind == "replica":
+            cls = "slave"
+        return self.limits.get(cls, (0, 0, 0))[0]
 
     def configure(self, value) -> None:
         parts = str(value).split()

@@ -23,6 +23,8 @@ class Client:
     def __init__(self, server: Server, *, addr: str = "", laddr: str = "", fd: int = -1,
                  kind: str = "normal") -> None:
         self.server = server
+        # unsent reply bytes (CLIENT LIST omem), set by the connection that serves it
+        self.output_size: Callable[[], int] | None = None
         self.id = server.next_client_id()
         self.db = 0
         self.resp = 2

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aki.net")
 
+# Redis's per-client static reply buffer (PROTO_REPLY_CHUNK_BYTES): replies that fit in
+# it never reach client-output-buffer-limit, so only bigger writes are checked
+_REPLY_BUF = 16 * 1024
+
 PAUSED = "paused"  # Client.blocked while CLIENT PAUSE holds the client's next request
 
 _now = time.time
@@ -35,7 +39,7 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 
 class RespConnection(asyncio.Protocol):
     __slots__ = ("app", "server", "client", "transport", "parser", "out", "holding",
-                 "pending", "suspended", "closing", "engine", "_timer", "held")
+                 "pending", "suspended", "closing", "engine", "_timer", "held", "backlogged")
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -54,6 +58,11 @@ class RespConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # uvloop writes straight to the socket; only what the kernel does not take is
+        # buffered here, and then pause_writing() fires: from that moment on (a client
+        # that does not read) every write is checked against client-output-buffer-limit
+        transport.set_write_buffer_limits(high=0)  # type: ignore[attr-defined]
+        self.backlogged = False
         server = self.server
         cfg = server.config
         peer = transport.get_extra_info("peername")
@@ -79,6 +88,7 @@ class RespConnection(asyncio.Protocol):
             return
         server.clients[client.id] = client
         client.write_out = self._push
+        client.output_size = self._output_size
         client.close_connection = self._close_now  # type: ignore[attr-defined]
         self.parser = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
         self.parser.authenticated = client.authenticated
@@ -123,6 +133,7 @@ class RespConnection(asyncio.Protocol):
         client.closed = True
         server = self.server
         server.clients.pop(client.id, None)
+        server.extensions.get("backlogged", set()).discard(self)
         if self.suspended is not None:
             self.suspended.cancel()
             self.suspended = None
@@ -256,10 +267,43 @@ class RespConnection(asyncio.Protocol):
             return
         self.out.append(data)
         self._flush()
+        self._check_output()
+
+    def pause_writing(self) -> None:
+        self.backlogged = True
+        self.server.extensions.setdefault("backlogged", set()).add(self)
+        self._check_output()
+
+    def resume_writing(self) -> None:
+        self.backlogged = False
+        self.server.extensions.setdefault("backlogged", set()).discard(self)
+        self.client.tracking_state.pop("obuf_soft_since", None)
+
+    def _output_size(self) -> int:
+        """Reply bytes not yet taken by the socket (CLIENT LIST omem)."""
+        transport = self.transport
+        pending = sum(map(len, self.out))
+        if transport is None or transport.is_closing():
+            return pending
+        return pending + transport.get_write_buffer_size()
+
+    def _check_output(self) -> None:
+        """checkClientOutputBufferLimits (after a write, and from the cron while the
+        client does not read): close it if its unsent output is over the limits."""
+        if self.closing or self.transport is None:
+            return
+        if self._over_limit(self.transport.get_write_buffer_size()):
+            self._close_now()
+
+    def _over_limit(self, pending: int) -> bool:
+        """Is ``pending`` unsent bytes over this client's class hard limit, or over its
+        soft limit for longer than its seconds?"""
         check = self.server.extensions.get("obuf_limit")
-        if check is not None and self.transport is not None and not self.closing:
-            if check(self.client, self.transport.get_write_buffer_size()):
-                self._close_now()
+        if check is None:
+            from aki.core.pubsub import OutputLimit
+
+            check = OutputLimit(self.server).check
+        return check(self.client, pending)
 
     def _flush(self) -> None:
         if self.holding:
@@ -283,8 +327,14 @@ class RespConnection(asyncio.Protocol):
         if out and transport is not None and not transport.is_closing():
             data = out[0] if len(out) == 1 else b"".join(out)
             self.out = []
-            transport.write(data)
             n = len(data)
+            if (n > _REPLY_BUF or self.backlogged) and self._over_limit(
+                    transport.get_write_buffer_size() + n):
+                # Redis builds replies in memory before writing them: a client whose
+                # replies cross the limit is closed and none of them is sent
+                self._close_now()
+                return
+            transport.write(data)
             self.server.stats.net_output += n
             self.client.tot_net_out += n
         elif out:

@@ -115,6 +115,8 @@ class App:
             if ks.has_garbage():
                 run_internal(server, lambda: ks.reclaim_garbage(2000))
             self._close_idle_clients()
+            for conn in list(server.extensions.get("backlogged", ())):
+                conn._check_output()  # soft output limits run out even without traffic
 
     def _close_idle_clients(self) -> None:
         timeout = self.server.config.timeout

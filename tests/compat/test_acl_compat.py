@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import RawClient, encode_command
+from tests.conftest import Pair, RawClient, encode_command
 
 
 def _reset(port: int) -> None:
@@ -39,24 +39,16 @@ def clean(aki_server, redis_server):
     _reset(redis_server.port)
 
 
-class Second:
+class Second(Pair):
     """Another connection to each server, replies compared like ``pair.same``."""
 
-    def __init__(self, aki_port: int, redis_port: int) -> None:
-        self.a = RawClient(aki_port)
-        self.r = RawClient(redis_port)
-
     def same(self, *args) -> bytes:
-        got, want = self.a.cmd(*args), self.r.cmd(*args)
+        got, want = self.both(*args)
         if args[0] == "HELLO":  # the client ids differ
             got = re.sub(rb"id\r\n:\d+", b"id", got)
             want = re.sub(rb"id\r\n:\d+", b"id", want)
         assert got == want, f"{args!r}: aki {got!r} != redis {want!r}"
         return got
-
-    def close(self) -> None:
-        self.a.close()
-        self.r.close()
 
 
 @pytest.fixture

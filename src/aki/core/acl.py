@@ -181,6 +181,15 @@ def _valid_hash(h: bytes) -> bool:
     return len(h) == 64 and all(c in b"0123456789abcdef" for c in h)
 
 
+def _rule_hash(op: bytes) -> str:
+    """The password hash a >pass / <pass (hashed here) or #hash / !hash rule names."""
+    if op[:1] in (b">", b"<"):
+        return hash_password(op[1:])
+    if not _valid_hash(op[1:]):
+        raise AclError("EBADMSG")
+    return op[1:].decode()
+
+
 def has_spaces(s: bytes) -> bool:
     """ACLStringHasSpaces: spaces and NUL bytes are refused in names and patterns."""
     return any(ch in (0x20, 0) for ch in s) or any(ch in b"\t\n\r\x0b\x0c" for ch in s)
@@ -592,22 +601,12 @@ class User:
             self.nopass = False
             self.passwords = []
         elif op[:1] in (b">", b"#"):
-            if op[:1] == b">":
-                h = hash_password(op[1:])
-            else:
-                if not _valid_hash(op[1:]):
-                    raise AclError("EBADMSG")
-                h = op[1:].decode()
+            h = _rule_hash(op)
             if h not in self.passwords:
                 self.passwords.append(h)
             self.nopass = False
         elif op[:1] in (b"<", b"!"):
-            if op[:1] == b"<":
-                h = hash_password(op[1:])
-            else:
-                if not _valid_hash(op[1:]):
-                    raise AclError("EBADMSG")
-                h = op[1:].decode()
+            h = _rule_hash(op)
             if h not in self.passwords:
                 raise AclError("ENODEV")
             self.passwords.remove(h)

@@ -377,3 +377,40 @@ def test_pause_write_holds_may_replicate_commands_and_expiry(r, rr):
         c.get("gone1")
         assert c.info("stats")["expired_keys"] >= 1
     assert seen[0] == seen[1] == (["eval", "pfcount", "publish"], (None, 0, 0))
+
+
+def test_unblocked_with_error_is_a_failed_call(r, rr):
+    """CLIENT UNBLOCK ... ERROR: the blocked command counts as failed, the error as an
+    error reply (errorstats), as updateStatsOnUnblock does."""
+    import threading
+
+    import redis as redis_py
+
+    stats = []
+    for c in (r, rr):
+        port = c.connection_pool.connection_kwargs["port"]
+        c.delete("nolist")
+        c.config_resetstat()
+        waiter = redis_py.Redis(port=port)
+        wid = waiter.client_id()
+        failure = []
+
+        def wait(w=waiter, out=failure):
+            try:
+                w.blpop("nolist", 0)
+            except redis_py.ResponseError as exc:
+                out.append(str(exc))
+
+        t = threading.Thread(target=wait)
+        t.start()
+        deadline = time.time() + 5
+        while c.info("clients")["blocked_clients"] != 1 and time.time() < deadline:
+            time.sleep(0.01)
+        c.execute_command("CLIENT", "UNBLOCK", wid, "ERROR")
+        t.join(5)
+        waiter.close()
+        blpop = c.info("commandstats")["cmdstat_blpop"]
+        stats.append((failure, blpop["calls"], blpop["failed_calls"], blpop["rejected_calls"],
+                      c.info("errorstats").get("errorstat_UNBLOCKED")))
+    assert stats[0] == stats[1]
+    assert stats[0][2] == 1

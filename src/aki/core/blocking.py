@@ -221,6 +221,7 @@ class BlockingManager:
 
             self._forget(w)
             _count_error(self.server, UNBLOCKED_ERROR)
+            _count_failed(w.client)
             w.suspend.resume(ErrorReply(UNBLOCKED_ERROR))
         else:
             w.suspend.expire(unblocked=True)
@@ -287,6 +288,7 @@ class BlockingManager:
         except RedisError as exc:
             reply = ErrorReply(exc.message)
             _count_error(server, exc.message)
+            _count_failed(w.client)
         except Exception as exc:  # a bug: the batch must not commit
             log.exception("serving a blocked client failed")
             server.batch_failed = True
@@ -309,6 +311,19 @@ class BlockingManager:
             if deliver is not None:
                 deliver(events)
         return reply
+
+
+def _count_failed(client: Client) -> None:
+    """updateStatsOnUnblock(had_errors): a blocked command that ends in an error is a
+    failed call of that command (INFO commandstats)."""
+    from aki.core.registry import COMMANDS
+
+    top, _, sub = (client.last_cmd or "").partition("|")
+    cmd = COMMANDS.get(top.encode())
+    if cmd is not None and sub:
+        cmd = cmd.subcommands.get(sub.encode())
+    if cmd is not None:
+        cmd.failed_calls += 1
 
 
 def manager(server) -> BlockingManager:

@@ -414,3 +414,31 @@ def test_unblocked_with_error_is_a_failed_call(r, rr):
                       c.info("errorstats").get("errorstat_UNBLOCKED")))
     assert stats[0] == stats[1]
     assert stats[0][2] == 1
+
+
+def test_flushall_saves_when_save_is_configured(pair, tmp_path):
+    """With `save` set, FLUSHALL saves at once (Redis's flushAllDataAndResetRDB): no
+    changes since the last save afterwards; without it, FLUSHALL is a change."""
+    import re
+
+    def changes(raw) -> int:
+        return int(re.search(rb"rdb_changes_since_last_save:(\d+)", raw).group(1))
+
+    saves = [x.split(b"\r\n")[-2] for x in pair.both("CONFIG", "GET", "save")]
+    dirs = [x.split(b"\r\n")[-2] for x in pair.both("CONFIG", "GET", "dir")]
+    try:
+        for raw, d in ((pair.a, tmp_path / "a"), (pair.r, tmp_path / "r")):
+            d.mkdir()
+            raw.cmd("CONFIG", "SET", "dir", str(d))
+        pair.same("CONFIG", "SET", "save", "3600 1 300 100 60 10000")
+        pair.same("SET", "key", "value")
+        pair.same("FLUSHALL")
+        assert [changes(x) for x in pair.both("INFO", "persistence")] == [0, 0]
+        pair.same("CONFIG", "SET", "save", "")
+        pair.same("SET", "key", "value")
+        pair.same("FLUSHALL")
+        assert [changes(x) for x in pair.both("INFO", "persistence")] == [2, 2]
+    finally:
+        for raw, save, d in zip((pair.a, pair.r), saves, dirs, strict=True):
+            raw.cmd("CONFIG", "SET", "save", save)
+            raw.cmd("CONFIG", "SET", "dir", d)

@@ -47,6 +47,12 @@ def flushall(c, argv):
     for hook in c.server.extensions.get("flush_hooks", []):
         hook(None)
     rewrite(c.server, c.db, list(argv))
+    from aki.durability import rdbsave
+
+    if rdbsave.enabled(c.server):
+        # flushAllDataAndResetRDB: with `save` configured, FLUSHALL saves at once (the
+        # empty RDB and a checkpoint), so rdb_changes_since_last_save is 0 again
+        after_commit(c.server, "save")
     return OK
 
 

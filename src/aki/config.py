@@ -438,8 +438,9 @@ class Config:
                 inert.append(cname)
         return inert
 
-    def rewrite(self) -> None:
-        """CONFIG REWRITE: write every non-default directive back to the source file."""
+    def rewrite(self, force_all: bool = False) -> None:
+        """CONFIG REWRITE: write every non-default directive back to the source file
+        (``force_all``, DEBUG CONFIG-REWRITE-FORCE-ALL: every directive, defaults too)."""
         path = self.source_file
         if not path:
             raise ConfigError("The server is running without a config file")
@@ -466,9 +467,9 @@ class Config:
             else:
                 lines.append(line)
         for name in _TABLE:
-            if name in written or name in ("port",) and False:
+            if name in written:
                 continue
-            if self._values[name] != defaults._values[name]:
+            if force_all or self._values[name] != defaults._values[name]:
                 lines.append(f"{name} {self._quoted(name)}".rstrip())
         lines += users or []
         tmp = f"{path}.tmp-{os.getpid()}"

@@ -442,3 +442,14 @@ def test_flushall_saves_when_save_is_configured(pair, tmp_path):
         for raw, save, d in zip((pair.a, pair.r), saves, dirs, strict=True):
             raw.cmd("CONFIG", "SET", "save", save)
             raw.cmd("CONFIG", "SET", "dir", d)
+
+
+def test_debug_populate(pair):
+    for args in (("DEBUG", "POPULATE", "-1"), ("DEBUG", "POPULATE", "x"),
+                 ("DEBUG", "POPULATE", "3", "p", "-2"), ("DEBUG", "POPULATE", "3", "p", "0"),
+                 ("DEBUG", "POPULATE", "2", "q", "12"), ("DEBUG", "POPULATE", "1", "r", "3"),
+                 ("DEBUG", "POPULATE", "0"), ("DEBUG", "POPULATE", "50"),
+                 ("DEBUG", "POPULATE", "1", "q", "100"),  # q:0 exists: left alone
+                 ("DBSIZE",), ("GET", "q:1"), ("GET", "q:0"), ("GET", "r:0"), ("GET", "key:49"),
+                 ("OBJECT", "ENCODING", "key:7"), ("TTL", "key:7")):
+        pair.same(*args)

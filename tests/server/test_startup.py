@@ -244,3 +244,29 @@ def test_default_dbfile_in_working_directory(tmp_path: Path):
         proc.wait(20)
     assert (tmp_path / "data.aki").exists()
     assert os.path.getsize(tmp_path / "data.aki") > 0
+
+
+def test_debug_config_rewrite_force_all_round_trips(tmp_path: Path):
+    """DEBUG CONFIG-REWRITE-FORCE-ALL writes every directive, defaults included; the
+    server starts again from that file with every value unchanged."""
+    port = free_port()
+    srv = _start_with_conf(
+        tmp_path, f"port {port}\ndbfile {tmp_path / 'data.aki'}\nenable-debug-command yes\n",
+        port)
+    try:
+        r = srv.client()
+        r.config_set("maxmemory-policy", "allkeys-lru")
+        r.config_set("save", "100 10")
+        before = r.config_get("*")
+        assert r.execute_command("DEBUG", "CONFIG-REWRITE-FORCE-ALL") == b"OK"
+        text = (tmp_path / "aki.conf").read_text()
+        assert "\nhash-max-listpack-entries 512\n" in text  # a default, written anyway
+        r.close()
+        srv.stop()
+        srv.start()
+        r = srv.client()
+        after = r.config_get("*")
+        assert after == before
+        r.close()
+    finally:
+        srv.stop()

@@ -1314,6 +1314,31 @@ def _debug_object(c, key: bytes):
                   f"serializedlength:{serialized} lru:{lru} lru_seconds_idle:0{extra}")
 
 
+def _debug_populate(c, argv: list[bytes]):
+    """DEBUG POPULATE count [prefix] [size]: keys prefix:0.. holding "value:N" (cut or
+    NUL-padded to ``size``); existing keys are left alone. Like Redis, not propagated."""
+    out_of_range = "ERR value is out of range, must be positive"
+    count = to_int(argv[2])
+    if count is None or count < 0:
+        raise RedisError(out_of_range)
+    size = 0
+    if len(argv) == 5:
+        size = to_int(argv[4])
+        if size is None or size < 0:
+            raise RedisError(out_of_range)
+    prefix = argv[3] if len(argv) >= 4 else b"key"
+    ks = c.server.ks
+    for j in range(count):
+        key = (b"%s:%d" % (prefix, j))[:127]  # snprintf into a 128-byte buffer
+        if ks.lookup(c.db, key) is not None:
+            continue
+        value = b"value:%d" % j
+        if size:
+            value = value[:size].ljust(size, b"\0")
+        ks.set_string(c.db, key, value, row=None)
+    return OK
+
+
 @command("debug", protected="enable_debug_command")
 def debug(c, argv):
     server = c.server
@@ -1335,6 +1360,17 @@ def debug(c, argv):
         if v is None:
             raise RedisError(errors.NOT_INTEGER)
         server.active_expire = bool(v)
+        return OK
+    if sub == b"populate" and 3 <= n <= 5:
+        return _debug_populate(c, argv)
+    if sub == b"config-rewrite-force-all" and n == 2:
+        from aki.config import ConfigError
+
+        try:
+            server.config.rewrite(force_all=True)
+        except (ConfigError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else exc.message
+            raise RedisError(f"ERR CONFIG-REWRITE-FORCE-ALL failed: {reason}") from None
         return OK
     if sub == b"change-repl-id" and n == 2:
         server.replid2 = server.replid

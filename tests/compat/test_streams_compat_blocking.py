@@ -97,6 +97,7 @@ def test_xreadgroup_block_woken_and_pel(pair, proto):
 
 @pytest.mark.parametrize("proto", RESP)
 def test_xreadgroup_block_key_deleted_or_group_destroyed(pair, proto):
+    pair.same("CONFIG", "RESETSTAT")
     pair.same("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
     ws = _waiters(pair, proto, ("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS",
                                 "s", ">"))
@@ -115,6 +116,10 @@ def test_xreadgroup_block_key_deleted_or_group_destroyed(pair, proto):
     pair.same("FLUSHALL")
     a, r = _replies(ws)
     assert a == r and a.startswith(b"-UNBLOCKED")
+    # each of the three ended in an error: three failed calls, as updateStatsOnUnblock counts
+    stats = [re.search(rb"cmdstat_xreadgroup:calls=(\d+),.*,rejected_calls=(\d+),failed_calls="
+                       rb"(\d+)", x).groups() for x in pair.both("INFO", "commandstats")]
+    assert stats[0] == stats[1] == (b"3", b"0", b"3")
 
 
 def test_keyspace_events(aki_server, redis_server):

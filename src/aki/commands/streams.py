@@ -739,7 +739,7 @@ def _block(c, keys, ids, grp, consumer, noack, count, timeout_ms):
         if row is None or row.type != STREAM:
             if grp is not None:
                 _unblock_group_waiters(c, key)
-                _failed_call()
+                # counted as a failed call by the blocking manager, as any served error
                 raise RedisError("UNBLOCKED the stream key no longer exists")
             return NOT_READY
         gt = wanted[key]
@@ -747,7 +747,6 @@ def _block(c, keys, ids, grp, consumer, noack, count, timeout_ms):
         if grp is not None:
             g = S.group(ks.cur, row.id, grp)
             if g is None:
-                _failed_call()
                 raise RedisError("NOGROUP the consumer group this client was blocked on no "
                                  "longer exists")
             gt = g.last
@@ -774,7 +773,8 @@ def _block(c, keys, ids, grp, consumer, noack, count, timeout_ms):
 
 
 def _failed_call() -> None:
-    """updateStatsOnUnblock: a blocked XREADGROUP that ends in an error is a failed call."""
+    """updateStatsOnUnblock: a blocked XREADGROUP ended with an error without being retried
+    (its key deleted by another command) is a failed call."""
     cmd = COMMANDS.get(b"xreadgroup")
     if cmd is not None:
         cmd.failed_calls += 1

@@ -453,3 +453,18 @@ def test_debug_populate(pair):
                  ("DBSIZE",), ("GET", "q:1"), ("GET", "q:0"), ("GET", "r:0"), ("GET", "key:49"),
                  ("OBJECT", "ENCODING", "key:7"), ("TTL", "key:7")):
         pair.same(*args)
+
+
+def test_config_set_port_and_bind_failures(pair):
+    """The texts of a refused CONFIG SET port (taken) and bind (not an address)."""
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        pair.same("CONFIG", "SET", "port", str(busy.getsockname()[1]))
+    finally:
+        busy.close()
+    pair.same("CONFIG", "SET", "bind", "999.999.999.999")
+    pair.same("PING")

@@ -63,7 +63,8 @@ class App:
                                  f"{cfg.bind}:{cfg.port}: {exc}") from exc
             await self._serve_sockets(socks)
         cfg.on_change("port", lambda port: self._rebind(cfg.bind, port))
-        cfg.on_change("bind", lambda bind: self._rebind(bind, cfg.port))
+        cfg.on_change("bind", lambda bind: self._rebind(
+            bind, cfg.port, "Failed to bind to specified addresses."))
         if cfg.unixsocket:
             try:
                 os.unlink(cfg.unixsocket)
@@ -81,14 +82,16 @@ class App:
             self.tcp_listeners.append(srv)
             self.listeners.append(srv)
 
-    def _rebind(self, bind: str, port: int) -> None:
-        """CONFIG SET port/bind: bind the new sockets now (or refuse), then swap."""
+    def _rebind(self, bind: str, port: int,
+                error: str = "Unable to listen on this port. Check server logs.") -> None:
+        """CONFIG SET port/bind: bind the new sockets now (or refuse with Redis's text for
+        that directive), then swap."""
         from aki.config import ConfigError
 
         try:
             socks = bind_tcp(bind, port, self.server.config.tcp_backlog) if port else []
         except OSError:
-            raise ConfigError("Unable to listen on this port") from None
+            raise ConfigError(error) from None
         old = self.tcp_listeners
         self.tcp_listeners = []
         for srv in old:

@@ -270,3 +270,19 @@ def test_debug_config_rewrite_force_all_round_trips(tmp_path: Path):
         r.close()
     finally:
         srv.stop()
+
+
+def test_directive_and_value_in_one_argument(tmp_path: Path):
+    """redis-server takes "--maxmemory 700mb" as one argument (read like a config line,
+    quotes allowed); so does aki server, beside the usual --name value form."""
+    srv = start_aki(tmp_path, "--maxmemory 700mb", "--maxmemory-policy 'volatile-lru'",
+                    "--save", "--loglevel", "verbose")
+    try:
+        r = srv.client()
+        assert r.config_get("maxmemory") == {"maxmemory": "734003200"}
+        assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "volatile-lru"}
+        assert r.config_get("save") == {"save": ""}
+        assert r.config_get("loglevel") == {"loglevel": "verbose"}
+        r.close()
+    finally:
+        srv.stop()

@@ -82,6 +82,16 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
         if not flag.startswith("--"):
             raise click.UsageError(f"unexpected argument {flag!r}")
         values = []
+        if any(ch.isspace() for ch in flag):
+            # "--maxmemory 700mb" in one argument, as redis-server takes it: the rest is
+            # read like a config-file line (quotes allowed)
+            from aki.resp.parser import split_args
+
+            words = split_args(flag[2:].encode("utf-8", "surrogateescape"))
+            if not words:
+                raise click.UsageError(f"unbalanced quotes in {flag!r}")
+            flag = "--" + words[0].decode("utf-8", "surrogateescape")
+            values = [w.decode("utf-8", "surrogateescape") for w in words[1:]]
         while extra and not extra[0].startswith("--"):
             values.append(extra.pop(0))
         directives.append((flag[2:], " ".join(values)))

@@ -283,13 +283,12 @@ def reply_over_output_limit(c, items: int, item_bytes: int = 7) -> bool:
     cross the client's hard output-buffer limit: Redis stops building such a reply
     (CLIENT_CLOSE_ASAP) and closes the client; aki closes it before building it, so a
     HRANDFIELD key -999999999 cannot exhaust the server's memory when a limit is set."""
-    from aki.core.pubsub import OutputLimit
+    from aki.core.pubsub import output_limits
 
     close = getattr(c, "close_connection", None)
     if close is None:
         return False  # in-process (embedded, HTTP): no output buffer to limit
-    limits = c.server.extensions.get("output_limit") or OutputLimit(c.server)
-    hard = limits.hard_limit(c)
+    hard = output_limits(c.server).hard_limit(c)
     if not hard or items * item_bytes < hard:
         return False
     close()

@@ -26,6 +26,7 @@ from aki.core.registry import command
 from aki.errors import RedisError
 from aki.rdb import Limits as RdbLimits
 from aki.rdb import dump_value, load_value
+from aki.resp.encoder import encode
 from aki.resp.types import OK, Status
 from aki.storage import bulk
 
@@ -275,10 +276,6 @@ def _migrate_keys(argv: list[bytes]) -> list[int]:
     return list(range(first, first + num))
 
 
-def _bulk(*args: bytes) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 def _restore_requests(c, keys: list[bytes], replace: bool, select: int | None,
                       username: bytes | None, password: bytes | None):
     """The keys still alive and the pipelined AUTH, SELECT and RESTOREs that move them."""
@@ -286,10 +283,10 @@ def _restore_requests(c, keys: list[bytes], replace: bool, select: int | None,
     ks = server.ks
     parts = []
     if password is not None:
-        parts.append(_bulk(b"AUTH", username, password) if username is not None
-                     else _bulk(b"AUTH", password))
+        parts.append(encode([b"AUTH", username, password], False) if username is not None
+                     else encode([b"AUTH", password], False))
     if select is not None:
-        parts.append(_bulk(b"SELECT", b"%d" % select))
+        parts.append(encode([b"SELECT", b"%d" % select], False))
     sent: list[bytes] = []
     extra = (b"REPLACE",) if replace else ()
     for key in keys:
@@ -298,7 +295,8 @@ def _restore_requests(c, keys: list[bytes], replace: bool, select: int | None,
             continue  # expired since the first look
         ttl = 0 if row.expire_at is None else max(row.expire_at - ks.now(), 1)
         sent.append(key)
-        parts.append(_bulk(b"RESTORE", key, b"%d" % ttl, payload_of(server, row), *extra))
+        restore = [b"RESTORE", key, b"%d" % ttl, payload_of(server, row), *extra]
+        parts.append(encode(restore, False))
     return sent, b"".join(parts)
 
 

@@ -18,7 +18,7 @@ from aki.commands.common import to_float, to_int
 from aki.commands.connection import help_reply
 from aki.commands.dump import migrate_links
 from aki.core.histogram import cdf_usec, percentile_usec
-from aki.core.registry import COMMANDS, Command, command, implemented, table_entry
+from aki.core.registry import COMMANDS, Command, by_fullname, command, implemented, table_entry
 from aki.errors import RedisError
 from aki.resp.types import OK, RespSet, Status, Verbatim
 
@@ -981,10 +981,7 @@ def latency_histogram(c, argv):
                 out[cmd.fullname.encode()] = _latency_cdf(cmd)
         return out
     for name in argv[2:]:
-        top, _, sub = name.lower().partition(b"|")
-        cmd = COMMANDS.get(top)
-        if cmd is not None and sub:
-            cmd = cmd.subcommands.get(sub)
+        cmd = by_fullname(name)
         if cmd is None:
             continue  # an unknown command is skipped
         for x in (cmd, *cmd.subcommands.values()):

@@ -10,16 +10,9 @@ delivery of messages live in ``core/pubsub.py``.
 from __future__ import annotations
 
 from aki.commands.connection import help_reply
-from aki.core.pubsub import OutputLimit
 from aki.core.registry import command
 from aki.errors import RedisError
 from aki.resp.types import Push, Pushes
-
-
-def _limits(server) -> None:
-    """Subscribers are the clients whose output can grow unread: watch it from now on."""
-    if "obuf_limit" not in server.extensions:
-        OutputLimit(server)
 
 
 def _count(c) -> int:
@@ -29,7 +22,6 @@ def _count(c) -> int:
 @command("subscribe")
 def subscribe(c, argv):
     ps = c.server.pubsub
-    _limits(c.server)
     out = Pushes()
     for ch in argv[1:]:
         ps.subscribe(c, ch)
@@ -40,7 +32,6 @@ def subscribe(c, argv):
 @command("psubscribe")
 def psubscribe(c, argv):
     ps = c.server.pubsub
-    _limits(c.server)
     out = Pushes()
     for pat in argv[1:]:
         ps.psubscribe(c, pat)
@@ -51,7 +42,6 @@ def psubscribe(c, argv):
 @command("ssubscribe")
 def ssubscribe(c, argv):
     ps = c.server.pubsub
-    _limits(c.server)
     out = Pushes()
     for ch in argv[1:]:
         ps.ssubscribe(c, ch)

@@ -316,12 +316,9 @@ class BlockingManager:
 def _count_failed(client: Client) -> None:
     """updateStatsOnUnblock(had_errors): a blocked command that ends in an error is a
     failed call of that command (INFO commandstats)."""
-    from aki.core.registry import COMMANDS
+    from aki.core.registry import by_fullname
 
-    top, _, sub = (client.last_cmd or "").partition("|")
-    cmd = COMMANDS.get(top.encode())
-    if cmd is not None and sub:
-        cmd = cmd.subcommands.get(sub.encode())
+    cmd = by_fullname((client.last_cmd or "").encode())
     if cmd is not None:
         cmd.failed_calls += 1
 

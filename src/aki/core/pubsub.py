@@ -122,25 +122,34 @@ class PubSub:
             self.sunsubscribe(client, ch)
 
 
+def output_limits(server) -> OutputLimit:
+    """The server's OutputLimit (made on first use)."""
+    limits = server.extensions.get("output_limit")
+    return limits if limits is not None else OutputLimit(server)
+
+
 class OutputLimit:
-    """``client-output-buffer-limit`` for subscribers (checkClientOutputBufferLimits):
-    past the hard limit, or above the soft limit for longer than its seconds, the
-    client is closed instead of letting its unread messages grow without bound."""
+    """``client-output-buffer-limit`` (checkClientOutputBufferLimits): past the hard
+    limit, or above the soft limit for longer than its seconds, the client is closed
+    instead of letting its unread replies grow without bound."""
 
     def __init__(self, server) -> None:
         self.server = server
         self.limits: dict[str, tuple[int, int, int]] = {}
         server.config.on_change("client-output-buffer-limit", self.configure)
         self.configure(server.config.client_output_buffer_limit)
-        server.extensions["obuf_limit"] = self.check
         server.extensions["output_limit"] = self
 
-    def hard_limit(self, client: Client) -> int:
-        """The hard limit of ``client``'s class (0: none)."""
+    def _of(self, client: Client) -> tuple[int, int, int]:
+        """(hard, soft, soft seconds) of ``client``'s class."""
         cls = "pubsub" if client.in_pubsub_mode() else "normal"
         if client.kind == "replica":
             cls = "slave"
-        return self.limits.get(cls, (0, 0, 0))[0]
+        return self.limits.get(cls, (0, 0, 0))
+
+    def hard_limit(self, client: Client) -> int:
+        """The hard limit of ``client``'s class (0: none)."""
+        return self._of(client)[0]
 
     def configure(self, value) -> None:
         parts = str(value).split()
@@ -151,10 +160,7 @@ class OutputLimit:
 
     def check(self, client: Client, pending: int) -> bool:
         """True when ``client`` (``pending`` bytes unsent) must be disconnected."""
-        cls = "pubsub" if client.in_pubsub_mode() else "normal"
-        if client.kind == "replica":
-            cls = "slave"
-        hard, soft, secs = self.limits.get(cls, (0, 0, 0))
+        hard, soft, secs = self._of(client)
         over = False
         if hard and pending >= hard:
             over = True

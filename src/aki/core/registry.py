@@ -198,6 +198,15 @@ def lookup(name: bytes) -> Command | None:
     return cmd
 
 
+def by_fullname(name: bytes) -> Command | None:
+    """The command or subcommand named ``cmd`` or ``container|sub`` (any case)."""
+    top, _, sub = name.lower().partition(b"|")
+    cmd = COMMANDS.get(top)
+    if cmd is not None and sub:
+        cmd = cmd.subcommands.get(sub)
+    return cmd
+
+
 def implemented() -> list[Command]:
     """Top-level commands that have a handler (or at least one subcommand)."""
     out = []

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aki.core.blocking import Suspend
 from aki.core.dispatch import blocked_slowlog, execute, resolve
+from aki.core.pubsub import output_limits
 from aki.core.registry import Command
 from aki.core.session import Client
 from aki.resp.encoder import encode
@@ -267,7 +268,8 @@ class RespConnection(asyncio.Protocol):
             return
         self.out.append(data)
         self._flush()
-        self._check_output()
+        if self.backlogged:  # else the socket took it all: nothing is pending
+            self._check_output()
 
     def pause_writing(self) -> None:
         self.backlogged = True
@@ -298,12 +300,7 @@ class RespConnection(asyncio.Protocol):
     def _over_limit(self, pending: int) -> bool:
         """Is ``pending`` unsent bytes over this client's class hard limit, or over its
         soft limit for longer than its seconds?"""
-        check = self.server.extensions.get("obuf_limit")
-        if check is None:
-            from aki.core.pubsub import OutputLimit
-
-            check = OutputLimit(self.server).check
-        return check(self.client, pending)
+        return output_limits(self.server).check(self.client, pending)
 
     def _flush(self) -> None:
         if self.holding:

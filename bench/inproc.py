@@ -96,6 +96,7 @@ def measure(opts: argparse.Namespace) -> float:
     workdir = Path(tempfile.mkdtemp(prefix="aki-inproc-"))
     cfg = Config()
     cfg.dbfile = str(workdir / "inproc.aki")
+    cfg.page_size = str(opts.page_size)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     app = App(Server(cfg), loop)
@@ -146,7 +147,7 @@ def instructions(opts: argparse.Namespace) -> float:
     for n in (opts.n, 3 * opts.n):
         argv = [sys.executable, __file__, opts.workload, "-n", str(n), "--passes", "1",
                 "--keyspace", str(opts.keyspace), "--pipeline", str(opts.pipeline),
-                "--clients", str(opts.clients)]
+                "--clients", str(opts.clients), "--page-size", str(opts.page_size)]
         out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                               *argv], capture_output=True, text=True, check=True).stderr
         counts.append(int(re.search(r"Collected : (\d+)", out).group(1)))  # type: ignore[union-attr]
@@ -161,6 +162,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=29, help="requests per group commit")
     ap.add_argument("--pipeline", type=int, default=1)
     ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--page-size", type=int, default=1024, help="of the new file")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--instructions", action="store_true")
     opts = ap.parse_args()

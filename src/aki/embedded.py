@@ -426,5 +426,5 @@ class ConnectionPool(redis.ConnectionPool):
         super().disconnect(inuse_connections)
 
 
-_CONFIG_OPTIONS = {"appendfsync", "cache_size", "databases", "checkpoint_wal_size", "hz",
+_CONFIG_OPTIONS = {"appendfsync", "cache_size", "databases", "checkpoint_wal_size", "hz", "page_size",
                    "notify_keyspace_events", "requirepass"}

@@ -145,3 +145,27 @@ def test_eviction_writes_pending_counters_first(batch):
                 *[["SET", b"k%d" % i, "v"] for i in range(40)], ["LLEN", "l"])
     assert out[-1] == 2
     assert server.engine.cur.execute("SELECT len FROM keys WHERE key = ?", (b"l",)).fetchone() == (2,)
+
+
+def test_ids_of_collections_awaiting_reclaim_are_not_reused(run):
+    """A deleted big collection's rows wait in `garbage`; a key created after it,
+    even when the deleted key had the highest id, must not take its id."""
+    server = run.server
+    cur = server.engine.cur
+    run("SET", "low", "1")
+    run("RPUSH", "big", *range(1000))  # over the trigger's 256: reclaimed later
+    big_id = cur.execute("SELECT id FROM keys WHERE key = ?", (b"big",)).fetchone()[0]
+    run("DEL", "big")
+    assert cur.execute("SELECT key_id FROM garbage").fetchall() == [(big_id,)]
+    run("RPUSH", "new", "a", "b")
+    run("SET", "s", "x")  # a string may share an id: it owns no element rows
+    run("SADD", "set", "m")
+    run("COPY", "new", "copy")
+    ids = dict(cur.execute("SELECT key, id FROM keys WHERE type != 0").fetchall())
+    assert all(i > big_id for i in ids.values()), ids
+    while server.ks.reclaim_garbage(100):
+        pass
+    assert run("LRANGE", "new", 0, -1) == [b"a", b"b"]
+    assert run("LRANGE", "copy", 0, -1) == [b"a", b"b"]
+    assert run("SISMEMBER", "set", "m") == 1
+    assert cur.execute("SELECT count(*) FROM list_items").fetchone()[0] == 4

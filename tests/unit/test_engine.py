@@ -89,3 +89,15 @@ def test_empty_file_becomes_a_database(tmp_path: Path):
     e = Engine(p)
     e.close()
     assert p.read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_page_size_applies_to_new_files_only(tmp_path: Path):
+    e = Engine(tmp_path / "d.aki", page_size=2048)
+    assert e.page_size == 2048
+    e.close()
+    e = Engine(tmp_path / "d.aki", page_size=4096)  # an existing file keeps its own
+    assert e.page_size == 2048
+    e.close()
+    e = Engine(tmp_path / "n.aki")
+    assert e.page_size == 1024  # the default for new files
+    e.close()

@@ -162,7 +162,7 @@ def reopen_storage(server) -> None:
     engine.close()
     engine.__init__(engine.path, appendfsync=server.config.appendfsync,  # type: ignore[misc]
                     cache_size_kb=max(1, server.config.cache_size // 1024),
-                    databases=engine.databases)
+                    databases=engine.databases, page_size=engine.page_size)
     engine.commits, engine.fsyncs, engine.checkpoints = counters
     on_expired, notify, lazy = ks.on_expired, ks.notify_enabled, ks.lazy_expire
     hits, misses, entries = ks.hits, ks.misses, ks.cache_entries

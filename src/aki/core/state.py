@@ -61,6 +61,7 @@ class Server:
             appendfsync=cfg.appendfsync,
             cache_size_kb=max(1, cfg.cache_size // 1024),
             databases=cfg.databases,
+            page_size=int(cfg.page_size),
         )
         self.ks = Keyspace(self.engine, cache_entries=cfg.row_cache_entries)
         cfg.on_change("row-cache-entries", self.ks.set_cache_entries)

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aki.durability")
 
-PAGE_SIZE = 4096
-
 
 class Checkpointer:
     def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
@@ -45,7 +43,7 @@ class Checkpointer:
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
         limit = self.server.config.checkpoint_wal_size
-        if not ok or self.running or engine.wal_pages * PAGE_SIZE < limit:
+        if not ok or self.running or engine.wal_pages * engine.page_size < limit:
             return
         if self.backfilled:
             # the bulk was copied in the background: finish and restart the WAL here

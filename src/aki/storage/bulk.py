@@ -20,8 +20,9 @@ Invariants (what a crash or a bad input can and cannot leave behind):
   ``len``/``head``/``enc`` computed from the rows written, so ``aki check``'s
   invariants (len = element count, contiguous list positions, dbstats = counts)
   hold after every flush.
-* Key ids are taken above both ``max(keys.id)`` and the AUTOINCREMENT high-water mark,
-  so an id of a deleted key whose rows may still await reclaiming is never reused.
+* Key ids are taken above ``max(keys.id)``, every id in ``garbage`` and (older files)
+  the AUTOINCREMENT high-water mark, so an id of a deleted key whose rows may still
+  await reclaiming is never reused.
 """
 
 from __future__ import annotations
@@ -106,10 +107,15 @@ def hash_enc(pairs: list[tuple[bytes, bytes]], lim: Limits) -> int:
 
 
 def next_key_id(cur: apsw.Cursor) -> int:
-    """The first id above every id ever handed out (AUTOINCREMENT's rule)."""
+    """The first id above every live key, every collection awaiting reclaim and, in
+    files made before aki dropped AUTOINCREMENT, its high-water mark."""
     top = cur.execute("SELECT max(id) FROM keys").fetchone()[0] or 0
-    seq = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'keys'").fetchone()
-    return max(top, seq[0] if seq else 0) + 1
+    gone = cur.execute("SELECT max(key_id) FROM garbage").fetchone()[0] or 0
+    seq = 0
+    if cur.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").fetchone():
+        row = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'keys'").fetchone()
+        seq = row[0] if row else 0
+    return max(top, gone, seq) + 1
 
 
 def element_rows(kid: int, type_: int, value: Any, lim: Limits,

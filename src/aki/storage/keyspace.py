@@ -58,6 +58,9 @@ ELEMENT_TABLES: dict[int, list[str]] = {
     5: ["stream_entries", "stream_nodes", "stream_groups", "stream_consumers", "stream_pel"],
 }
 _MISSING = None
+# The id of a new collection: above every live key and every collection awaiting reclaim.
+_NEXT_ID = ("SELECT max(ifnull((SELECT max(id) FROM keys), 0), "
+            "ifnull((SELECT max(key_id) FROM garbage), 0)) + 1")
 _SET_COUNTERS = "UPDATE keys SET len = ?, head = ?, enc = ? WHERE id = ?"
 
 
@@ -503,16 +506,23 @@ class Keyspace:
             self._delete(old)
         elif self.notify_enabled:
             self.notify("n", "new", db, key)  # dbAdd; an overwrite is not new
+        rid = self.new_id() if type_ != STRING else None
         self.cur.execute(
-            "INSERT INTO keys (db, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)",
-            (self.dbmap[db], key, type_, value, expire_at),
+            "INSERT INTO keys (id, db, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (rid, self.dbmap[db], key, type_, value, expire_at),
         )
-        rid = self.engine.conn.last_insert_rowid()
+        if rid is None:
+            rid = self.engine.conn.last_insert_rowid()
         row = KeyRow(db, key, (rid, type_, value, expire_at, 0, 0, 0))
         self._remember(db, key, row)
         self.record_access(db, key)
         self.touched.append((db, key))
         return row
+
+    def new_id(self) -> int:
+        """An id for a new collection that no element rows can already carry (see the
+        schema: ids of deleted collections still being reclaimed are not reused)."""
+        return self.cur.execute(_NEXT_ID).fetchone()[0]
 
     def set_len(self, row: KeyRow, length: int) -> None:
         """A collection's element count changed; an empty collection is deleted."""
@@ -594,12 +604,12 @@ class Keyspace:
         Any existing target must already be deleted. Element rows are copied by SQL."""
         if self.notify_enabled:
             self.notify("n", "new", db, newkey)
+        rid = self.new_id()
         self.cur.execute(
-            "INSERT INTO keys (db, key, type, value, expire_at, len, head, enc) "
-            "SELECT ?, ?, type, value, expire_at, len, head, enc FROM keys WHERE id = ?",
-            (self.dbmap[db], newkey, row.id),
+            "INSERT INTO keys (id, db, key, type, value, expire_at, len, head, enc) "
+            "SELECT ?, ?, ?, type, value, expire_at, len, head, enc FROM keys WHERE id = ?",
+            (rid, self.dbmap[db], newkey, row.id),
         )
-        rid = self.engine.conn.last_insert_rowid()
         for table in ELEMENT_TABLES.get(row.type, ()):
             cols = self._element_columns(table)
             self.cur.execute(

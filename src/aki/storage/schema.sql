@@ -2,9 +2,12 @@
 --
 -- keys: one row per Redis key. Strings keep their value inline, so GET is one
 -- indexed lookup. Collections keep their elements in a table of their own,
--- keyed by keys.id. ids come from AUTOINCREMENT and are never reused, so rows
--- of a deleted collection that are still being reclaimed (see `garbage`) can
--- never be mistaken for a newer key's rows.
+-- keyed by keys.id. A collection's id is chosen above every id in `keys` and in
+-- `garbage` (Keyspace.new_id), so rows of a deleted collection that are still
+-- being reclaimed can never be mistaken for a newer key's rows. Strings take
+-- SQLite's own next rowid: they own no element rows, so an id they share with
+-- a collection awaiting reclaim is harmless. (No AUTOINCREMENT: its bookkeeping
+-- cost every INSERT about a fifth of its time; files made before keep it.)
 --   type:      0 string, 1 list, 2 set, 3 zset, 4 hash, 5 stream
 --   expire_at: absolute unix time in ms, NULL when the key has no TTL
 --   len:       element count of a collection (LLEN/HLEN/SCARD/ZCARD in O(1))
@@ -12,7 +15,7 @@
 --   enc:       0 while Redis would still use the compact encoding, 1 once converted
 --   db:        the physical database number (meta 'dbmap' maps SELECT indexes to it)
 CREATE TABLE keys (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        INTEGER PRIMARY KEY,
     db        INTEGER NOT NULL,
     key       BLOB    NOT NULL,
     type      INTEGER NOT NULL,

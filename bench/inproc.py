@@ -162,7 +162,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=29, help="requests per group commit")
     ap.add_argument("--pipeline", type=int, default=1)
     ap.add_argument("--passes", type=int, default=3)
-    ap.add_argument("--page-size", type=int, default=1024, help="of the new file")
+    ap.add_argument("--page-size", type=int, default=4096, help="of the new file")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--instructions", action="store_true")
     opts = ap.parse_args()

@@ -52,7 +52,7 @@ AKI_DIRECTIVES: dict[str, dict] = {
     "checkpoint-wal-size": {"kind": "LongLong", "default": "67108864", "min": 1024 * 1024,
                             "max": 2**63 - 1, "numtype": "MEMORY_CONFIG",
                             "flags": ["MODIFIABLE_CONFIG"]},
-    "page-size": {"kind": "Enum", "default": "1024",
+    "page-size": {"kind": "Enum", "default": "4096",
                   "values": ["512", "1024", "2048", "4096", "8192", "16384", "32768", "65536"],
                   "flags": ["IMMUTABLE_CONFIG"]},
     "row-cache-entries": {"kind": "Int", "default": "200000", "min": 1000, "max": 2**31 - 1,

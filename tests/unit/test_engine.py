@@ -99,5 +99,5 @@ def test_page_size_applies_to_new_files_only(tmp_path: Path):
     assert e.page_size == 2048
     e.close()
     e = Engine(tmp_path / "n.aki")
-    assert e.page_size == 1024  # the default for new files
+    assert e.page_size == 4096  # the default for new files
     e.close()

@@ -32,12 +32,13 @@ log = logging.getLogger("aki.storage")
 APPLICATION_ID = 0x616B6931  # "aki1"
 SCHEMA_VERSION = 1
 NUM_DBS_DEFAULT = 16
-# Page size of a new file (the ``page-size`` directive). Every page a commit dirties is
-# checksummed and copied whole into the WAL, and Redis workloads dirty one page per
-# small random write: 1 KiB pages halve the commit cost of SET/HSET/ZADD against 4 KiB,
-# for a slightly deeper tree and slower reads of values of many KiB (see
-# docs/benchmarks.md). An existing file keeps the page size it was created with.
-DEFAULT_PAGE_SIZE = 1024
+# Page size of a new file (the ``page-size`` directive); an existing file keeps its own.
+# Measured here (docs/benchmarks.md): 1 KiB pages make each dirty page cheaper to commit
+# but split B-tree pages four times as often, and every transaction with a split pays
+# SQLite a scan of the whole page-cache hash (pcache1Truncate after balance_nonroot's
+# temporary page number); end to end SET/HSET came out equal, ZADD on a big zset ~8 %
+# faster, and reads of values of many KiB up to 3x slower. So 4 KiB, SQLite's default.
+DEFAULT_PAGE_SIZE = 4096
 
 
 class FileRefused(Exception):

@@ -17,12 +17,19 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 _INT_RE = re.compile(rb"-?(0|[1-9][0-9]*)\Z")
+# The canonical spelling of every small integer: most numeric arguments (ranges,
+# counts, increments) are found here with one dict lookup instead of a regex.
+_SMALL_INTS = {b"%d" % i: i for i in range(-1024, 10241)}
+_small_int = _SMALL_INTS.get
 _FLOAT_BAD = re.compile(rb"[\s_]")
 _HEX_FLOAT_B = re.compile(rb"[+-]?0[xX]")  # C strtod reads hex floats only with 0x
 
 
 def to_int(b: bytes) -> int | None:
     """Redis string2ll: a canonical 64-bit signed integer, else None."""
+    v = _small_int(b)
+    if v is not None:
+        return v
     if len(b) > 20 or not _INT_RE.match(b):
         return None
     v = int(b)
@@ -34,9 +41,11 @@ def to_int(b: bytes) -> int | None:
 
 
 def parse_int(b: bytes, message: str = errors.NOT_INTEGER) -> int:
-    v = to_int(b)
+    v = _small_int(b)
     if v is None:
-        raise RedisError(message)
+        v = to_int(b)
+        if v is None:
+            raise RedisError(message)
     return v
 
 

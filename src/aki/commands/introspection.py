@@ -18,7 +18,15 @@ from aki.commands.common import to_float, to_int
 from aki.commands.connection import help_reply
 from aki.commands.dump import migrate_links
 from aki.core.histogram import cdf_usec, percentile_usec
-from aki.core.registry import COMMANDS, Command, by_fullname, command, implemented, table_entry
+from aki.core.registry import (
+    COMMANDS,
+    Command,
+    by_fullname,
+    command,
+    implemented,
+    table_entry,
+    total_calls,
+)
 from aki.errors import RedisError
 from aki.resp.types import OK, RespSet, Status, Verbatim
 
@@ -436,7 +444,7 @@ def _ops_per_sec(server) -> int:
     """instantaneous_ops_per_sec from commands counted between two INFO-time samples."""
     ext = server.extensions
     now = time.monotonic()
-    total = server.stats.total_commands
+    total = total_calls()
     prev = ext.get("ops_sample")
     rate = ext.get("ops_rate", 0)
     if prev is None or now - prev[0] >= 0.1:
@@ -641,7 +649,7 @@ def _section(server, name: str, client) -> list[str] | None:
         return [
             "# Stats",
             f"total_connections_received:{st.total_connections}",
-            f"total_commands_processed:{st.total_commands}",
+            f"total_commands_processed:{total_calls()}",
             f"instantaneous_ops_per_sec:{_ops_per_sec(server)}",
             f"total_net_input_bytes:{st.net_input}",
             f"total_net_output_bytes:{st.net_output}",

@@ -46,6 +46,9 @@ class BatchFailed(Exception):
 
 
 _BY_SPELLING: dict[bytes, Command] = {}
+# The spellings of plain commands (a handler, no subcommands, not protected) seen so far:
+# execute() takes its short road for these after one dict hit.
+_PLAIN: dict[bytes, Command] = {}
 # Fed to MONITOR before they run (eval.c, functions.c), the rest after.
 _MONITOR_FIRST = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}
 
@@ -59,6 +62,8 @@ def resolve(client: Client, argv: list[bytes], count: bool = False) -> Command |
         cmd = COMMANDS.get(name.lower())
         if cmd is not None and len(_BY_SPELLING) < 4096:
             _BY_SPELLING[name] = cmd  # "GET", "get", "Get": one dict hit next time
+            if cmd.handler is not None and not cmd.subcommands and cmd.protected is None:
+                _PLAIN[name] = cmd
     if cmd is None or (cmd.handler is None and not cmd.subcommands):
         return ErrorReply(errors.unknown_command(name, argv[1:]).message)
     if cmd.subcommands and len(argv) >= 2:
@@ -79,9 +84,8 @@ def resolve(client: Client, argv: list[bytes], count: bool = False) -> Command |
 
 def execute(client: Client, argv: list[bytes]) -> object:
     """Run one request from ``client`` and return its reply value."""
-    cmd = _BY_SPELLING.get(argv[0])
-    if cmd is not None and cmd.handler is not None and not cmd.subcommands \
-            and client.authenticated and not client.in_multi and cmd.protected is None:
+    cmd = _PLAIN.get(argv[0])
+    if cmd is not None and client.authenticated and not client.in_multi:
         # The common case, checked in one pass: a known plain command from an
         # authenticated client outside MULTI. Anything else takes the full road below.
         arity = cmd.arity
@@ -90,21 +94,19 @@ def execute(client: Client, argv: list[bytes]) -> object:
                 client.channels or client.patterns or client.shard_channels)):
             server = client.server
             if "guard" not in server.extensions:
-                if cmd.cached_read is not None and not server.monitors \
-                        and not server.after_read:
+                read = cmd.cached_read
+                if read is not None and not server.monitors and not server.after_read:
                     # A read answered without a batch transaction (the row cache, or
                     # one autocommit SELECT): nothing to log, propagate or notify.
                     start = _perf()
-                    reply = cmd.cached_read(client, argv)
+                    reply = read(client, argv)
                     if reply is not UNCACHED:
-                        cmd.calls += 1
                         usec = int((_perf() - start) * 1_000_000)
+                        cmd.calls += 1
                         cmd.usec += usec
                         if server.latency_tracking:
-                            lat = cmd.latency
-                            lat[usec] = lat.get(usec, 0) + 1
+                            cmd.latency[usec] += 1
                         client.last_cmd = cmd.fullname
-                        server.stats.total_commands += 1
                         return reply
                 return call(client, cmd, argv)
     server = client.server
@@ -214,11 +216,9 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     cmd.calls += 1
     cmd.usec += usec
     if server.latency_tracking:
-        lat = cmd.latency
-        lat[usec] = lat.get(usec, 0) + 1
+        cmd.latency[usec] += 1
     client.last_cmd = cmd.fullname
-    server.stats.total_commands += 1
-    if usec >= 1000 or usec >= server.slowlog_threshold >= 0:
+    if usec >= server.slow_at:
         _slow(server, client, cmd, argv, usec, reply)
     ks = server.ks
     touched = ks.touched

@@ -13,6 +13,7 @@ explicit ``arity``/``flags``/``keys``/``categories``.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -68,7 +69,8 @@ class Command:
             self.categories = frozenset()
         self._derive()
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
-        self.latency: dict[int, int] = {}  # calls per duration in us (core/histogram.py)
+        # calls per duration in us (core/histogram.py); missing counts start at 0
+        self.latency: defaultdict[int, int] = defaultdict(int)
         # CMD_PROTECTED: the config attribute (enable_debug_command ...) that allows it
         self.protected: str | None = None
 
@@ -102,6 +104,12 @@ class Command:
 
 
 COMMANDS: dict[bytes, Command] = {}
+
+
+def total_calls() -> int:
+    """INFO total_commands_processed: every call counted in commandstats (call() counts
+    each command once there, so the sum is the total; no second counter on the hot path)."""
+    return sum(x.calls for cmd in COMMANDS.values() for x in (cmd, *cmd.subcommands.values()))
 
 
 def _ensure(fullname: str) -> Command:

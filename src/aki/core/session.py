@@ -75,8 +75,6 @@ class Client:
         self.write_out: Callable[[bytes], None] | None = None
         self.qbuf = 0
         self.obuf = 0
-        self.tot_net_in = 0
-        self.tot_net_out = 0
         self.tot_cmds = 0
 
     @property

@@ -35,7 +35,6 @@ class Stats:
 
     def reset(self) -> None:
         self.total_connections = 0
-        self.total_commands = 0
         self.rejected_connections = 0
         self.keyspace_hits = 0
         self.keyspace_misses = 0
@@ -118,7 +117,7 @@ class Server:
         cfg.on_change("appendfsync", self.engine.set_appendfsync)
         cfg.on_change("slowlog-max-len", self._resize_slowlog)
         # read on every command: kept as a plain attribute, not a config lookup
-        self.slowlog_threshold = cfg.slowlog_log_slower_than
+        self._set_slowlog_threshold(cfg.slowlog_log_slower_than)
         cfg.on_change("slowlog-log-slower-than", self._set_slowlog_threshold)
         self.latency_tracking = cfg.latency_tracking  # per-command histograms (dispatch)
         cfg.on_change("latency-tracking", lambda v: setattr(self, "latency_tracking", v))
@@ -138,6 +137,9 @@ class Server:
 
     def _set_slowlog_threshold(self, usec: int) -> None:
         self.slowlog_threshold = usec
+        # a call at least this long goes to dispatch._slow: SLOWLOG (a negative
+        # threshold turns it off) or the LATENCY monitor (whole milliseconds)
+        self.slow_at = 1000 if usec < 0 else min(usec, 1000)
 
     def _resize_slowlog(self, n: int) -> None:
         self.slowlog = collections.deque(self.slowlog, maxlen=max(n, 0))

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from aki import __version__
 from aki.core.dispatch import execute
+from aki.core.registry import total_calls
 from aki.core.session import Client
 from aki.resp.types import (
     BigNumber,
@@ -246,7 +247,7 @@ class HttpFace:
         lines = [
             "# HELP aki_commands_total Commands processed.",
             "# TYPE aki_commands_total counter",
-            f"aki_commands_total {server.stats.total_commands}",
+            f"aki_commands_total {total_calls()}",
             "# HELP aki_commits_total SQLite commits (one per batch).",
             "# TYPE aki_commits_total counter",
             f"aki_commits_total {engine.commits}",

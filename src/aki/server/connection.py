@@ -36,6 +36,9 @@ PAUSED = "paused"  # Client.blocked while CLIENT PAUSE holds the client's next r
 
 _now = time.time
 _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
+# Queued in place of a request when the parser failed behind a suspended client: an
+# object no client can send (a command name of any bytes could).
+_PROTOCOL_ERROR = object()
 
 
 class RespConnection(asyncio.Protocol):
@@ -99,9 +102,7 @@ class RespConnection(asyncio.Protocol):
             return
         client = self.client
         client.last_interaction = _now()
-        n = len(data)
-        self.server.stats.net_input += n
-        client.tot_net_in += n
+        self.server.stats.net_input += len(data)
         parser = self.parser
         parser.authenticated = client.authenticated
         try:
@@ -113,7 +114,7 @@ class RespConnection(asyncio.Protocol):
         if self.suspended is not None or self.pending:
             self.pending.extend(requests)
             if error:
-                self.pending.append([b"\x00protocol-error", error.encode()])
+                self.pending.append([_PROTOCOL_ERROR, error.encode()])
             return
         self._run(requests)
         while parser.paused and not error and not self.closing and self.suspended is None:
@@ -156,7 +157,7 @@ class RespConnection(asyncio.Protocol):
         server = self.server
         it = iter(requests)
         for argv in it:
-            if argv[0] == b"\x00protocol-error":
+            if argv[0] is _PROTOCOL_ERROR:
                 self._protocol_error(argv[1].decode())
                 return
             if server.paused_until and self._paused(argv):
@@ -322,7 +323,7 @@ class RespConnection(asyncio.Protocol):
         out = self.out
         transport = self.transport
         if out and transport is not None and not transport.is_closing():
-            data = out[0] if len(out) == 1 else b"".join(out)
+            data = b"".join(out)  # a one-item list: the item itself, no copy
             self.out = []
             n = len(data)
             if (n > _REPLY_BUF or self.backlogged) and self._over_limit(
@@ -333,7 +334,6 @@ class RespConnection(asyncio.Protocol):
                 return
             transport.write(data)
             self.server.stats.net_output += n
-            self.client.tot_net_out += n
         elif out:
             self.out = []
         if self.closing and self.client.close_after_reply and transport is not None:

@@ -441,14 +441,19 @@ class Keyspace:
         ``enc`` for strings: 0 the encoding Redis derives from the value (int/embstr/raw),
         1 forced raw (APPEND, SETRANGE, SETBIT... modify in place), 2 no int (embstr/raw)."""
         if row is KEEP:
-            if expire_at is not KEEP and not self.notify_enabled and (db, key) not in self.cache:
+            dk = (db, key)
+            cache = self.cache
+            if expire_at is not KEEP and not self.notify_enabled and dk not in cache:
                 # One statement instead of SELECT + INSERT/UPDATE: insert, or overwrite a
                 # live string in place; anything else (a collection, an expired key)
                 # returns no row and takes the general path below.
                 conn = self.engine.conn
                 conn.set_last_insert_rowid(0)
                 pdb = self.dbmap[db]
-                self.cur.execute(_UPSERT_STRING, (pdb, key, value, expire_at, enc, self.now()))
+                now = _time()
+                clock = self.clock
+                self.cur.execute(_UPSERT_STRING, (pdb, key, value, expire_at, enc,
+                                                  int(now * 1000) if clock is None else clock))
                 if conn.changes():
                     rid = conn.last_insert_rowid()
                     new = KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, enc)) if rid \
@@ -457,9 +462,12 @@ class Keyspace:
                         self._remember(db, key, new)  # not kept: drops any stale entry
                         self.record_access(db, key)  # so the access map has the time
                     else:
-                        new.atime = _time()  # record_access without looking it up again
-                        self._remember(db, key, new)
-                    self.touched.append((db, key))
+                        new.atime = now  # record_access without looking it up again
+                        if len(cache) < self.cache_entries:
+                            cache[dk] = new  # _remember's common case
+                        else:
+                            self._remember(db, key, new)
+                    self.touched.append(dk)
                     return
             row = self.lookup(db, key)
         if expire_at is KEEP:

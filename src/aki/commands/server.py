@@ -397,7 +397,7 @@ def config_resetstat(c, argv):
     for cmd in COMMANDS.values():
         for x in (cmd, *cmd.subcommands.values()):
             x.calls = x.usec = x.rejected_calls = x.failed_calls = 0
-            x.latency.clear()
+            x.latency = {}
     server.extensions.pop("ops_sample", None)
     return OK
 

@@ -105,7 +105,8 @@ def execute(client: Client, argv: list[bytes]) -> object:
                         cmd.calls += 1
                         cmd.usec += usec
                         if server.latency_tracking:
-                            cmd.latency[usec] += 1
+                            lat = cmd.latency  # a plain dict: get + store beats a
+                            lat[usec] = lat.get(usec, 0) + 1  # defaultdict's += here
                         client.last_cmd = cmd.fullname
                         return reply
                 return call(client, cmd, argv)
@@ -216,7 +217,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     cmd.calls += 1
     cmd.usec += usec
     if server.latency_tracking:
-        cmd.latency[usec] += 1
+        lat = cmd.latency
+        lat[usec] = lat.get(usec, 0) + 1
     client.last_cmd = cmd.fullname
     if usec >= server.slow_at:
         _slow(server, client, cmd, argv, usec, reply)

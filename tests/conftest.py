@@ -44,22 +44,71 @@ def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 
     raise RuntimeError(f"port {port} did not open")
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                found.add(f[9])
+    return found
+
+
+def _owns_port(pid: int, port: int) -> bool:
+    """Whether process ``pid`` is the one listening on ``port``."""
+    inodes = _listening_inodes(port)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
 class ServerProcess:
     """A server process on a port; ``restart()`` keeps the same files."""
 
-    def __init__(self, argv: list[str], port: int, workdir: Path, log: Path) -> None:
+    def __init__(self, argv: list[str], port: int, workdir: Path, log: Path,
+                 own_port: bool = False) -> None:
         self.argv = argv
         self.port = port
         self.workdir = workdir
         self.log = log
         self.proc: subprocess.Popen | None = None
+        self.own_port = own_port  # chosen by free_port(): another may be picked
 
     def start(self) -> ServerProcess:
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=self.logf,
-                                     stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc)
-        return self
+        # free_port() can hand two xdist workers the same port: the second server then
+        # fails to bind while wait_port() reaches the first one. So the port must be
+        # this process's own listener; a port chosen here is chosen again if it is not.
+        for attempt in range(5):
+            self.logf = open(self.log, "ab")
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=self.logf,
+                                         stderr=subprocess.STDOUT)
+            try:
+                wait_port(self.port, self.proc)
+                if _owns_port(self.proc.pid, self.port) or not sys.platform.startswith("linux"):
+                    return self
+            except RuntimeError:
+                if not self.own_port or attempt == 4 or self.proc.poll() is None:
+                    raise
+            self.stop("kill")
+            if not self.own_port:
+                raise RuntimeError(f"port {self.port} is another process's")
+            self.port = free_port()
+            self.argv[self.argv.index("--port") + 1] = str(self.port)
+        raise RuntimeError("no free port found")
 
     def stop(self, sig: str = "term") -> int | None:
         if self.proc is None:
@@ -90,20 +139,22 @@ class ServerProcess:
 def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
               dbfile: str = "data.aki") -> ServerProcess:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aki-test-"))
+    own = port is None
     port = port or free_port()
     # DEBUG allowed, as for the redis-server below (and in Redis's own test suite)
     argv = [sys.executable, "-m", "aki", "server", "--port", str(port), "--dbfile",
             str(workdir / dbfile), "--enable-debug-command", "yes", *extra]
-    return ServerProcess(argv, port, workdir, workdir / "aki.log").start()
+    return ServerProcess(argv, port, workdir, workdir / "aki.log", own).start()
 
 
 def start_redis(workdir: Path | None = None, *extra: str, port: int | None = None) -> ServerProcess:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="redis-test-"))
+    own = port is None
     port = port or free_port()
     argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(workdir), "--enable-debug-command", "yes",
             *extra]
-    return ServerProcess(argv, port, workdir, workdir / "redis.log").start()
+    return ServerProcess(argv, port, workdir, workdir / "redis.log", own).start()
 
 
 @pytest.fixture(scope="module")

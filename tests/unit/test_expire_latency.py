@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import time
 
-from aki.commands import load_all
-from aki.config import Config
-from aki.core.dispatch import call, resolve
-from aki.core.session import Client
-from aki.core.state import Server
 
-
-def test_expire_del_samples_reach_the_latency_monitor(tmp_path):
-    load_all()
-    cfg = Config()
-    cfg.dbfile = str(tmp_path / "l.aki")
-    server = Server(cfg)
-    client = Client(server)
+def test_expire_del_samples_reach_the_latency_monitor(run):
+    server = run.server
     samples = []
     server.ks.on_latency = lambda event, ms: samples.append((event, ms))
-
-    def run(*args):
-        argv = [str(a).encode() for a in args]
-        server.engine.begin()
-        reply = call(client, resolve(client, argv), argv)
-        server.engine.commit()
-        return reply
 
     run("SET", "k", "v", "PX", 1)
     time.sleep(0.01)
@@ -39,4 +22,3 @@ def test_expire_del_samples_reach_the_latency_monitor(tmp_path):
     server.add_latency("expire-del", 3)
     server.add_latency("expire-cycle", 7)
     assert list(server.latency_events) == ["expire-cycle"]
-    server.engine.close()

@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from aki.commands.common import to_int
+from aki.commands.common import parse_int, to_int
 from aki.commands.connection import client_info_line, close_client, help_reply
 from aki.core import acl as A
 from aki.core.registry import COMMANDS, Command, command
@@ -737,10 +737,7 @@ def acl_cat(c, argv):
 def acl_genpass(c, argv):
     bits = 256
     if len(argv) == 3:
-        v = to_int(argv[2])
-        if v is None:
-            raise RedisError("ERR value is not an integer or out of range")
-        bits = v
+        bits = parse_int(argv[2])
     elif len(argv) > 3:
         raise _syntax(argv)
     if bits <= 0 or bits > 4096:
@@ -758,10 +755,7 @@ def acl_log(c, argv):
         if argv[2].lower() == b"reset":
             st.log.clear()
             return OK
-        v = to_int(argv[2])
-        if v is None:
-            raise RedisError("ERR value is not an integer or out of range")
-        count = max(v, 0)
+        count = max(parse_int(argv[2]), 0)
     elif len(argv) > 3:
         raise _syntax(argv)
     now = int(time.time() * 1000)

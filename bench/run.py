@@ -3,11 +3,14 @@
     python bench/run.py                      # appendfsync everysec on both
     python bench/run.py --fsync always       # appendfsync always on both
     python bench/run.py --tests set,get -n 100000 --pipelines 1
+    python bench/run.py --repeat 5           # median of 5 alternating runs per line
 
 Redis runs with AOF (``appendonly yes``) and the same fsync policy, so both
 promise the same durability. Each workload is ``redis-benchmark -r 100000
 -n N -c 50 -P p -t <test>`` against each server in turn; the table prints
-requests/s for both and the ratio aki/Redis.
+requests/s for both and the ratio aki/Redis. On a shared machine one run moves by
+±25 %: ``--repeat`` alternates Redis and aki that many times per line and reports
+the median of each and the lowest and highest of the per-pair ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,6 +122,8 @@ def main() -> None:
     ap.add_argument("-c", "--clients", type=int, default=50)
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--zrange", action="store_true", help="add ZRANGEBYSCORE on a 100k zset")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="alternate Redis and aki this many times per line; report medians")
     opts = ap.parse_args()
     if not shutil.which("redis-benchmark"):
         sys.exit("redis-benchmark not found: apt-get install redis-tools")
@@ -130,28 +136,40 @@ def main() -> None:
     try:
         for p in [int(x) for x in opts.pipelines.split(",")]:
             for test in opts.tests.split(","):
-                red = redis_benchmark(rport, test, opts.n, opts.clients, p)
-                aki = redis_benchmark(aport, test, opts.n, opts.clients, p)
-                results.append((test.upper(), p, red, aki))
-                print(f"{test.upper():<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
-                      f"ratio {aki / red:5.2f}", flush=True)
+                pairs = [(redis_benchmark(rport, test, opts.n, opts.clients, p),
+                          redis_benchmark(aport, test, opts.n, opts.clients, p))
+                         for _ in range(opts.repeat)]
+                report(results, test.upper(), p, pairs)
             if opts.zrange:
                 n = max(opts.n // 4, 10_000)
-                red = zrangebyscore(rport, n, opts.clients, p)
-                aki = zrangebyscore(aport, n, opts.clients, p)
-                results.append(("ZRANGEBYSCORE", p, red, aki))
-                print(f"{'ZRANGEBYSCORE':<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
-                      f"ratio {aki / red:5.2f}", flush=True)
+                pairs = [(zrangebyscore(rport, n, opts.clients, p),
+                          zrangebyscore(aport, n, opts.clients, p))
+                         for _ in range(opts.repeat)]
+                report(results, "ZRANGEBYSCORE", p, pairs)
     finally:
         stop(aproc)
         stop(rproc)
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print(f"appendfsync {opts.fsync}, -c {opts.clients}, -n {opts.n}, -r 100000")
-    print("| workload | -P | redis req/s | aki req/s | aki/redis |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, p, red, aki in results:
-        print(f"| {name} | {p} | {red:,.0f} | {aki:,.0f} | {aki / red:.2f} |")
+    print(f"appendfsync {opts.fsync}, -c {opts.clients}, -n {opts.n}, -r 100000"
+          + (f", median of {opts.repeat} alternating runs" if opts.repeat > 1 else ""))
+    spread = opts.repeat > 1
+    print("| workload | -P | redis req/s | aki req/s | aki/redis |"
+          + (" ratio range |" if spread else ""))
+    print("| --- | --- | --- | --- | --- |" + (" --- |" if spread else ""))
+    for name, p, red, aki, lo, hi in results:
+        print(f"| {name} | {p} | {red:,.0f} | {aki:,.0f} | {aki / red:.2f} |"
+              + (f" {lo:.2f}-{hi:.2f} |" if spread else ""))
+
+
+def report(results: list, name: str, p: int, pairs: list[tuple[float, float]]) -> None:
+    """Record one line: the median of each server's runs, and the per-pair ratio range."""
+    red = statistics.median(r for r, _a in pairs)
+    aki = statistics.median(a for _r, a in pairs)
+    ratios = [a / r for r, a in pairs]
+    results.append((name, p, red, aki, min(ratios), max(ratios)))
+    print(f"{name:<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
+          f"ratio {aki / red:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ EFFECTIVE = {
     "aclfile", "acl-pubsub-default", "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "sanitize-dump-payload",
     "set-proc-title", "shutdown-timeout", "shutdown-on-sigterm", "shutdown-on-sigint",
     "enable-protected-configs", "enable-module-command", "crash-log-enabled",
-    "latency-tracking", "latency-tracking-info-percentiles",
+    "latency-tracking", "latency-tracking-info-percentiles", "always-show-logo",
 }
 
 # aki's own directives: name -> (kind, default, description)
@@ -178,7 +178,6 @@ class Config:
                     default = str(max(_fix_limit(entry.get("min", 0)), 0))
             self._values[name] = self._parse(name, entry, default, startup=True)
         self._values["port"] = 6379
-        self._values["bind"] = "127.0.0.1 -::1"
         self._values["dir"] = os.getcwd()
         # the extracted table holds a daemonized test server's values for these two
         self._values["daemonize"] = False

@@ -39,6 +39,7 @@ from aki.resp.types import (
     _NullArray,
 )
 from aki.scripting.convert import parse_raw
+from aki.server.protected import DENIED, refuses
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -144,6 +145,9 @@ class HttpFace:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):
+        transport = request.transport
+        if transport is not None and refuses(self.server, transport.get_extra_info("peername")):
+            return _error(403, DENIED[1:].rstrip().decode())
         if request.path not in ("/v1/health", "/v1/openapi.json") and not self.authorized(request):
             return web.json_response({"error": "NOAUTH Authentication required."}, status=401,
                                      headers={"WWW-Authenticate": 'Basic realm="aki"'})

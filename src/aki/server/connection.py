@@ -22,6 +22,7 @@ from aki.core.session import Client
 from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
 from aki.resp.types import Pushes
+from aki.server.protected import DENIED, refuses
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -87,6 +88,12 @@ class RespConnection(asyncio.Protocol):
         if len(server.clients) >= cfg.maxclients:
             server.stats.rejected_connections += 1
             transport.write(_MAXCLIENTS)  # type: ignore[attr-defined]
+            transport.close()
+            self.closing = True
+            return
+        if not unix and refuses(server, peer):  # protected mode
+            server.stats.rejected_connections += 1
+            transport.write(DENIED)  # type: ignore[attr-defined]
             transport.close()
             self.closing = True
             return

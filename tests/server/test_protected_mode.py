@@ -1,0 +1,109 @@
+"""Redis's default listeners (bind ``* -::*``) and protected mode, against redis-server:
+a client from a non-loopback address gets the same DENIED text while the default user
+has no password, and is served once it has one or protected-mode is off."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import start_aki, start_redis
+
+
+def _nonloopback_addr() -> str | None:
+    """This host's outbound IPv4 address (no packet is sent), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+            addr = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if addr.startswith("127.") else addr
+
+
+def _greeting(host: str, port: int) -> bytes:
+    """What the server says to a new connection that sends PING, until it closes or
+    answers."""
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"PING\r\n")
+        got = b""
+        while not got.endswith(b"\r\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    aki = start_aki(tmp_path_factory.mktemp("aki"))
+    # start_redis binds 127.0.0.1; a later --bind wins, giving Redis's default back
+    real = start_redis(tmp_path_factory.mktemp("redis"), "--bind", "* -::*")
+    yield aki, real
+    aki.stop()
+    real.stop()
+
+
+def test_default_bind_and_protected_mode(servers):
+    aki, real = servers
+    for srv in (aki, real):
+        r = srv.client()
+        assert r.config_get("bind") == {"bind": "* -::*"}
+        assert r.config_get("protected-mode") == {"protected-mode": "yes"}
+        r.close()
+
+
+def test_nonloopback_client_denied_then_served(servers):
+    addr = _nonloopback_addr()
+    if addr is None:
+        pytest.skip("no non-loopback address on this host")
+    aki, real = servers
+    replies = []
+    for srv in (aki, real):
+        r = srv.client()
+        before = r.info("stats")["rejected_connections"]
+        denied = _greeting(addr, srv.port)
+        assert denied.startswith(b"-DENIED Redis is running in protected mode")
+        assert r.info("stats")["rejected_connections"] == before + 1
+        r.config_set("requirepass", "secret")
+        with redis.Redis(host=addr, port=srv.port, password="secret", socket_timeout=10) as c:
+            assert c.ping()
+        r2 = redis.Redis(port=srv.port, password="secret", socket_timeout=10)
+        r2.config_set("requirepass", "")
+        r2.config_set("protected-mode", "no")
+        assert _greeting(addr, srv.port) == b"+PONG\r\n"
+        r2.config_set("protected-mode", "yes")
+        r2.close()
+        r.close()
+        replies.append(denied)
+    assert replies[0] == replies[1]
+
+
+def test_empty_bind_listens_on_no_tcp_socket(tmp_path: Path):
+    sock = tmp_path / "aki.sock"
+    srv = start_aki(tmp_path, "--unixsocket", str(sock))
+    try:
+        r = redis.Redis(unix_socket_path=str(sock), socket_timeout=10)
+        assert r.config_set("bind", "")
+        assert r.config_get("bind") == {"bind": ""}
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=2).close()
+        assert r.config_set("bind", "*")
+        assert _greeting("127.0.0.1", srv.port) == b"+PONG\r\n"
+        r.close()
+    finally:
+        srv.stop()
+
+
+def test_always_show_logo_prints_pid_once_listening(tmp_path: Path):
+    """Redis's test suite waits for " PID: n" in the log before it connects."""
+    srv = start_aki(tmp_path, "--always-show-logo", "yes")
+    try:
+        assert srv.proc is not None
+        assert f" PID: {srv.proc.pid}" in srv.log.read_text()
+    finally:
+        srv.stop()

@@ -87,6 +87,38 @@ for _entry in _TABLE.values():
             _entry[_lim] = _fix_limit(_entry[_lim])
 
 
+_PROC_TITLE_VARS = ("title", "listen-addr", "server-mode", "config-file", "port", "tls-port",
+                    "unixsocket")
+# the variables that can expand to "" when Redis validates ({port}, {listen-addr} ... never do)
+_EMPTY_IN_CHECK = ("title", "server-mode", "unixsocket")
+
+
+def _proc_title_template_ok(template: str) -> bool:
+    """Redis's validateProcTitleTemplate (sdstemplate): every ``{name}`` known, ``{{`` a
+    literal brace, no unterminated variable, and something left besides spaces. aki sets
+    no process title, so only whether each value can be empty matters."""
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        start = template.find("{", i)
+        if start < 0:
+            out.append(template[i:])
+            break
+        out.append(template[i:start])
+        if start + 1 >= len(template):
+            return False
+        if template[start + 1] == "{":
+            out.append("{")
+            i = start + 2
+            continue
+        end = template.find("}", start + 1)
+        if end < 0 or template[start + 1:end] not in _PROC_TITLE_VARS:
+            return False
+        out.append("" if template[start + 1:end] in _EMPTY_IN_CHECK else "x")
+        i = end + 1
+    return bool("".join(out).strip(" "))
+
+
 class ConfigError(Exception):
     """A value a directive cannot take; ``message`` is Redis's wording."""
 
@@ -235,6 +267,8 @@ class Config:
                 )
             return " ".join(words)
         if kind in ("String", "SDS"):
+            if name == "proc-title-template" and not _proc_title_template_ok(text):
+                raise ConfigError("template format is invalid or contains unknown variables")
             return text
         if kind == "Special":
             return self._parse_special(name, text)

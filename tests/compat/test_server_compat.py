@@ -468,3 +468,18 @@ def test_config_set_port_and_bind_failures(pair):
         busy.close()
     pair.same("CONFIG", "SET", "bind", "999.999.999.999")
     pair.same("PING")
+
+
+def test_proc_title_template_is_validated(pair):
+    """Redis expands the template (title empty) and refuses unknown variables, an
+    unterminated one, and a result of nothing but spaces."""
+    default = pair.same("CONFIG", "GET", "proc-title-template")
+    try:
+        for template in ("{invalid-var}", "{title}", "", "  ", "{", "{port", "{unixsocket}",
+                         "{server-mode} {title}", "{port}", "{tls-port}", "{config-file}",
+                         "{{", "abc}", "{{x}", "TEST {title} {listen-addr} {port} {tls-port} "
+                         "{unixsocket} {config-file}"):
+            pair.same("CONFIG", "SET", "proc-title-template", template)
+            pair.same("CONFIG", "GET", "proc-title-template")
+    finally:
+        pair.same("CONFIG", "SET", "proc-title-template", default.split(b"\r\n")[4].decode())

@@ -307,6 +307,27 @@ def test_slowlog_blocked_commands_and_exec(r, rr):
     assert logs[0][0] == [b"BLPOP", b"l", b"0"] and [b"EXEC"] not in logs[0]
 
 
+def test_slowlog_logs_cached_reads(r, rr):
+    """A GET answered from the row cache (a missing key, a hot one) is logged like any
+    other command (redis-py's test_slowlog_get: GET of a missing key)."""
+    logs = []
+    for c in (r, rr):
+        c.delete("nosuch", "hot")
+        c.set("hot", "v")
+        c.get("hot")
+        c.config_set("slowlog-log-slower-than", 0)
+        try:
+            c.slowlog_reset()
+            c.get("nosuch")
+            c.get("hot")
+            c.get("hot")
+            logs.append(_slowlog_argvs(c))
+        finally:
+            c.config_set("slowlog-log-slower-than", 10000)
+    assert logs[0] == logs[1] == [[b"GET", b"hot"], [b"GET", b"hot"], [b"GET", b"nosuch"],
+                                  [b"SLOWLOG", b"RESET"]]
+
+
 def test_paused_client_is_blocked(r, rr):
     import threading
 

@@ -97,7 +97,8 @@ def execute(client: Client, argv: list[bytes]) -> object:
                 read = cmd.cached_read
                 if read is not None and not server.monitors and not server.after_read:
                     # A read answered without a batch transaction (the row cache, or
-                    # one autocommit SELECT): nothing to log, propagate or notify.
+                    # one autocommit SELECT): nothing to propagate or notify, but
+                    # SLOWLOG and LATENCY still see it, as they see every GET in Redis.
                     start = _perf()
                     reply = read(client, argv)
                     if reply is not UNCACHED:
@@ -108,6 +109,8 @@ def execute(client: Client, argv: list[bytes]) -> object:
                             lat = cmd.latency  # a plain dict: get + store beats a
                             lat[usec] = lat.get(usec, 0) + 1  # defaultdict's += here
                         client.last_cmd = cmd.fullname
+                        if usec >= server.slow_at:
+                            _slow(server, client, cmd, argv, usec)
                         return reply
                 return call(client, cmd, argv)
     server = client.server

@@ -4,13 +4,17 @@
     python bench/run.py --fsync always       # appendfsync always on both
     python bench/run.py --tests set,get -n 100000 --pipelines 1
     python bench/run.py --repeat 5           # median of 5 alternating runs per line
+    python bench/run.py --tests set,get --ceiling  # also bench/ceiling.py's minimal servers
 
 Redis runs with AOF (``appendonly yes``) and the same fsync policy, so both
 promise the same durability. Each workload is ``redis-benchmark -r 100000
 -n N -c 50 -P p -t <test>`` against each server in turn; the table prints
 requests/s for both and the ratio aki/Redis. On a shared machine one run moves by
 ±25 %: ``--repeat`` alternates Redis and aki that many times per line and reports
-the median of each and the lowest and highest of the per-pair ratios.
+the median of each and the lowest and highest of the per-pair ratios. ``--ceiling``
+adds two minimal servers to the SET/GET rotation (bench/ceiling.py: uvloop + hiredis
+over a dict, and over SQLite with aki's group commit): the most a Python server of
+aki's design can reach on this machine at the time of the run.
 """
 
 from __future__ import annotations
@@ -114,6 +118,20 @@ def zrangebyscore(port: int, n: int, clients: int, pipeline: int, members: int =
     return float(rows[1][1])
 
 
+def start_ceiling(kind: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+    """bench/ceiling.py: the least a Python server does for SET/GET (see its docstring)."""
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).with_name("ceiling.py")), kind, str(port)]
+    if kind == "sqlite":
+        argv.append(str(workdir / "ceiling.db"))
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+CEILING_TESTS = {"set", "get"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fsync", default="everysec", choices=["always", "everysec", "no"])
@@ -123,53 +141,65 @@ def main() -> None:
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--zrange", action="store_true", help="add ZRANGEBYSCORE on a 100k zset")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="alternate Redis and aki this many times per line; report medians")
+                    help="alternate the servers this many times per line; report medians")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="for SET/GET also run bench/ceiling.py (dict and sqlite) in the rotation")
     opts = ap.parse_args()
     if not shutil.which("redis-benchmark"):
         sys.exit("redis-benchmark not found: apt-get install redis-tools")
     tmp = Path(tempfile.mkdtemp(prefix="aki-bench-"))
     (tmp / "redis").mkdir()
     (tmp / "aki").mkdir()
-    rproc, rport = start_redis(tmp / "redis", opts.fsync)
-    aproc, aport = start_aki(tmp / "aki", opts.fsync)
-    results = []
+    procs = {"redis": start_redis(tmp / "redis", opts.fsync), "aki": start_aki(tmp / "aki", opts.fsync)}
+    if opts.ceiling:
+        procs["dict"] = start_ceiling("dict", tmp)
+        procs["sqlite"] = start_ceiling("sqlite", tmp)
+    results: list[tuple[str, int, dict[str, float], dict[str, tuple[float, float]]]] = []
     try:
         for p in [int(x) for x in opts.pipelines.split(",")]:
             for test in opts.tests.split(","):
-                pairs = [(redis_benchmark(rport, test, opts.n, opts.clients, p),
-                          redis_benchmark(aport, test, opts.n, opts.clients, p))
-                         for _ in range(opts.repeat)]
-                report(results, test.upper(), p, pairs)
+                names = [k for k in procs if k in ("redis", "aki") or test in CEILING_TESTS]
+                runs = [{k: redis_benchmark(procs[k][1], test, opts.n, opts.clients, p)
+                         for k in names} for _ in range(opts.repeat)]
+                report(results, test.upper(), p, runs)
             if opts.zrange:
                 n = max(opts.n // 4, 10_000)
-                pairs = [(zrangebyscore(rport, n, opts.clients, p),
-                          zrangebyscore(aport, n, opts.clients, p))
-                         for _ in range(opts.repeat)]
-                report(results, "ZRANGEBYSCORE", p, pairs)
+                runs = [{k: zrangebyscore(procs[k][1], n, opts.clients, p) for k in ("redis", "aki")}
+                        for _ in range(opts.repeat)]
+                report(results, "ZRANGEBYSCORE", p, runs)
     finally:
-        stop(aproc)
-        stop(rproc)
+        for proc, _port in procs.values():
+            stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print(f"appendfsync {opts.fsync}, -c {opts.clients}, -n {opts.n}, -r 100000"
           + (f", median of {opts.repeat} alternating runs" if opts.repeat > 1 else ""))
     spread = opts.repeat > 1
+    extra = [k for k in procs if k not in ("redis", "aki")]
     print("| workload | -P | redis req/s | aki req/s | aki/redis |"
-          + (" ratio range |" if spread else ""))
-    print("| --- | --- | --- | --- | --- |" + (" --- |" if spread else ""))
-    for name, p, red, aki, lo, hi in results:
-        print(f"| {name} | {p} | {red:,.0f} | {aki:,.0f} | {aki / red:.2f} |"
-              + (f" {lo:.2f}-{hi:.2f} |" if spread else ""))
+          + (" ratio range |" if spread else "") + "".join(f" {k} ceiling/redis |" for k in extra))
+    print("| --- | --- | --- | --- | --- |" + (" --- |" if spread else "") + " --- |" * len(extra))
+    for name, p, med, rng in results:
+        red = med["redis"]
+        line = f"| {name} | {p} | {red:,.0f} | {med['aki']:,.0f} | {med['aki'] / red:.2f} |"
+        if spread:
+            lo, hi = rng["aki"]
+            line += f" {lo:.2f}-{hi:.2f} |"
+        line += "".join(f" {med[k] / red:.2f} |" if k in med else " |" for k in extra)
+        print(line)
 
 
-def report(results: list, name: str, p: int, pairs: list[tuple[float, float]]) -> None:
-    """Record one line: the median of each server's runs, and the per-pair ratio range."""
-    red = statistics.median(r for r, _a in pairs)
-    aki = statistics.median(a for _r, a in pairs)
-    ratios = [a / r for r, a in pairs]
-    results.append((name, p, red, aki, min(ratios), max(ratios)))
-    print(f"{name:<12} -P {p:<3} redis {red:>11,.0f}/s  aki {aki:>11,.0f}/s  "
-          f"ratio {aki / red:5.2f}", flush=True)
+def report(results: list, name: str, p: int, runs: list[dict[str, float]]) -> None:
+    """Record one line: each server's median req/s and its range of per-run ratios to Redis
+    (each run pairs the servers measured back to back)."""
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    rng = {k: (min(r[k] / r["redis"] for r in runs), max(r[k] / r["redis"] for r in runs))
+           for k in runs[0]}
+    results.append((name, p, med, rng))
+    red = med["redis"]
+    print(f"{name:<12} -P {p:<3} redis {red:>11,.0f}/s  "
+          + "  ".join(f"{k} {v:>11,.0f}/s ({v / red:4.2f})" for k, v in med.items() if k != "redis"),
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -222,3 +222,17 @@ def test_error_location_inside_function_no_tail_call(fpair):
 def test_error_location_tail_call_in_one_line_function(fpair):
     fpair.same("FUNCTION", "LOAD", FLAGGED)
     fpair.same("FCALL", "errs", "0")
+
+
+def test_debug_reload_noflush_without_merge_fails_on_libraries(fpair):
+    """DEBUG RELOAD NOFLUSH loads the dump over the kept data: a library already loaded
+    fails the load unless MERGE is given (unit/functions 'test debug reload different
+    options'). No keys here: a duplicated key makes Redis panic."""
+    fpair.same("DEBUG", "RELOAD", "NOFLUSH")
+    fpair.same("FUNCTION", "LOAD", LIB)
+    fpair.same("DEBUG", "RELOAD", "NOFLUSH")
+    fpair.same("DEBUG", "RELOAD", "nosave", "noflush")
+    fpair.same("DEBUG", "RELOAD", "NOFLUSH", "MERGE")
+    fpair.same("DEBUG", "RELOAD")
+    fpair.same("FUNCTION", "LIST")
+    fpair.same("DEBUG", "RELOAD", "NOFLUSH", "bogus")

@@ -1399,10 +1399,15 @@ def debug(c, argv):
 
         return ErrorReply(argv[2].decode("utf-8", "surrogateescape"))
     if sub == b"reload":
-        for opt in argv[2:]:
-            if opt.lower() not in (b"merge", b"noflush", b"nosave"):
-                raise RedisError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and "
-                                 "NOSAVE options.")
+        opts = {opt.lower() for opt in argv[2:]}
+        if not opts <= {b"merge", b"noflush", b"nosave"}:
+            raise RedisError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and "
+                             "NOSAVE options.")
+        rt = server.extensions.get("scripting")
+        if b"noflush" in opts and b"merge" not in opts and getattr(rt, "libraries", None):
+            # Redis loads the dump over the data it kept: its libraries are already
+            # there, and loading one again without MERGE fails the load
+            raise RedisError("ERR Error trying to load the RDB dump")
         from aki.commands.server import after_commit
 
         after_commit(server, "reload")

@@ -237,3 +237,57 @@ def test_publish_is_not_logged_as_in_redis(tmp_path):
     got = _commands_in_log((tmp_path / "appendonly.aof").read_bytes())
     assert b"publish" not in {c[0] for c in got} and b"spublish" not in {c[0] for c in got}
     assert got == expected
+
+
+def test_config_set_appendonly_switches_the_log_live(tmp_path):
+    """CONFIG SET appendonly yes on a running server writes a whole log from the database
+    and logs every write after it; no closes it and marks it stale, so the next start
+    with appendonly yes writes a new one instead of appending to a log with a gap."""
+    srv = start_aki(tmp_path, "--dir", str(tmp_path), "--appendfsync", "always")
+    r = srv.client()
+    r.set("before", "1")
+    r.rpush("l", "a")
+    path = tmp_path / "appendonly.aof"
+    with r.pipeline(transaction=False) as p:  # one batch: a write on each side of the switch
+        p.set("same-batch-before", "x").config_set("appendonly", "yes").set("same-batch-after", "y")
+        assert p.execute() == [True, True, True]
+    assert r.config_get("appendonly") == {"appendonly": "yes"}
+    assert r.info("persistence")["aof_enabled"] == 1
+    r.rpush("l", "b")
+    assert path.exists() and applied_offset(tmp_path) == path.stat().st_size
+    assert path.read_bytes().lower().endswith(b"*3\r\n$5\r\nrpush\r\n$1\r\nl\r\n$1\r\nb\r\n")
+    # the log alone rebuilds the data set in real Redis
+    d = tmp_path / "red"
+    d.mkdir()
+    shutil.copy(path, d / "appendonly.aof")
+    red = start_redis(d, "--appendonly", "yes")
+    try:
+        rc = red.client()
+        assert rc.get("before") == b"1" and rc.get("same-batch-before") == b"x"
+        assert rc.get("same-batch-after") == b"y" and rc.lrange("l", 0, -1) == [b"a", b"b"]
+    finally:
+        red.stop()
+    # switched off: nothing more is appended, INFO says so
+    assert r.config_set("appendonly", "no")
+    assert r.info("persistence")["aof_enabled"] == 0
+    size = path.stat().st_size
+    r.set("while-off", "1")
+    assert path.stat().st_size == size
+    r.close()
+    srv.stop()
+    # started again with the log on: a new log that includes the write made while it was off
+    srv = start_aki(tmp_path, "--dir", str(tmp_path), "--appendonly", "yes")
+    r = srv.client()
+    assert r.get("while-off") == b"1" and r.get("before") == b"1"
+    r.close()
+    srv.stop()
+    assert applied_offset(tmp_path) == path.stat().st_size
+    d2 = tmp_path / "red2"
+    d2.mkdir()
+    shutil.copy(path, d2 / "appendonly.aof")
+    red = start_redis(d2, "--appendonly", "yes")
+    try:
+        assert red.client().get("while-off") == b"1"
+    finally:
+        red.stop()
+

@@ -36,6 +36,10 @@ Invariants (what a crash can and cannot leave behind):
   old log and offset are still right) or absent (the rename happened: the pending
   offset is the right one). No write can slip between the steps: they run with no
   batch open, on the only thread that starts batches.
+* ``CONFIG SET appendonly yes|no`` switches between two batches (after the COMMIT of the
+  one holding the CONFIG SET): a log switched on is written whole from the database; a
+  log switched off is closed and marked stale (``aof_offset`` -1), and a later start
+  writes a new one rather than append to a log that lacks the writes made meanwhile.
 """
 
 from __future__ import annotations
@@ -50,12 +54,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import apsw
 
+from aki.config import ConfigError
+
 if TYPE_CHECKING:
     from aki.core.state import Server
 
 log = logging.getLogger("aki.aof")
 
 REWRITE_ITEMS_PER_CMD = 64  # AOF_REWRITE_ITEMS_PER_CMD
+STALE = -1  # meta aof_offset of a log switched off while the server ran
 
 
 class AOFError(Exception):
@@ -248,6 +255,7 @@ class AppendOnlyLog:
         self.fsync_running = False
         self.last_fsync_status = "ok"
         self.enabled = False
+        self.task: asyncio.Task | None = None  # the everysec fsync task (see _attach)
 
     # -- meta --------------------------------------------------------------------------
 
@@ -310,7 +318,11 @@ class AppendOnlyLog:
                         "of that log it contains; move the log away (aki writes a new one) or import "
                         "it with 'aki import --format aof'")
                 offset = 0
-            if size < offset:
+            if offset == STALE:
+                log.warning("the append only file %s was switched off while the server ran: "
+                            "writing a new one from the database", self.path)
+                self._write_fresh()
+            elif size < offset:
                 log.warning("the append only file %s is shorter (%d bytes) than the database has "
                             "applied (%d): rewriting it from the database", self.path, size, offset)
                 self._write_fresh()
@@ -319,6 +331,23 @@ class AppendOnlyLog:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self.size = os.fstat(self.fd).st_size
         self.enabled = True
+
+    def begin_live(self) -> None:
+        """Open a new log on a running server (CONFIG SET appendonly yes), between batches:
+        whatever file is there is replaced by one written from the database."""
+        if self.tmp.exists():
+            self.tmp.unlink()
+        self._write_fresh()
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self.size = os.fstat(self.fd).st_size
+        self.enabled = True
+
+    def mark_stale(self) -> None:
+        """The log was switched off: the database moves on without it (see _switch)."""
+        try:
+            self._commit_meta(aof_offset=STALE)
+        except apsw.Error as exc:
+            log.error("could not mark the append only file stale: %s", exc)
 
     def _write_fresh(self) -> None:
         conn = self.server.engine.snapshot_connection()
@@ -646,15 +675,85 @@ def _fsync_dir(path: Path) -> None:
 
 
 def startup(app: Any) -> None:
-    """server/listener.py startup hook: open (and recover) the log when appendonly is on."""
+    """server/listener.py startup hook: open (and recover) the log when appendonly is on,
+    and let ``CONFIG SET appendonly`` switch it on and off while the server runs."""
     server = app.server
+    server.config.on_change("appendonly", lambda on: _switch(app, bool(on)))
     if not server.config.appendonly:
         return
     aof = AppendOnlyLog(app)
     aof.start()
+    _attach(app, aof)
+
+
+def _attach(app: Any, aof: AppendOnlyLog) -> None:
+    """Hook an open log to the road: propagation, the committer, the everysec task."""
+    server = app.server
     server.extensions["aof"] = aof
     server.propagators.append(aof.feed)
     app.committer.before_commit.append(aof.before_commit)
     app.committer.after_commit.append(aof.after_commit)
-    app.tasks.append(app.loop.create_task(aof.everysec()))
+    aof.task = app.loop.create_task(aof.everysec())
+    app.tasks.append(aof.task)
     server.extensions.setdefault("shutdown_hooks", []).append(aof.close)
+
+
+def _detach(app: Any, aof: AppendOnlyLog) -> None:
+    server = app.server
+    server.extensions.pop("aof", None)
+    server.propagators.remove(aof.feed)
+    app.committer.before_commit.remove(aof.before_commit)
+    app.committer.after_commit.remove(aof.after_commit)
+    if aof.task is not None:
+        aof.task.cancel()
+        if aof.task in app.tasks:
+            app.tasks.remove(aof.task)
+    hooks = server.extensions.get("shutdown_hooks", [])
+    if aof.close in hooks:
+        hooks.remove(aof.close)
+
+
+def _switch(app: Any, on: bool) -> None:
+    """``CONFIG SET appendonly yes|no`` (Redis's startAppendOnly / stopAppendOnly).
+
+    The switch happens between two batches, right after the COMMIT of the batch that holds
+    the CONFIG SET: every write before it is in the database the new log is written from,
+    and every write after it is fed to the log. Turning it on writes a whole new log from
+    a snapshot (as Redis rewrites one); turning it off fsyncs and closes the log and marks
+    it stale (meta ``aof_offset`` = -1), so a later start with ``appendonly yes`` writes
+    a new one instead of appending to a log that misses what happened meanwhile."""
+    server = app.server
+    if on and not os.access(server.config.dir, os.W_OK):
+        log.warning("Unable to turn on AOF: %s is not writable", server.config.dir)
+        raise ConfigError("Unable to turn on AOF. Check server logs.")
+
+    def apply() -> None:
+        current = server.extensions.get("aof")
+        if on and current is None:
+            aof = AppendOnlyLog(app)
+            try:
+                aof.begin_live()
+            except (OSError, apsw.Error) as exc:
+                log.error("Unable to turn on AOF: %s", exc)
+                aof.close()
+                server.config.set("appendonly", "no")  # as Redis: it stays off
+                return
+            _attach(app, aof)
+            log.info("AOF turned on: %s written from the database", aof.path)
+        elif not on and current is not None:
+            _detach(app, current)
+            current.close()
+            current.mark_stale()
+            log.info("AOF turned off")
+
+    engine = server.engine
+    if not engine.in_tx:
+        apply()
+        return
+    committer = app.committer
+
+    def once(_ok: bool) -> None:
+        committer.after_commit.remove(once)
+        apply()
+
+    committer.after_commit.append(once)

@@ -87,7 +87,7 @@ class Committer:
                 server.batch_failed = False
             else:
                 self.fsync_pending = True
-            for hook in self.after_commit:
+            for hook in tuple(self.after_commit):  # a one-shot hook removes itself
                 hook(ok)
         # the list object is shared with every connection (they append themselves)
         held = self.held

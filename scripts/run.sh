@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install aki and start the server (defaults: ./data.aki on port 6379, bind
-# "* -::*" with protected mode as in Redis: loopback clients only until a password is set).
+# Install aki and start the server (defaults: ./data.aki on 127.0.0.1:6379; --bind "* -::*"
+# listens on every interface, with protected mode as in Redis).
 #
 #   bash scripts/run.sh [aki.conf] [--port 6380] [--dbfile other.aki] [--name value ...]
 #

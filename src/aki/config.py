@@ -210,6 +210,9 @@ class Config:
                     default = str(max(_fix_limit(entry.get("min", 0)), 0))
             self._values[name] = self._parse(name, entry, default, startup=True)
         self._values["port"] = 6379
+        # loopback only unless told otherwise (aki's spec; Redis's default is "* -::*",
+        # which protected mode then guards: set it with --bind to get Redis's listeners)
+        self._values["bind"] = "127.0.0.1 -::1"
         self._values["dir"] = os.getcwd()
         # the extracted table holds a daemonized test server's values for these two
         self._values["daemonize"] = False

@@ -198,16 +198,22 @@ def test_schemathesis_no_5xx(http_server):
     assert not failures
 
 
-def test_protected_mode_refuses_nonloopback_http_clients(http_server):
-    """The HTTP face listens where RESP does (``*`` by default): without a password only
-    loopback clients are served, as protected mode has it for RESP clients."""
+def test_protected_mode_refuses_nonloopback_http_clients(tmp_path):
+    """The HTTP face listens where RESP does (here ``* -::*``, Redis's default): without a
+    password only loopback clients are served, as protected mode has it for RESP clients."""
     from tests.server.test_protected_mode import _nonloopback_addr
 
     addr = _nonloopback_addr()
     if addr is None:
         pytest.skip("no non-loopback address on this host")
-    outside = Http(http_server.http_port)
-    outside.base = f"http://{addr}:{http_server.http_port}"
-    status, body = outside.request("GET", "/v1/kv/x")
-    assert status == 403 and "protected mode" in body["error"]
-    assert Http(http_server.http_port).request("GET", "/v1/health")[0] == 200
+    port = free_port()
+    srv = start_aki(tmp_path, "--http-port", str(port), "--bind", "* -::*")
+    try:
+        _wait_http(port)
+        outside = Http(port)
+        outside.base = f"http://{addr}:{port}"
+        status, body = outside.request("GET", "/v1/kv/x")
+        assert status == 403 and "protected mode" in body["error"]
+        assert Http(port).request("GET", "/v1/health")[0] == 200
+    finally:
+        srv.stop()

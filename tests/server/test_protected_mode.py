@@ -1,6 +1,7 @@
-"""Redis's default listeners (bind ``* -::*``) and protected mode, against redis-server:
-a client from a non-loopback address gets the same DENIED text while the default user
-has no password, and is served once it has one or protected-mode is off."""
+"""Listeners and protected mode, against redis-server bound as Redis binds by default
+(``* -::*``): a client from a non-loopback address gets the same DENIED text while the
+default user has no password, and is served once it has one or protected-mode is off.
+aki's own default bind is loopback only (``127.0.0.1 -::1``), as its spec asks."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _greeting(host: str, port: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    aki = start_aki(tmp_path_factory.mktemp("aki"))
+    aki = start_aki(tmp_path_factory.mktemp("aki"), "--bind", "* -::*")
     # start_redis binds 127.0.0.1; a later --bind wins, giving Redis's default back
     real = start_redis(tmp_path_factory.mktemp("redis"), "--bind", "* -::*")
     yield aki, real
@@ -48,13 +49,24 @@ def servers(tmp_path_factory):
     real.stop()
 
 
-def test_default_bind_and_protected_mode(servers):
+def test_default_bind_is_loopback_and_protected_mode_is_on(servers, tmp_path: Path):
     aki, real = servers
     for srv in (aki, real):
         r = srv.client()
         assert r.config_get("bind") == {"bind": "* -::*"}
         assert r.config_get("protected-mode") == {"protected-mode": "yes"}
         r.close()
+    plain = start_aki(tmp_path)  # no --bind: aki listens on loopback only
+    try:
+        r = plain.client()
+        assert r.config_get("bind") == {"bind": "127.0.0.1 -::1"}
+        r.close()
+        addr = _nonloopback_addr()
+        if addr is not None:
+            with pytest.raises(OSError):
+                socket.create_connection((addr, plain.port), timeout=5).close()
+    finally:
+        plain.stop()
 
 
 def test_nonloopback_client_denied_then_served(servers):

@@ -1,8 +1,8 @@
 """Protected mode (Redis's clientAcceptHandler): with ``protected-mode yes`` and no
 password on the default user, only loopback and unix-socket clients are served.
 
-aki binds ``* -::*`` by default, as Redis does; this check is what keeps that default
-from exposing a password-less server to the network.
+aki binds loopback only by default (``127.0.0.1 -::1``); with ``bind * -::*`` (Redis's
+default) this check is what keeps a password-less server off the network.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@
 # REDIS_SRC defaults to /work/redis-tests. Needs tclsh 8.5+ (Debian: tcl).
 # Environment: REDIS_SRC, AKI_TCL_TIMEOUT (seconds per unit, default 900),
 # AKI_TCL_ARGS (extra runtest arguments), AKI_SERVER_ARGS (extra aki server flags),
-# AKI_TCL_KEEP=1 keeps the per-unit logs and files.
+# AKI_TCL_KEEP=1 keeps the per-unit logs and files, AKI_TCL_DEBUG=1 runs the
+# needs:debug tests too (aki has most DEBUG subcommands the suite uses).
 # Exit status: 0 when every unit passed, 1 otherwise.
 set -uo pipefail
 
@@ -31,6 +32,9 @@ if [ ! -x "$REDIS_SRC/runtest" ] && [ ! -f "$REDIS_SRC/runtest" ]; then
     exit 2
 fi
 command -v tclsh >/dev/null 2>&1 || { echo "tclsh not found (apt-get install tcl)" >&2; exit 2; }
+
+debug_tags="--tags -needs:debug"
+[ "${AKI_TCL_DEBUG:-0}" = 1 ] && debug_tags=""
 
 free_port() {
     "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -70,7 +74,7 @@ for unit in "$@"; do
     echo "== $unit (aki pid $aki_pid on port $port, file $work/data.aki)"
     # shellcheck disable=SC2086
     (cd "$REDIS_SRC" && timeout --kill-after=10 "$TIMEOUT" ./runtest --host 127.0.0.1 --port "$port" \
-        --single "$unit" --clients 1 --durable --tags -needs:debug ${AKI_TCL_ARGS:-}) \
+        --single "$unit" --clients 1 --durable $debug_tags ${AKI_TCL_ARGS:-}) \
         </dev/null 2>&1 | tee "$work/runtest.log"
     rc=${PIPESTATUS[0]}
     kill -TERM "$aki_pid" 2>/dev/null

@@ -1412,6 +1412,19 @@ def debug(c, argv):
 
         after_commit(server, "reload")
         return OK
+    if sub == b"loadaof" and n == 2:
+        # Redis empties the data set and loads it from the AOF (with appendonly no, from
+        # what the last BGREWRITEAOF wrote). aki's file always holds exactly the log's
+        # effect (module durability/aof.py), so: make the log durable, then close and
+        # reopen the file between batches, as DEBUG RELOAD does. With the log off the
+        # reload is from the file alone (Redis would exit if it found no AOF at all).
+        aof = server.extensions.get("aof")
+        if aof is not None:
+            aof.fsync_now()
+        from aki.commands.server import after_commit
+
+        after_commit(server, "reload")
+        return OK
     if sub == b"protocol" and n == 3:
         return _debug_protocol(c, argv[2].lower())
     if sub == b"digest" and n == 2:

@@ -506,6 +506,12 @@ class AppendOnlyLog:
             self.rewrite_buf.append(data)
         self._set_meta("aof_offset", self.size)
 
+    def fsync_now(self) -> None:
+        """Make what the log holds durable now (DEBUG LOADAOF's flushAppendOnlyFile)."""
+        if self.fd >= 0:
+            os.fsync(self.fd)
+            self.dirty = False
+
     def after_commit(self, ok: bool) -> None:
         if not ok and self.batch_bytes:
             self._truncate_back()

@@ -59,7 +59,7 @@ for unit in "$@"; do
     work="$(mktemp -d -t aki-tcl.XXXXXX)"
     port="$(free_port)"
     # shellcheck disable=SC2086
-    "$PYTHON" -m aki server --port "$port" --dbfile "$work/data.aki" \
+    "$PYTHON" -m aki server --port "$port" --dbfile "$work/data.aki" --dir "$work" \
         --enable-debug-command yes --enable-module-command yes ${AKI_SERVER_ARGS:-} \
         >"$work/aki.log" 2>&1 &
     aki_pid=$!

@@ -233,6 +233,28 @@ def test_bcast_prefixes(b):
     b.same("t", "CLIENT", "TRACKING", "off")
 
 
+def test_flush_and_swapdb_invalidate_no_key(b):
+    """FLUSHDB/FLUSHALL send one null invalidation and SWAPDB none: neither touches the
+    key "" (aki once told BCAST clients, and a client tracking "", that "" changed)."""
+    b.same("rd", "SUBSCRIBE", "__redis__:invalidate")
+    b.same("t", "CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", "{rd}")
+    b.same("w", "FLUSHDB")
+    b.read("rd")
+    b.same("w", "SWAPDB", "0", "1")
+    b.same("w", "FLUSHALL")
+    b.read("rd")
+    b.same("rd", "PING")  # nothing else was waiting
+    b.same("t", "CLIENT", "TRACKING", "off")
+    b.same("t", "CLIENT", "TRACKING", "on", "REDIRECT", "{rd}")
+    b.same("t", "GET", "")
+    b.same("w", "SWAPDB", "0", "1")
+    b.same("w", "SWAPDB", "0", "0")
+    b.same("rd", "PING")
+    b.same("w", "SET", "", "v")
+    b.read("rd")
+    b.same("t", "CLIENT", "TRACKING", "off")
+
+
 def test_broken_redirect(b):
     b.a.t.cmd("HELLO", "3")
     b.r.t.cmd("HELLO", "3")

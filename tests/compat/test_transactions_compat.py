@@ -153,9 +153,12 @@ def test_watch_races(p, o, race):
     o.same("FLUSHALL")
 
 
-@pytest.mark.parametrize("race", [("FLUSHDB",), ("FLUSHALL",), ("SWAPDB", "0", "1")])
-def test_flush_does_not_touch_absent_keys(p, o, race):
-    p.same("WATCH", "absent")
+@pytest.mark.parametrize("key", ["absent", ""])
+@pytest.mark.parametrize("race", [("FLUSHDB",), ("FLUSHALL",), ("SWAPDB", "0", "1"),
+                                  ("SWAPDB", "0", "0")])
+def test_flush_does_not_touch_absent_keys(p, o, race, key):
+    """The empty key too: aki's flush once reported "" itself as touched."""
+    p.same("WATCH", key)
     o.same(*race)
     p.same("MULTI")
     p.same("PING")

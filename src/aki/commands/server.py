@@ -12,6 +12,7 @@ from aki.commands.connection import help_reply
 from aki.config import _TABLE, AKI_DIRECTIVES, ConfigError
 from aki.core.dispatch import protected_allowed, rewrite
 from aki.core.registry import COMMANDS, command
+from aki.core.state import WHOLE_DB
 from aki.errors import RedisError
 from aki.resp.types import OK, Status
 
@@ -30,7 +31,7 @@ def flushdb(c, argv):
     _flush_mode(argv)
     ks = c.server.ks
     ks.flushdb(c.db)
-    ks.touch(c.db, b"")
+    ks.touch(c.db, WHOLE_DB)
     for hook in c.server.extensions.get("flush_hooks", []):
         hook(c.db)
     rewrite(c.server, c.db, list(argv))
@@ -43,7 +44,7 @@ def flushall(c, argv):
     ks = c.server.ks
     for db in range(c.server.engine.databases):
         ks.flushdb(db)
-    ks.touch(c.db, b"")
+    ks.touch(c.db, WHOLE_DB)
     for hook in c.server.extensions.get("flush_hooks", []):
         hook(None)
     rewrite(c.server, c.db, list(argv))
@@ -78,7 +79,7 @@ def swapdb(c, argv):
         # every key of both databases changed: WATCH, blocked clients and tracking react
         for hook in server.extensions.get("swapdb_hooks", []):
             hook(a, b)
-    server.ks.touch(a, b"")
+    server.ks.touch(a, WHOLE_DB)
     server.dirty += 1
     rewrite(server, c.db, list(argv))
     return OK

@@ -27,6 +27,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("aki")
 
 
+class WholeDb(bytes):
+    """The key FLUSHDB, FLUSHALL and SWAPDB report touched, so that ``execute()`` runs
+    the touch hooks (tracking's null invalidation, the dirty counter). It equals no
+    real key: WATCH, blocked clients and tracking never take it for the key "" (a
+    watched or tracked "" is not touched by a flush in Redis)."""
+
+    __slots__ = ()
+    __hash__ = bytes.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+
+WHOLE_DB = WholeDb()
+
+
 class Stats:
     """Counters INFO reports (reset by CONFIG RESETSTAT where Redis resets them)."""
 

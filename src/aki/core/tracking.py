@@ -22,6 +22,7 @@ import asyncio
 import random
 from typing import TYPE_CHECKING
 
+from aki.core.state import WHOLE_DB
 from aki.resp.encoder import encode
 from aki.resp.types import Push
 
@@ -160,7 +161,8 @@ class Tracking:
         if not self.table and not self.prefixes:
             return
         for _db, key in keys:
-            self.invalidate(client, key, bcast=True)
+            if key is not WHOLE_DB:  # a flush sent its null above; SWAPDB sends nothing
+                self.invalidate(client, key, bcast=True)
 
     def invalidate(self, writer: Client | None, key: bytes, bcast: bool) -> None:
         if bcast and self.prefixes:

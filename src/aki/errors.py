@@ -53,15 +53,16 @@ def wrong_arity(name: str) -> RedisError:
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> RedisError:
-    """Redis's unknown-command error: up to ~128 bytes of the arguments, quoted."""
-    shown = ""
+    """Redis's unknown-command error: arguments quoted while under 128 bytes, each as
+    printf's "%.*s" shows it (cut at its first NUL byte)."""
+    shown = b""
     for a in args:
         if len(shown) >= 128:
             break
-        shown += "'" + a.decode("utf-8", "surrogateescape")[: 128 - len(shown)] + "' "
+        shown += b"'" + a.split(b"\0", 1)[0][: 128 - len(shown)] + b"' "
     text = (
-        f"ERR unknown command '{name.decode('utf-8', 'surrogateescape')[:128]}', "
-        f"with args beginning with: {shown}"
+        f"ERR unknown command '{cstr(name, 128)}', "
+        f"with args beginning with: {shown.decode('utf-8', 'surrogateescape')}"
     )
     return RedisError(text.replace("\r", " ").replace("\n", " "))
 
@@ -79,4 +80,14 @@ def wrong_subcommand_arity(cmd: str, sub: str) -> RedisError:
 
 def _safe(text: str) -> str:
     """Redis replaces CR/LF (and truncates) when echoing user input in errors."""
-    return text[:128].replace("\r", " ").replace("\n", " ")
+    return cstr(text, 128).replace("\r", " ").replace("\n", " ")
+
+
+def cstr(text: bytes | str, limit: int | None = None) -> str:
+    """An argument as C's "%s" / "%.<limit>s" shows it in an error: up to its first NUL
+    byte and at most ``limit`` bytes (Redis formats these messages with printf)."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    raw = raw.split(b"\0", 1)[0]
+    if limit is not None:
+        raw = raw[:limit]
+    return raw.decode("utf-8", "surrogateescape")

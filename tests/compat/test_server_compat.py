@@ -230,6 +230,22 @@ def test_misc_errors(pair):
     pair.same("DEBUG", "PROTOCOL", "nope")
 
 
+def test_errors_show_arguments_as_printf_does(pair):
+    """Redis formats echoed arguments with "%s"/"%.128s": cut at the first NUL byte and
+    at 128 bytes (not characters). redis-py's async CLIENT SETINFO of UTF-16 text."""
+    e = "é".encode()
+    for args in [
+        ("CLIENT", b"SE\x00TINFO", b"x"), (b"NOS\x00UCH", b"a\x00b", b"c"),
+        ("NOSUCH", b"\x00a", b"cd\x00e"), ("CONFIG", b"G\x00ET"), ("MEMORY", b"x\x00y"),
+        ("CONFIG", "SET", b"max\x00memory", "1"), ("ACL", "SETUSER", "u", b"o\x00n"),
+        (e * 100, e * 100, e * 100), ("NOSUCH", b"y" * 50, e * 50, b"z"), ("CLIENT", e * 100),
+        ("CLIENT", b"a\r\nb"), (b"a\r\nb", b"c\nd"), ("CONFIG", "SET", e * 100, "1"),
+        ("DEBUG", b"x\x00y"), ("DEBUG", e * 100), ("DEBUG", "nosuch", "a"),
+    ]:
+        pair.same(*args)
+    pair.same("ACL", "DELUSER", "u")
+
+
 def test_info_sections_names(pair):
     for args in ((), ("all",), ("default",), ("everything",), ("server",), ("keyspace",),
                  ("cpu", "memory"), ("commandstats",), ("errorstats",), ("nosuch",)):

@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from aki import errors
 from aki.commands.common import parse_int, to_int
 from aki.commands.connection import client_info_line, close_client, help_reply
 from aki.core import acl as A
@@ -402,9 +403,8 @@ class Acl:
             try:
                 temp.apply(op, pda)
             except A.AclError as exc:
-                raise RedisError("ERR Error in ACL SETUSER modifier '"
-                                 + op.decode("utf-8", "surrogateescape") + f"': {exc.text}"
-                                 ) from None
+                raise RedisError(f"ERR Error in ACL SETUSER modifier '{errors.cstr(op)}': "
+                                 f"{exc.text}") from None
         if current is not None:
             self._kill_pubsub_if_needed(temp, current)
             current.copy_from(temp)

@@ -1431,8 +1431,8 @@ def debug(c, argv):
         return b"0" * 40 if not any(server.ks.dbsize(d) for d in range(server.engine.databases)) \
             else _digest(server)
     raise RedisError(
-        f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')[:128]}'. "
-        "Try DEBUG HELP.")
+        "ERR unknown subcommand or wrong number of arguments for "  # addReplySubcommandSyntaxError
+        f"'{errors.cstr(argv[1], 128)}'. Try DEBUG HELP.")
 
 
 def _digest(server) -> bytes:

@@ -360,7 +360,8 @@ def config_set(c, argv):
             continue
         pairs.append((name, given, argv[i + 1].decode("utf-8", "surrogateescape")))
     if invalid is not None:
-        raise RedisError(f"ERR Unknown option or number of arguments for CONFIG SET - '{invalid}'")
+        raise RedisError("ERR Unknown option or number of arguments for CONFIG SET - "
+                         f"'{errors.cstr(invalid)}'")
     if err is not None:
         raise RedisError(f"ERR CONFIG SET failed (possibly related to argument '{err[0]}') - {err[1]}")
     # validate everything first: nothing is applied unless every value is acceptable

@@ -613,3 +613,26 @@ def test_propagation_matches_redis(tmp_path):
     assert aki_replies == redis_replies
     assert aki_log == redis_log
     assert [b"DEL", b"g"] in redis_log and [b"PERSIST", b"e"] in redis_log
+
+
+def test_incr_of_keys_the_row_cache_does_not_know(pair):
+    """INCR creates a counter the row cache knows nothing of in one INSERT; a key that
+    exists only in the file (after DEBUG RELOAD emptied the cache), an expired one or one
+    of another type takes the general road: the replies are Redis's in every case."""
+    pair.same("INCR", "fresh")
+    pair.same("INCRBY", "fresh2", "-5")
+    pair.same("DECRBY", "fresh3", "9223372036854775807")
+    pair.same("SET", "n", "41")
+    pair.same("SET", "bad", "x1")
+    pair.same("SET", "soon", "7", "PX", "30")
+    pair.same("RPUSH", "list", "a")
+    pair.same("DEBUG", "RELOAD")  # aki's row cache is empty after it
+    time.sleep(0.1)
+    pair.same("INCR", "n")
+    pair.same("INCR", "bad")
+    pair.same("INCR", "list")
+    pair.same("INCR", "soon")
+    pair.same("TTL", "soon")
+    pair.same("INCRBY", "n", "9223372036854775807")
+    pair.same("MGET", "fresh", "fresh2", "fresh3", "n", "bad", "soon")
+    pair.same("DBSIZE")

@@ -325,6 +325,9 @@ def setrange(c, argv):
 
 def _incr(c, key: bytes, delta: int) -> int:
     ks = c.server.ks
+    if not ks.notify_enabled and (c.db, key) not in ks.cache \
+            and ks.add_string(c.db, key, b"%d" % delta):
+        return delta  # a new counter, in one INSERT (0 + delta cannot overflow)
     row = ks.lookup(c.db, key)
     if row is None:
         cur = 0

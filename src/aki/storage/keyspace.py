@@ -45,6 +45,8 @@ _SCAN_BY_ID = ("SELECT id, key, type, expire_at FROM keys WHERE +db = ? AND id >
                "ORDER BY id LIMIT +?")
 _SCAN_BY_DB = ("SELECT id, key, type, expire_at FROM keys WHERE db = ? AND id > ? "
                "ORDER BY id LIMIT +?")
+_INSERT_IF_ABSENT = ("INSERT INTO keys (db, key, type, value) VALUES (?, ?, 0, ?) "
+                     "ON CONFLICT (db, key) DO NOTHING")
 _UPSERT_STRING = (
     "INSERT INTO keys (db, key, type, value, expire_at, enc) VALUES (?1, ?2, 0, ?3, ?4, ?5) "
     "ON CONFLICT (db, key) DO UPDATE SET value = ?3, expire_at = ?4, enc = ?5 "
@@ -505,6 +507,22 @@ class Keyspace:
             self._remember(db, key, KeyRow(db, key, (rid, STRING, value, expire_at, 0, 0, enc)))
             self.record_access(db, key)
         self.touched.append((db, key))
+
+    def add_string(self, db: int, key: bytes, value: bytes) -> bool:
+        """Create ``key`` as the string ``value`` in one INSERT if no row of any kind
+        exists for it (INCR of a counter the row cache does not know: one statement
+        instead of a SELECT and an INSERT). False, and nothing written, when a row exists
+        (a live key, an expired one, another type): the caller takes its general path.
+        Not for a known key, nor with keyspace events on (their "new" event)."""
+        conn = self.engine.conn
+        self.cur.execute(_INSERT_IF_ABSENT, (self.dbmap[db], key, value))
+        if not conn.changes():
+            return False
+        row = KeyRow(db, key, (conn.last_insert_rowid(), STRING, value, None, 0, 0, 0))
+        row.atime = _time()
+        self._remember(db, key, row)
+        self.touched.append((db, key))
+        return True
 
     def create(self, db: int, key: bytes, type_: int, value: bytes | None = None,
                expire_at: int | None = None) -> KeyRow:

@@ -9,6 +9,7 @@ clients whose replies tests compare byte for byte.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -77,7 +78,11 @@ def _owns_port(pid: int, port: int) -> bool:
 
 
 class ServerProcess:
-    """A server process on a port; ``restart()`` keeps the same files."""
+    """A server process on a port; ``restart()`` keeps the same files. Servers still
+    running when the test process exits (a test failed before its ``stop()``) are
+    killed then, so a failing test never leaves a server behind."""
+
+    running: set[ServerProcess] = set()
 
     def __init__(self, argv: list[str], port: int, workdir: Path, log: Path,
                  own_port: bool = False) -> None:
@@ -99,6 +104,7 @@ class ServerProcess:
             try:
                 wait_port(self.port, self.proc)
                 if _owns_port(self.proc.pid, self.port) or not sys.platform.startswith("linux"):
+                    ServerProcess.running.add(self)
                     return self
             except RuntimeError:
                 if not self.own_port or attempt == 4 or self.proc.poll() is None:
@@ -111,6 +117,7 @@ class ServerProcess:
         raise RuntimeError("no free port found")
 
     def stop(self, sig: str = "term") -> int | None:
+        ServerProcess.running.discard(self)
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -134,6 +141,12 @@ class ServerProcess:
 
     def client(self, **kw) -> redis.Redis:
         return redis.Redis(port=self.port, socket_timeout=30, **kw)
+
+
+@atexit.register
+def _stop_leftover_servers() -> None:
+    for srv in list(ServerProcess.running):
+        srv.stop("kill")
 
 
 def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,

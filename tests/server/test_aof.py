@@ -332,3 +332,53 @@ def test_debug_loadaof_round_trip_matches_redis(tmp_path):
         srv.stop()
     assert (tmp_path / "aki" / "appendonly.aof").read_bytes().lower().endswith(
         b"*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$1\r\n1\r\n")
+
+
+def test_bgrewriteaof_with_the_log_off_writes_a_whole_log(tmp_path):
+    """appendonly no: BGREWRITEAOF still writes a log of the whole data set (Redis 7 writes
+    a new base then), which real Redis loads; the log stays off, and a later start with
+    appendonly yes writes its own log rather than trust that one."""
+    srv = start_aki(tmp_path, "--dir", str(tmp_path))
+    path = tmp_path / "appendonly.aof"
+    try:
+        r = srv.client()
+        r.set("a", "1")
+        r.hset("h", mapping={"f": "v"})
+        assert r.bgrewriteaof() in (True, b"Background append only file rewriting started")
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            info = r.info("persistence")
+            if info["aof_rewrites"] == 1 and not info["aof_rewrite_in_progress"]:
+                break
+            time.sleep(0.05)
+        assert info["aof_enabled"] == 0 and info["aof_last_bgrewrite_status"] == "ok"
+        assert path.exists() and not (tmp_path / "appendonly.aof.offline.tmp").exists()
+        size = path.stat().st_size
+        r.set("later", "2")  # not logged: the log is off
+        assert path.stat().st_size == size
+        r.close()
+    finally:
+        srv.stop()
+    d = tmp_path / "red"
+    d.mkdir()
+    shutil.copy(path, d / "appendonly.aof")
+    red = start_redis(d, "--appendonly", "yes")
+    try:
+        rc = red.client()
+        assert rc.get("a") == b"1" and rc.hgetall("h") == {b"f": b"v"} and rc.get("later") is None
+    finally:
+        red.stop()
+    srv = start_aki(tmp_path, "--dir", str(tmp_path), "--appendonly", "yes")
+    try:
+        assert srv.client().get("later") == b"2"
+    finally:
+        srv.stop()
+    assert applied_offset(tmp_path) == path.stat().st_size
+    d2 = tmp_path / "red2"
+    d2.mkdir()
+    shutil.copy(path, d2 / "appendonly.aof")
+    red = start_redis(d2, "--appendonly", "yes")
+    try:
+        assert red.client().get("later") == b"2"
+    finally:
+        red.stop()

@@ -593,7 +593,7 @@ def _section(server, name: str, client) -> list[str] | None:
         from aki.durability import rdbsave
 
         rdb = rdbsave.info(server)
-        aof_state = server.extensions.get("aof")
+        aof_state = server.extensions.get("aof") or server.extensions.get("aof_offline")
         aof = aof_state.info() if aof_state is not None else {}
         lines = [
             "# Persistence",
@@ -615,7 +615,7 @@ def _section(server, name: str, client) -> list[str] | None:
             "rdb_last_cow_size:0",
             "rdb_last_load_keys_expired:0",
             "rdb_last_load_keys_loaded:0",
-            f"aof_enabled:{aof.get('aof_enabled', 1 if cfg.appendonly else 0)}",
+            f"aof_enabled:{1 if cfg.appendonly else 0}",
             f"aof_rewrite_in_progress:{aof.get('aof_rewrite_in_progress', 0)}",
             "aof_rewrite_scheduled:0",
             f"aof_last_rewrite_time_sec:{aof.get('aof_last_rewrite_time_sec', -1)}",

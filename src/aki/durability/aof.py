@@ -571,6 +571,63 @@ class AppendOnlyLog:
             self._start_rewrite()
         return True
 
+    def request_offline_rewrite(self) -> bool:
+        """BGREWRITEAOF with ``appendonly no``: write a whole log from a snapshot, as Redis
+        7 writes a new base then. The log stays off: meta ``aof_offset`` is marked stale
+        first (so a later start with appendonly yes writes its own log rather than trust
+        this one), then a thread writes ``<file>.offline.tmp`` and renames it over the log.
+        False if one is running."""
+        if self.rewriting:
+            return False
+        self.rewriting = True
+        self.rewrite_started = time.time()
+        self.tmp = Path(str(self.path) + ".offline.tmp")
+        engine = self.server.engine
+
+        def begin() -> None:
+            try:
+                self._commit_meta(aof_offset=STALE)
+                conn = engine.snapshot_connection()
+                conn.execute("BEGIN")
+                conn.execute("SELECT count(*) FROM meta").fetchall()
+            except (apsw.Error, OSError) as exc:
+                log.error("AOF rewrite could not start: %s", exc)
+                self._rewrite_failed()
+                return
+            log.info("Background append only file rewriting started")
+            fut = self.app.loop.run_in_executor(None, self._offline_thread, conn)
+            fut.add_done_callback(self._offline_done)
+
+        if engine.in_tx:
+            committer = self.app.committer
+
+            def once(_ok: bool) -> None:
+                committer.after_commit.remove(once)
+                begin()
+
+            committer.after_commit.append(once)
+        else:
+            begin()
+        return True
+
+    def _offline_thread(self, conn: apsw.Connection) -> None:
+        self._rewrite_thread(conn)
+        os.replace(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def _offline_done(self, fut: asyncio.Future) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            log.error("Background AOF rewrite failed: %s", exc)
+            self._rewrite_failed()
+            return
+        self.rewriting = False
+        self.rewrites += 1
+        self.last_rewrite_status = "ok"
+        self.last_rewrite_time = int(time.time() - self.rewrite_started)
+        self.size = self.path.stat().st_size
+        log.info("Background AOF rewrite finished successfully (%d bytes)", self.size)
+
     def _start_rewrite(self) -> None:
         """Pin a snapshot between batches; from here on batches are also buffered."""
         try:
@@ -719,6 +776,18 @@ def _detach(app: Any, aof: AppendOnlyLog) -> None:
         hooks.remove(aof.close)
 
 
+def rewrite_while_off(server: Any) -> bool:
+    """BGREWRITEAOF with the log off (see AppendOnlyLog.request_offline_rewrite); the
+    object stays in ``extensions["aof_offline"]`` for INFO. False if one is running."""
+    app = server.extensions.get("app")
+    if app is None:
+        return False  # the embedded library keeps no AOF
+    offline = server.extensions.get("aof_offline")
+    if offline is None:
+        offline = server.extensions["aof_offline"] = AppendOnlyLog(app)
+    return offline.request_offline_rewrite()
+
+
 def _switch(app: Any, on: bool) -> None:
     """``CONFIG SET appendonly yes|no`` (Redis's startAppendOnly / stopAppendOnly).
 
@@ -731,6 +800,11 @@ def _switch(app: Any, on: bool) -> None:
     server = app.server
     if on and not os.access(server.config.dir, os.W_OK):
         log.warning("Unable to turn on AOF: %s is not writable", server.config.dir)
+        raise ConfigError("Unable to turn on AOF. Check server logs.")
+    offline = server.extensions.get("aof_offline")
+    if on and offline is not None and offline.rewriting:
+        # both would write the log file (Redis kills its rewrite child and starts anew)
+        log.warning("Unable to turn on AOF: a BGREWRITEAOF of the switched-off log is running")
         raise ConfigError("Unable to turn on AOF. Check server logs.")
 
     def apply() -> None:

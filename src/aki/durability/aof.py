@@ -48,7 +48,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -349,17 +349,21 @@ class AppendOnlyLog:
         except apsw.Error as exc:
             log.error("could not mark the append only file stale: %s", exc)
 
-    def _write_fresh(self) -> None:
+    def _pin_snapshot(self) -> apsw.Connection:
+        """A read transaction on its own connection, pinned now (its first read fixes the
+        snapshot): what a log written from it contains is exactly the committed state."""
         conn = self.server.engine.snapshot_connection()
         try:
             conn.execute("BEGIN")
             conn.execute("SELECT count(*) FROM meta").fetchall()
-            with open(self.tmp, "wb") as f:
-                self._write_snapshot(conn, f)
-                f.flush()
-                os.fsync(f.fileno())
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        return conn
+
+    def _write_fresh(self) -> None:
+        """A whole new log from the database, on this thread (start-up, appendonly yes)."""
+        self._rewrite_thread(self._pin_snapshot())
         self._install(self.tmp.stat().st_size)
 
     def _write_snapshot(self, conn: apsw.Connection, f: BinaryIO) -> None:
@@ -558,17 +562,7 @@ class AppendOnlyLog:
             return False
         self.rewriting = True
         self.rewrite_started = time.time()
-        engine = self.server.engine
-        if engine.in_tx:
-            committer = self.app.committer
-
-            def once(ok: bool) -> None:
-                committer.after_commit.remove(once)
-                self._start_rewrite()
-
-            committer.after_commit.append(once)
-        else:
-            self._start_rewrite()
+        between_batches(self.app, self._start_rewrite)
         return True
 
     def request_offline_rewrite(self) -> bool:
@@ -582,14 +576,11 @@ class AppendOnlyLog:
         self.rewriting = True
         self.rewrite_started = time.time()
         self.tmp = Path(str(self.path) + ".offline.tmp")
-        engine = self.server.engine
 
         def begin() -> None:
             try:
                 self._commit_meta(aof_offset=STALE)
-                conn = engine.snapshot_connection()
-                conn.execute("BEGIN")
-                conn.execute("SELECT count(*) FROM meta").fetchall()
+                conn = self._pin_snapshot()
             except (apsw.Error, OSError) as exc:
                 log.error("AOF rewrite could not start: %s", exc)
                 self._rewrite_failed()
@@ -598,16 +589,7 @@ class AppendOnlyLog:
             fut = self.app.loop.run_in_executor(None, self._offline_thread, conn)
             fut.add_done_callback(self._offline_done)
 
-        if engine.in_tx:
-            committer = self.app.committer
-
-            def once(_ok: bool) -> None:
-                committer.after_commit.remove(once)
-                begin()
-
-            committer.after_commit.append(once)
-        else:
-            begin()
+        between_batches(self.app, begin)
         return True
 
     def _offline_thread(self, conn: apsw.Connection) -> None:
@@ -631,9 +613,7 @@ class AppendOnlyLog:
     def _start_rewrite(self) -> None:
         """Pin a snapshot between batches; from here on batches are also buffered."""
         try:
-            conn = self.server.engine.snapshot_connection()
-            conn.execute("BEGIN")
-            conn.execute("SELECT count(*) FROM meta").fetchall()
+            conn = self._pin_snapshot()
         except apsw.Error as exc:
             log.error("AOF rewrite could not open a snapshot: %s", exc)
             self.rewriting = False
@@ -646,6 +626,7 @@ class AppendOnlyLog:
         fut.add_done_callback(self._rewrite_done)
 
     def _rewrite_thread(self, conn: apsw.Connection) -> None:
+        """Write the snapshot ``conn`` pins to the temp file, fsynced; closes ``conn``."""
         try:
             with open(self.tmp, "wb") as f:
                 self._write_snapshot(conn, f)
@@ -826,14 +807,19 @@ def _switch(app: Any, on: bool) -> None:
             current.mark_stale()
             log.info("AOF turned off")
 
-    engine = server.engine
-    if not engine.in_tx:
-        apply()
+    between_batches(app, apply)
+
+
+def between_batches(app: Any, work: Callable[[], None]) -> None:
+    """Run ``work`` with no batch open: now if none is, else right after the COMMIT of the
+    open one (before any later batch begins; its writes are in that COMMIT)."""
+    if not app.server.engine.in_tx:
+        work()
         return
     committer = app.committer
 
     def once(_ok: bool) -> None:
         committer.after_commit.remove(once)
-        apply()
+        work()
 
     committer.after_commit.append(once)

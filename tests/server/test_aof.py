@@ -7,9 +7,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.conftest import free_port, start_aki, start_redis
 
@@ -18,6 +21,19 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rdb"
 
 def aof_server(d: Path, *extra: str):
     return start_aki(d, "--appendonly", "yes", "--dir", str(d), *extra)
+
+
+@contextmanager
+def redis_loading(log: Path, d: Path) -> Iterator[redis.Redis]:
+    """A client of a real redis-server started on a copy of aki's log in ``d`` (aki
+    writes an old-style AOF, which Redis 7 loads)."""
+    d.mkdir()
+    shutil.copy(log, d / "appendonly.aof")
+    red = start_redis(d, "--appendonly", "yes")
+    try:
+        yield red.client()
+    finally:
+        red.stop()
 
 
 def applied_offset(d: Path) -> int:
@@ -113,17 +129,10 @@ def test_bgrewriteaof_compacts_and_keeps_writes(tmp_path):
     assert applied_offset(tmp_path) == small + len(b"*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$3\r\nyes\r\n") or \
         applied_offset(tmp_path) == (tmp_path / "appendonly.aof").stat().st_size
     # real Redis loads aki's log (an old-style AOF with an RDB preamble)
-    d = tmp_path / "red"
-    d.mkdir()
-    shutil.copy(tmp_path / "appendonly.aof", d / "appendonly.aof")
-    red = start_redis(d, "--appendonly", "yes")
-    try:
-        rc = red.client()
+    with redis_loading(tmp_path / "appendonly.aof", tmp_path / "red") as rc:
         assert rc.get("counter") == b"299" and rc.get("after") == b"yes"
         assert rc.lrange("during", 0, -1) == [str(i).encode() for i in range(50)]
         assert len(rc.hgetall("h")) == 10
-    finally:
-        red.stop()
     # and aki restarts on it with nothing to replay
     srv.start()
     r = srv.client()
@@ -257,16 +266,9 @@ def test_config_set_appendonly_switches_the_log_live(tmp_path):
     assert path.exists() and applied_offset(tmp_path) == path.stat().st_size
     assert path.read_bytes().lower().endswith(b"*3\r\n$5\r\nrpush\r\n$1\r\nl\r\n$1\r\nb\r\n")
     # the log alone rebuilds the data set in real Redis
-    d = tmp_path / "red"
-    d.mkdir()
-    shutil.copy(path, d / "appendonly.aof")
-    red = start_redis(d, "--appendonly", "yes")
-    try:
-        rc = red.client()
+    with redis_loading(path, tmp_path / "red") as rc:
         assert rc.get("before") == b"1" and rc.get("same-batch-before") == b"x"
         assert rc.get("same-batch-after") == b"y" and rc.lrange("l", 0, -1) == [b"a", b"b"]
-    finally:
-        red.stop()
     # switched off: nothing more is appended, INFO says so
     assert r.config_set("appendonly", "no")
     assert r.info("persistence")["aof_enabled"] == 0
@@ -282,15 +284,8 @@ def test_config_set_appendonly_switches_the_log_live(tmp_path):
     r.close()
     srv.stop()
     assert applied_offset(tmp_path) == path.stat().st_size
-    d2 = tmp_path / "red2"
-    d2.mkdir()
-    shutil.copy(path, d2 / "appendonly.aof")
-    red = start_redis(d2, "--appendonly", "yes")
-    try:
-        assert red.client().get("while-off") == b"1"
-    finally:
-        red.stop()
-
+    with redis_loading(path, tmp_path / "red2") as rc:
+        assert rc.get("while-off") == b"1"
 
 
 def test_debug_loadaof_round_trip_matches_redis(tmp_path):
@@ -359,26 +354,13 @@ def test_bgrewriteaof_with_the_log_off_writes_a_whole_log(tmp_path):
         r.close()
     finally:
         srv.stop()
-    d = tmp_path / "red"
-    d.mkdir()
-    shutil.copy(path, d / "appendonly.aof")
-    red = start_redis(d, "--appendonly", "yes")
-    try:
-        rc = red.client()
+    with redis_loading(path, tmp_path / "red") as rc:
         assert rc.get("a") == b"1" and rc.hgetall("h") == {b"f": b"v"} and rc.get("later") is None
-    finally:
-        red.stop()
     srv = start_aki(tmp_path, "--dir", str(tmp_path), "--appendonly", "yes")
     try:
         assert srv.client().get("later") == b"2"
     finally:
         srv.stop()
     assert applied_offset(tmp_path) == path.stat().st_size
-    d2 = tmp_path / "red2"
-    d2.mkdir()
-    shutil.copy(path, d2 / "appendonly.aof")
-    red = start_redis(d2, "--appendonly", "yes")
-    try:
-        assert red.client().get("later") == b"2"
-    finally:
-        red.stop()
+    with redis_loading(path, tmp_path / "red2") as rc:
+        assert rc.get("later") == b"2"

@@ -123,11 +123,10 @@ class RequestParser:
         # because Redis applies the unauthenticated limits request by request.
         self.paused = False
 
-    def feed(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
-        """Parse ``data``; an empty ``data`` just re-parses what is buffered."""
+
+    def _feed_exact(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
+        """``feed`` when hiredis may not take ``data``: the Python parser owns the stream."""
         if not self._python:
-            if data[:1] == b"*" and self.authenticated:
-                return self._feed_hiredis(data)
             self._python = True
             return self._feed_python(data)
         if self._need:
@@ -145,7 +144,11 @@ class RequestParser:
 
     # -- fast path -----------------------------------------------------------------
 
-    def _feed_hiredis(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
+    def feed(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
+        """Parse ``data``; an empty ``data`` just re-parses what is buffered. hiredis
+        takes a stream on a request boundary (inlined here: this runs per read)."""
+        if self._python or data[:1] != b"*" or not self.authenticated:
+            return self._feed_exact(data)
         marker = False
         if _suspect_search(data) is not None:  # _suspect(), inlined: this runs per read
             if _verbatim_or_huge(data) is not None:
@@ -258,7 +261,7 @@ class RequestParser:
                 self._buf = b""
                 self._need = 0
                 self._python = False
-                more, err = self._feed_hiredis(buf[pos:])
+                more, err = self.feed(buf[pos:])  # hiredis again
                 return out + more, err
         rest = buf[pos:] if err is None else b""
         if err is not None:

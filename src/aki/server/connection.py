@@ -123,6 +123,25 @@ class RespConnection(asyncio.Protocol):
             if error:
                 self.pending.append([_PROTOCOL_ERROR, error.encode()])
             return
+        if len(requests) == 1 and error is None and not parser.paused \
+                and not self.server.paused_until:
+            # The common read under -P 1: one request. _run and _flush, inlined for it.
+            reply = execute(client, requests[0])
+            if type(reply) is Suspend or client.reply_mode != "on" or client.close_after_reply \
+                    or client.deferred_pushes:
+                self._finish(requests[0], reply)
+                self._flush()
+                return
+            out = self.out
+            out.append(encode(reply, client.resp == 3))
+            if self.holding:
+                return
+            if self.engine.in_tx:
+                self.holding = True
+                self.held.append(self)
+                return
+            self._write_out()
+            return
         self._run(requests)
         while parser.paused and not error and not self.closing and self.suspended is None:
             # An AUTH/HELLO from an unauthenticated client: parse the rest under its outcome.
@@ -172,21 +191,29 @@ class RespConnection(asyncio.Protocol):
                 self.pending.extend(it)
                 return
             reply = execute(client, argv)
-            if type(reply) is Suspend:
-                reply.argv = argv
-                self._suspend(reply)
+            if not self._finish(argv, reply):
                 self.pending.extend(it)
                 return
-            if client.reply_mode == "on":
-                self.out.append(encode(reply, client.resp == 3))
-            else:
-                self._reply_off(reply)
-            if client.deferred_pushes:  # tracking invalidations of the caller's own writes
-                self.out.extend(client.deferred_pushes)
-                client.deferred_pushes = []
-            if client.close_after_reply:
-                self.closing = True
+            if self.closing:
                 return
+
+    def _finish(self, argv: list[bytes], reply: object) -> bool:
+        """Queue ``reply`` to ``argv``; False when the client is now suspended on it."""
+        client = self.client
+        if type(reply) is Suspend:
+            reply.argv = argv
+            self._suspend(reply)
+            return False
+        if client.reply_mode == "on":
+            self.out.append(encode(reply, client.resp == 3))
+        else:
+            self._reply_off(reply)
+        if client.deferred_pushes:  # tracking invalidations of the caller's own writes
+            self.out.extend(client.deferred_pushes)
+            client.deferred_pushes = []
+        if client.close_after_reply:
+            self.closing = True
+        return True
 
     def _reply_off(self, reply: object) -> None:
         """CLIENT REPLY OFF/SKIP: the reply is dropped (but see the exceptions)."""

@@ -125,22 +125,14 @@ class RespConnection(asyncio.Protocol):
             return
         if len(requests) == 1 and error is None and not parser.paused \
                 and not self.server.paused_until:
-            # The common read under -P 1: one request. _run and _flush, inlined for it.
+            # The common read under -P 1: one request, without _run's loop.
             reply = execute(client, requests[0])
             if type(reply) is Suspend or client.reply_mode != "on" or client.close_after_reply \
                     or client.deferred_pushes:
                 self._finish(requests[0], reply)
-                self._flush()
-                return
-            out = self.out
-            out.append(encode(reply, client.resp == 3))
-            if self.holding:
-                return
-            if self.engine.in_tx:
-                self.holding = True
-                self.held.append(self)
-                return
-            self._write_out()
+            else:
+                self.out.append(encode(reply, client.resp == 3))
+            self._flush()
             return
         self._run(requests)
         while parser.paused and not error and not self.closing and self.suspended is None:

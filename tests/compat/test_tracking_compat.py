@@ -284,6 +284,25 @@ def test_expired_key_invalidates(b):
     b.same("t", "CLIENT", "TRACKING", "off")
 
 
+def test_bcast_noloop_sees_lazy_expiry_of_own_read(b):
+    """A key the tracking client wrote itself (NOLOOP: not sent) and later found expired
+    by its own GET: the lazy expiry is the server's change, so BCAST sends it."""
+    b.same("w", "DEBUG", "SET-ACTIVE-EXPIRE", "0")  # only the lazy road may delete it
+    try:
+        b.same("rd", "SUBSCRIBE", "__redis__:invalidate")
+        b.same("t", "CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", "{rd}", "NOLOOP")
+        b.same("t", "SET", "lazy", "v", "PX", "1")
+        time.sleep(0.05)
+        b.same("t", "GET", "lazy")
+        assert b.read("rd").endswith(b"*1\r\n$4\r\nlazy\r\n")
+        b.same("t", "SET", "mine", "1")  # its own write stays unsent
+        b.same("w", "SET", "theirs", "1")
+        assert b.read("rd").endswith(b"*1\r\n$6\r\ntheirs\r\n")
+        b.same("t", "CLIENT", "TRACKING", "off")
+    finally:
+        b.same("w", "DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
 def test_tracking_table_limit(aki_server):
     r = aki_server.client(protocol=3)
     rd = RawClient(aki_server.port)

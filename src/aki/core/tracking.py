@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from aki.core.state import WHOLE_DB
 from aki.resp.encoder import encode
 from aki.resp.types import Push
+from aki.storage.keyspace import ServerTouch
 
 if TYPE_CHECKING:
     from aki.core.registry import Command
@@ -160,15 +161,20 @@ class Tracking:
             self._send_flush(client)
         if not self.table and not self.prefixes:
             return
-        for _db, key in keys:
+        for dk in keys:
+            key = dk[1]
             if key is not WHOLE_DB:  # a flush sent its null above; SWAPDB sends nothing
-                self.invalidate(client, key, bcast=True)
+                self.invalidate(client, key, bcast=True, by_server=type(dk) is ServerTouch)
 
-    def invalidate(self, writer: Client | None, key: bytes, bcast: bool) -> None:
+    def invalidate(self, writer: Client | None, key: bytes, bcast: bool,
+                   by_server: bool = False) -> None:
+        """trackingInvalidateKey. ``writer``: the client whose command runs (NOLOOP of
+        the default mode compares with it); ``by_server``: the change is the server's
+        own (a lazy expiry), which BCAST records as made by no client."""
         if bcast and self.prefixes:
             for p, (_clients, keys) in self.prefixes.items():
                 if key.startswith(p):
-                    keys[key] = writer
+                    keys[key] = None if by_server else writer
                     self._schedule()
         ids = self.table.pop(key, None)
         if not ids:

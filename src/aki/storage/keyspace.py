@@ -77,6 +77,13 @@ UNCACHED = _UNCACHED = object()  # cache.get() default: None in the cache means 
 KEEP = object()  # sentinel: keep the current TTL (SET KEEPTTL)
 
 
+class ServerTouch(tuple):
+    """A ``touched`` entry (db, key) that the server caused, not the command's client:
+    equal to the plain tuple (WATCH and the blocking registry see no difference)."""
+
+    __slots__ = ()
+
+
 class KeyRow:
     """One row of ``keys``. Repositories read it; only Keyspace writes it."""
 
@@ -423,6 +430,10 @@ class Keyspace:
     def _expire_row(self, row: KeyRow) -> None:
         start = _perf()
         self._delete(row)
+        # Redis signals a lazy expiry as a change by no client (signalModifiedKey(NULL,
+        # ...)): a BCAST+NOLOOP tracker is told even when its own command found the key
+        # expired, where a write of its own would not be sent to it.
+        self.touched[-1] = ServerTouch(self.touched[-1])
         if self.on_latency is not None:
             self.on_latency("expire-del", int((_perf() - start) * 1000))
         self.expired_count += 1

@@ -41,6 +41,12 @@ CONVERSIONS = [
     "return redis.pcall('incr', 'l')",
     "local t = redis.pcall('incr', 'l') return t['err']",
     "return redis.call('ping')",
+    # up to 32 arguments travel to Python one by one, more as one table: both sides
+    "redis.call('del', 'many') redis.call('rpush', 'many', " + ", ".join(
+        str(i) for i in range(30)) + ") return redis.call('lrange', 'many', 0, -1)",
+    "redis.call('del', 'many') redis.call('rpush', 'many', " + ", ".join(
+        [str(i) for i in range(30)] + ["'x'", "2.5"]) + ") return redis.call('lrange', 'many', 0, -1)",
+    "return redis.pcall('rpush', 'many', " + ", ".join(["'x'"] * 40) + ", {})",
     "return {double=3.5}",
     "return {map={a=1}}",
     "return {set={a=true}}",

@@ -41,8 +41,9 @@ OP_ARRAY, OP_MAP, OP_SET, OP_DOUBLE, OP_TRUE, OP_BOOL_FALSE = 6, 7, 8, 9, 10, 11
 OP_BIG_NUMBER, OP_VERBATIM = 12, 13
 
 # What redis.call hands back to Lua: (PLAIN, lua value) | (TOKENS, list) | (ERROR, "-msg")
-# | (FLAT, list of strings/numbers to become a Lua array as is).
-PLAIN, TOKENS, ERROR, FLAT = 0, 1, 2, 3
+# | (FLAT, list of strings/numbers to become a Lua array as is) | (STATUS, text: Lua
+# makes the {ok = text} table itself).
+PLAIN, TOKENS, ERROR, FLAT, STATUS = 0, 1, 2, 3, 4
 
 _INT64_LIMIT = 1 << 63
 
@@ -67,7 +68,14 @@ def _format_double(x: float) -> bytes:
 
 def reply_to_lua(value: Any, resp: int) -> tuple[int, Any]:
     """A command's reply as redis.call returns it to a script speaking ``resp``."""
-    if type(value) is BulkArray:
+    t = type(value)  # the common replies first, by exact type
+    if t is bytes:
+        return PLAIN, value
+    if t is Status:
+        return STATUS, _text_bytes(value)
+    if t is int:
+        return PLAIN, _lua_number(value)
+    if t is BulkArray:
         value = value.items()
     elif isinstance(value, Raw):
         value = parse_raw(bytes(value))

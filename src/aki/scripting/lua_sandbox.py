@@ -386,7 +386,10 @@ local cmsgpack = loadstring(py.cmsgpack_source, INTERNAL)(py.msgpack, argerror)
 ------------------------------------------------------------------------------
 -- The redis table.
 ------------------------------------------------------------------------------
-local pycall, pylog, pyrepl, pysha1, pyacl, pyregister = py.call, py.log, py.set_repl, py.sha1hex, py.acl_check, py.register
+local pycall, pycallv, pylog, pyrepl, pysha1, pyacl, pyregister = py.call, py.callv, py.log, py.set_repl, py.sha1hex, py.acl_check, py.register
+-- Up to this many arguments travel to Python as arguments (each arrives as bytes);
+-- more go as one table, which stays within unpack's and the C stack's limits.
+local CALLV_MAX = 32
 local script_resp = 2
 local build  -- defined below: Python reply tokens -> Lua value
 
@@ -404,14 +407,21 @@ end
 
 local function redis_command(raise_error, ...)
   if not running then raise('redis.call/pcall can only be called inside a script invocation') end
-  local argv, problem = argv_of(select('#', ...), {...})
+  local n = select('#', ...)
+  local argv, problem = argv_of(n, {...})
   if not argv then
     local t = errbuf(problem)
     if raise_error then error(t) end
     return t
   end
-  local status, value = pycall(argv, script_resp)
+  local status, value
+  if n <= CALLV_MAX then
+    status, value = pycallv(script_resp, unpack(argv, 1, n))
+  else
+    status, value = pycall(argv, script_resp)
+  end
   if status == 0 then return value end
+  if status == 4 then return {ok = value} end
   if status == 1 then return build(value) end
   local t = errbuf(value)
   t.ignore_error_stats_update = true

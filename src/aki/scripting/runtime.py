@@ -605,11 +605,19 @@ class ScriptRuntime:
     # --------------------------------------------- callbacks from Lua (host)
 
     def lua_call(self, argv: Any, resp: int) -> tuple[int, Any]:
+        """redis.call with many arguments: they come as one Lua table."""
+        return self._call(list(argv.values()), resp)
+
+    def lua_callv(self, resp: int, *argv: bytes) -> tuple[int, Any]:
+        """redis.call with a few arguments (the sandbox's CALLV_MAX): each one is a
+        Python argument already, with no Lua table to walk."""
+        return self._call(list(argv), resp)
+
+    def _call(self, command: list[Any], resp: int) -> tuple[int, Any]:
         run = self._current
         if run is None or run.call is None:  # pragma: no cover - Lua checks first
             return ERROR, b"-ERR redis.call/pcall can only be called inside a script invocation"
         run.resp = int(resp)
-        command = list(argv.values())
         try:
             reply = run.call(command)
         except RedisError as e:

@@ -35,6 +35,27 @@ def test_info_fields_consistent(r):
     assert info["aki_appendfsync"] == "everysec"
 
 
+def test_config_set_appendfsync_live(r):
+    """CONFIG SET appendfsync takes effect on a running server (SQLite changes its
+    safety level only between transactions: the switch lands when the batch ends)."""
+    try:
+        for policy in ("always", "no", "everysec", "always"):
+            assert r.config_set("appendfsync", policy) is True
+            assert r.config_get("appendfsync") == {"appendfsync": policy}
+            assert r.info("aki")["aki_appendfsync"] == policy
+        before = r.info("aki")["aki_fsyncs"]
+        for i in range(5):  # one batch each: under always, each COMMIT fsyncs
+            r.set(f"durable:{i}", i)
+        assert r.info("aki")["aki_fsyncs"] >= before + 5
+        pipe = r.pipeline(transaction=False)  # a switch in the middle of a batch
+        pipe.set("p:1", 1).config_set("appendfsync", "everysec").set("p:2", 2)
+        assert pipe.execute() == [True, True, True]
+        assert r.mget("p:1", "p:2") == [b"1", b"2"]
+        assert r.config_get("appendfsync") == {"appendfsync": "everysec"}
+    finally:
+        r.config_set("appendfsync", "everysec")
+
+
 def test_info_sections_and_errorstats(aki_server, r):
     with pytest.raises(redis.ResponseError):
         r.execute_command("SELECT", "x")

@@ -116,6 +116,8 @@ class Engine:
             self.conn.close()
             raise FileRefused(f"cannot use {self.path}: {exc}") from exc
         self.appendfsync = ""
+        self._sync = ""  # the synchronous level in force ("FULL" or "NORMAL")
+        self._next_sync: str | None = None  # set live inside a batch: applied when it ends
         self.set_appendfsync(appendfsync)
         if not readonly:
             self.conn.setwalhook(self._wal_hook)
@@ -163,13 +165,29 @@ class Engine:
     # -- durability policy -------------------------------------------------------------
 
     def set_appendfsync(self, policy: str) -> None:
-        """always -> synchronous=FULL (WAL fsynced in every commit); else NORMAL."""
+        """always -> synchronous=FULL (WAL fsynced in every commit); else NORMAL.
+        SQLite refuses a new level inside a transaction, so a change made inside a
+        batch (CONFIG SET on the server) takes effect when the batch ends; a switch to
+        ``always`` then fsyncs that batch's COMMIT too, since its replies, sent after
+        it, are heard under the new policy."""
+        self.appendfsync = policy
         if self.readonly:
-            self.appendfsync = policy
             return
         level = "FULL" if policy == "always" else "NORMAL"
+        if self.in_tx:
+            self._next_sync = level
+            return
         self.cur.execute(f"PRAGMA synchronous = {level}")
-        self.appendfsync = policy
+        self._sync = level
+
+    def _switch_sync(self, committed: bool) -> None:
+        """Apply the level set during the batch that just ended."""
+        level = self._next_sync
+        self._next_sync = None
+        if committed and level == "FULL" and self._sync != "FULL":
+            self.fsync_wal()
+        self.cur.execute(f"PRAGMA synchronous = {level}")
+        self._sync = level
 
     # -- transactions ------------------------------------------------------------------
 
@@ -205,8 +223,10 @@ class Engine:
         finally:
             self.in_tx = False
         self.commits += 1
-        if self.appendfsync == "always":
-            self.fsyncs += 1
+        if self._sync == "FULL":
+            self.fsyncs += 1  # the one inside COMMIT
+        if self._next_sync is not None:
+            self._switch_sync(committed=True)
 
     def rollback(self) -> None:
         if not self.in_tx:
@@ -216,6 +236,8 @@ class Engine:
         except apsw.Error:
             pass
         self.in_tx = False
+        if self._next_sync is not None:
+            self._switch_sync(committed=False)
 
     def fsync_wal(self) -> bool:
         """fsync the WAL file from any thread (everysec). False when there is no WAL."""

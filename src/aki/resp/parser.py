@@ -123,7 +123,6 @@ class RequestParser:
         # because Redis applies the unauthenticated limits request by request.
         self.paused = False
 
-
     def _feed_exact(self, data: bytes) -> tuple[list[list[bytes]], str | None]:
         """``feed`` when hiredis may not take ``data``: the Python parser owns the stream."""
         if not self._python:

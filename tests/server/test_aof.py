@@ -288,6 +288,41 @@ def test_config_set_appendonly_switches_the_log_live(tmp_path):
         assert rc.get("while-off") == b"1"
 
 
+def test_appendonly_no_during_a_rewrite(tmp_path):
+    """CONFIG SET appendonly no while BGREWRITEAOF runs: the rewrite must not install a
+    log that then passes for current (it used to, with offset = its size, and a later
+    start appended to a log that missed every write made while it was off)."""
+    srv = aof_server(tmp_path)
+    r = srv.client()
+    with r.pipeline(transaction=False) as p:  # enough data for a rewrite of ~1 s
+        for i in range(300):
+            p.mset({f"k:{i}:{j}": "v" * 20 for j in range(1000)})
+        p.execute()
+    path = tmp_path / "appendonly.aof"
+    assert r.bgrewriteaof()
+    assert r.config_set("appendonly", "no")
+    assert r.info("persistence")["aof_rewrite_in_progress"] == 1
+    r.set("while-rewriting", "1")  # still logged: the log goes off when the rewrite ends
+    deadline = time.monotonic() + 60
+    while r.info("persistence")["aof_rewrite_in_progress"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.info("persistence")["aof_enabled"] == 0
+    assert applied_offset(tmp_path) == -1  # off and stale
+    size = path.stat().st_size
+    r.set("while-off", "1")
+    assert path.stat().st_size == size
+    r.close()
+    srv.stop()
+    srv = aof_server(tmp_path)  # a new log, with what was written while it was off
+    r = srv.client()
+    assert r.get("while-off") == b"1" and r.dbsize() == 300_002
+    r.close()
+    srv.stop()
+    assert applied_offset(tmp_path) == path.stat().st_size
+    data = path.read_bytes()
+    assert b"while-off" in data and b"while-rewriting" in data
+
+
 def test_debug_loadaof_round_trip_matches_redis(tmp_path):
     """DEBUG LOADAOF after the log is switched on: the data set (values, TTLs, digest) is
     what it was, on aki as on Redis; writes after it keep going to the log."""

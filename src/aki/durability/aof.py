@@ -40,6 +40,9 @@ Invariants (what a crash can and cannot leave behind):
   one holding the CONFIG SET): a log switched on is written whole from the database; a
   log switched off is closed and marked stale (``aof_offset`` -1), and a later start
   writes a new one rather than append to a log that lacks the writes made meanwhile.
+  A switch-off during a rewrite waits for the rewrite to end (the log is fed until
+  then): a rewrite finishing after the switch would otherwise install its log with a
+  current offset.
 """
 
 from __future__ import annotations
@@ -252,6 +255,8 @@ class AppendOnlyLog:
         self.last_rewrite_status = "ok"
         self.rewrites = 0
         self.pending_swap = False
+        # CONFIG SET appendonly no arrived during a rewrite: go off when it ends
+        self.off_after_rewrite = False
         self.fsync_running = False
         self.last_fsync_status = "ok"
         self.enabled = False
@@ -654,6 +659,13 @@ class AppendOnlyLog:
             self.tmp.unlink()
         except FileNotFoundError:
             pass
+        self._rewrite_ended()
+
+    def _rewrite_ended(self) -> None:
+        """A switch-off that waited for this rewrite happens now (see _switch)."""
+        if self.off_after_rewrite:
+            self.off_after_rewrite = False
+            _turn_off(self.app, self)
 
     def _swap(self) -> None:
         try:
@@ -678,6 +690,7 @@ class AppendOnlyLog:
         self.last_rewrite_status = "ok"
         self.last_rewrite_time = int(time.time() - self.rewrite_started)
         log.info("Background AOF rewrite finished successfully (%d bytes)", new_size)
+        self._rewrite_ended()
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -801,13 +814,27 @@ def _switch(app: Any, on: bool) -> None:
                 return
             _attach(app, aof)
             log.info("AOF turned on: %s written from the database", aof.path)
+        elif on and current is not None:
+            current.off_after_rewrite = False  # yes again before a waiting switch-off
         elif not on and current is not None:
-            _detach(app, current)
-            current.close()
-            current.mark_stale()
-            log.info("AOF turned off")
+            if current.rewriting:
+                # Redis kills its rewrite child. A thread cannot be killed, and the
+                # rewrite installs its log (and a current offset) when it ends, so the
+                # log stays on, and fed, until then, and goes off and stale after it.
+                current.off_after_rewrite = True
+                log.info("AOF will be turned off when the running rewrite ends")
+                return
+            _turn_off(app, current)
 
     between_batches(app, apply)
+
+
+def _turn_off(app: Any, aof: AppendOnlyLog) -> None:
+    """stopAppendOnly: detach, fsync and close the log, mark it stale."""
+    _detach(app, aof)
+    aof.close()
+    aof.mark_stale()
+    log.info("AOF turned off")
 
 
 def between_batches(app: Any, work: Callable[[], None]) -> None:

@@ -164,6 +164,31 @@ def test_copy_collections(pair):
         ("SELECT", 0), ("FLUSHALL",))
 
 
+def test_debug_digest_and_digest_value(pair):
+    """Status replies shaped as Redis's (the digests themselves are aki's own: equal
+    content, equal digest), forty zeros for an empty data set and a missing key."""
+    pair.same("FLUSHALL")
+    pair.same("DEBUG", "DIGEST")
+    pair.same("DEBUG", "DIGEST-VALUE")
+    run(pair, ("RPUSH", "l", "a", "b"), ("SADD", "s", "x", "1"), ("ZADD", "z", 1, "m"),
+        ("HSET", "h", "f", "v"), ("XADD", "x", "1-1", "f", "v"), ("SET", "str", "v"))
+    keys = ["l", "s", "z", "h", "x", "str"]
+    for k in keys:
+        pair.same("COPY", k, k + "2")
+    for side in (pair.a, pair.r):  # every copy digests like its source, a miss as zeros
+        lines = side.cmd("DEBUG", "DIGEST-VALUE", *keys, *[k + "2" for k in keys], "none")
+        digests = lines.split(b"\r\n")[1:-1]
+        assert lines.startswith(b"*13\r\n") and all(d.startswith(b"+") for d in digests)
+        assert digests[:6] == digests[6:12] and len(set(digests[:6])) == 6
+        assert digests[12] == b"+" + b"0" * 40
+        before = side.cmd("DEBUG", "DIGEST")
+        assert before.startswith(b"+") and len(before) == 43 and before != b"+" + b"0" * 40 + b"\r\n"
+        side.cmd("RPUSH", "l2", "c")  # one element more: both digests move
+        assert side.cmd("DEBUG", "DIGEST-VALUE", "l2") != side.cmd("DEBUG", "DIGEST-VALUE", "l")
+        assert side.cmd("DEBUG", "DIGEST") != before
+    pair.same("FLUSHALL")
+
+
 def test_keys_and_glob(pair):
     keys = ["foo", "fob", "f", "", "a*b", "a[b", "a\\b", "hello", "hallo", "hxllo", "hllo",
             "heeeello", "ab]", "a-b", "\xff", "a\xffb", "]", "^", "\\", "abc", "a\nb", "a?c"]

@@ -1428,27 +1428,51 @@ def debug(c, argv):
     if sub == b"protocol" and n == 3:
         return _debug_protocol(c, argv[2].lower())
     if sub == b"digest" and n == 2:
-        return b"0" * 40 if not any(server.ks.dbsize(d) for d in range(server.engine.databases)) \
-            else _digest(server)
+        return Status(_digest(server))
+    if sub == b"digest-value":
+        # per key, expired or not (Redis looks in the dict, not through lookupKey)
+        rows = [server.ks.stored(c.db, k) for k in argv[2:]]
+        return [Status(_NO_DIGEST if row is None else _value_digest(server, row).hex())
+                for row in rows]
     raise RedisError(
         "ERR unknown subcommand or wrong number of arguments for "  # addReplySubcommandSyntaxError
         f"'{errors.cstr(argv[1], 128)}'. Try DEBUG HELP.")
 
 
-def _digest(server) -> bytes:
-    """A content signature (not Redis's algorithm): equal datasets give equal digests."""
+_NO_DIGEST = "0" * 40  # an empty data set, or a missing key
+
+
+def _value_digest(server, row) -> bytes:
+    """A signature of one key's logical value (not Redis's algorithm): equal values give
+    equal digests whatever their encoding (sets and unordered hashes are sorted)."""
+    import hashlib
+
+    from aki.storage import bulk
+
+    value = bulk.read_value(server.ks.cur, row.id, row.type, row.enc, row.value)
+    if row.type in (bulk.SET, bulk.HASH):
+        value = sorted(value)
+    elif row.type == bulk.ZSET:
+        value = [(m, float(sc)) for m, sc in value]
+    return hashlib.sha1(b"%d:%s" % (row.type, repr(value).encode())).digest()
+
+
+def _digest(server) -> str:
+    """DEBUG DIGEST: every live key, its value and its expiry, in one signature; forty
+    zeros for an empty data set, as in Redis."""
     import hashlib
 
     h = hashlib.sha1()
+    seen = False
     for db in range(server.engine.databases):
         for k in sorted(server.ks.iter_keys(db)):
             row = server.ks.lookup(db, k)
             if row is None:
                 continue
-            h.update(b"%d:%s:%d:%d:" % (db, k, row.type, row.len or 0))
-            if row.value is not None:
-                h.update(bytes(row.value))
-    return h.hexdigest().encode()
+            seen = True
+            h.update(b"%d:%d:%s:%s:%s" % (db, len(k), k, _value_digest(server, row),
+                                          str(row.expire_at).encode()))
+    return h.hexdigest() if seen else _NO_DIGEST
 
 
 def _debug_protocol(c, kind: bytes):

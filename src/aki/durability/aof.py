@@ -603,17 +603,9 @@ class AppendOnlyLog:
         _fsync_dir(self.path.parent)
 
     def _offline_done(self, fut: asyncio.Future) -> None:
-        exc = fut.exception()
-        if exc is not None:
-            log.error("Background AOF rewrite failed: %s", exc)
-            self._rewrite_failed()
-            return
-        self.rewriting = False
-        self.rewrites += 1
-        self.last_rewrite_status = "ok"
-        self.last_rewrite_time = int(time.time() - self.rewrite_started)
-        self.size = self.path.stat().st_size
-        log.info("Background AOF rewrite finished successfully (%d bytes)", self.size)
+        if not self._thread_failed(fut):
+            self.size = self.path.stat().st_size
+            self._rewrite_succeeded()
 
     def _start_rewrite(self) -> None:
         """Pin a snapshot between batches; from here on batches are also buffered."""
@@ -641,15 +633,30 @@ class AppendOnlyLog:
             conn.close()
 
     def _rewrite_done(self, fut: asyncio.Future) -> None:
-        exc = fut.exception()
-        if exc is not None:
-            log.error("Background AOF rewrite failed: %s", exc)
-            self._rewrite_failed()
+        if self._thread_failed(fut):
             return
         if self.server.engine.in_tx:
             self.pending_swap = True  # after_commit swaps once the batch is done
         else:
             self._swap()
+
+    def _thread_failed(self, fut: asyncio.Future) -> bool:
+        """Did the rewrite's thread raise? (then the rewrite is over, failed)"""
+        exc = fut.exception()
+        if exc is None:
+            return False
+        log.error("Background AOF rewrite failed: %s", exc)
+        self._rewrite_failed()
+        return True
+
+    def _rewrite_succeeded(self) -> None:
+        self.rewriting = False
+        self.rewrite_buf = []
+        self.rewrites += 1
+        self.last_rewrite_status = "ok"
+        self.last_rewrite_time = int(time.time() - self.rewrite_started)
+        log.info("Background AOF rewrite finished successfully (%d bytes)", self.size)
+        self._rewrite_ended()
 
     def _rewrite_failed(self) -> None:
         self.rewriting = False
@@ -684,13 +691,7 @@ class AppendOnlyLog:
         self.size = new_size
         if old >= 0:
             os.close(old)
-        self.rewriting = False
-        self.rewrite_buf = []
-        self.rewrites += 1
-        self.last_rewrite_status = "ok"
-        self.last_rewrite_time = int(time.time() - self.rewrite_started)
-        log.info("Background AOF rewrite finished successfully (%d bytes)", new_size)
-        self._rewrite_ended()
+        self._rewrite_succeeded()
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -125,12 +125,7 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
 
 def _load_tools() -> None:
     for mod in TOOL_MODULES:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-            continue
+        m = importlib.import_module(mod)  # a missing tool is a packaging bug: fail loudly
         register = getattr(m, "register", None)
         if register is not None:
             register(cli)

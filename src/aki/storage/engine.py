@@ -91,9 +91,12 @@ class Engine:
         self.wal_path = Path(str(self.path) + "-wal")
         self.readonly = readonly
         _check_header(self.path)
-        flags = apsw.SQLITE_OPEN_READONLY if readonly else (
+        # NOMUTEX: one thread at a time uses this connection (the event loop, or an
+        # embedded caller under its Database lock), and apsw itself refuses concurrent use
+        # (ThreadingViolation); SQLite's own per-call mutexes cost ~1 % of a write.
+        flags = apsw.SQLITE_OPEN_NOMUTEX | (apsw.SQLITE_OPEN_READONLY if readonly else (
             apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-        )
+        ))
         try:
             self.conn = apsw.Connection(str(self.path), flags=flags)
         except apsw.Error as exc:

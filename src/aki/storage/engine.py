@@ -92,8 +92,9 @@ class Engine:
         self.readonly = readonly
         _check_header(self.path)
         # NOMUTEX: one thread at a time uses this connection (the event loop, or an
-        # embedded caller under its Database lock), and apsw itself refuses concurrent use
-        # (ThreadingViolation); SQLite's own per-call mutexes cost ~1 % of a write.
+        # embedded caller under its Database lock); other threads open their own
+        # (snapshot_connection, the checkpointer). SQLite's per-call mutexes cost ~1 % of a
+        # write. A new use from another thread must take that lock or its own connection.
         flags = apsw.SQLITE_OPEN_NOMUTEX | (apsw.SQLITE_OPEN_READONLY if readonly else (
             apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
         ))

@@ -80,9 +80,7 @@ def main() -> None:
     except BenchError as exc:
         sys.exit(f"bench: {exc}")
     print()
-    print(f"appendfsync {opts.fsync}, -c {opts.clients}, -n {opts.n}, -r 100000"
-          + (f", median of {opts.repeat} alternating runs" if opts.repeat > 1 else ""))
-    for row in comparison_table(lines, opts.repeat):
+    for row in comparison_table(lines, opts.repeat, opts.fsync, opts.clients, opts.n):
         print(row)
 
 

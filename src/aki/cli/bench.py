@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -187,15 +187,13 @@ class Line:
     name: str
     pipeline: int
     median: dict[str, float]
-    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    spread: dict[str, tuple[float, float]]
 
 
 def summarize(name: str, pipeline: int, runs: list[dict[str, float]]) -> Line:
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    rng = {}
-    if "redis" in runs[0]:
-        rng = {k: (min(r[k] / r["redis"] for r in runs), max(r[k] / r["redis"] for r in runs))
-               for k in runs[0]}
+    rng = {k: (min(r[k] / r["redis"] for r in runs), max(r[k] / r["redis"] for r in runs))
+           for k in runs[0]}
     return Line(name, pipeline, med, rng)
 
 
@@ -218,19 +216,19 @@ def compare(tests: list[str], n: int, clients: int, pipelines: list[int], fsync:
         procs["aki"] = start_aki(tmp / "aki", fsync)
         for name, (start, _tests) in (extra or {}).items():
             procs[name] = start(tmp)
+        def line(name: str, p: int, names: list[str], bench: Callable[[Target], float]) -> None:
+            runs = [{k: bench(Target(procs[k][1])) for k in names} for _ in range(repeat)]
+            lines.append(summarize(name, p, runs))
+            echo(progress_line(lines[-1]))
+
         for p in pipelines:
             for test in tests:
                 names = [k for k in procs if k in ("redis", "aki") or test in (extra or {})[k][1]]
-                runs = [{k: redis_benchmark(Target(procs[k][1]), test, n, clients, p) for k in names}
-                        for _ in range(repeat)]
-                lines.append(summarize(test.upper(), p, runs))
-                echo(progress_line(lines[-1]))
+                line(test.upper(), p, names,
+                     lambda t, test=test, p=p: redis_benchmark(t, test, n, clients, p))
             if zrange:
-                zn = max(n // 4, 10_000)
-                runs = [{k: zrangebyscore(Target(procs[k][1]), zn, clients, p) for k in ("redis", "aki")}
-                        for _ in range(repeat)]
-                lines.append(summarize("ZRANGEBYSCORE", p, runs))
-                echo(progress_line(lines[-1]))
+                line("ZRANGEBYSCORE", p, ["redis", "aki"],
+                     lambda t, p=p: zrangebyscore(t, max(n // 4, 10_000), clients, p))
     finally:
         for proc, _port in procs.values():
             stop(proc)
@@ -240,19 +238,18 @@ def compare(tests: list[str], n: int, clients: int, pipelines: list[int], fsync:
 
 def progress_line(line: Line) -> str:
     med = line.median
-    red = med.get("redis")
-    if red is None:
-        return f"{line.name:<14} -P {line.pipeline:<3} " + "  ".join(
-            f"{k} {v:>11,.0f}/s" for k, v in med.items())
+    red = med["redis"]
     return (f"{line.name:<14} -P {line.pipeline:<3} redis {red:>11,.0f}/s  "
             + "  ".join(f"{k} {v:>11,.0f}/s ({v / red:4.2f})" for k, v in med.items() if k != "redis"))
 
 
-def comparison_table(lines: list[Line], repeat: int) -> list[str]:
-    """The Markdown table the README shows."""
+def comparison_table(lines: list[Line], repeat: int, fsync: str, clients: int, n: int) -> list[str]:
+    """The run's settings, then the Markdown table the README shows."""
     spread = repeat > 1
     extra = sorted({k for ln in lines for k in ln.median} - {"redis", "aki"})
-    out = ["| workload | -P | redis req/s | aki req/s | aki/redis |"
+    out = [f"appendfsync {fsync}, -c {clients}, -n {n}, -r {KEYSPACE}"
+           + (f", median of {repeat} alternating runs" if spread else ""),
+           "| workload | -P | redis req/s | aki req/s | aki/redis |"
            + (" ratio range |" if spread else "") + "".join(f" {k} ceiling/redis |" for k in extra),
            "| --- | --- | --- | --- | --- |" + (" --- |" if spread else "") + " --- |" * len(extra)]
     for ln in lines:
@@ -311,9 +308,7 @@ def register(cli: click.Group) -> None:
             if side_by_side:
                 lines = compare(names, requests, clients, depths, fsync, repeat, zrange)
                 click.echo()
-                click.echo(f"appendfsync {fsync}, -c {clients}, -n {requests}, -r {KEYSPACE}"
-                           + (f", median of {repeat} alternating runs" if repeat > 1 else ""))
-                for row in comparison_table(lines, repeat):
+                for row in comparison_table(lines, repeat, fsync, clients, requests):
                     click.echo(row)
                 return
             target = Target(port, host, password)

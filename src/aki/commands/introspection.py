@@ -507,7 +507,7 @@ def _section(server, name: str, client) -> list[str] | None:
         tracking = sum(1 for cl in clients if cl.tracking)
         return [
             "# Clients",
-            f"connected_clients:{len(server.clients)}",
+            f"connected_clients:{len(server.clients) - _replica_count(server)}",
             "cluster_connections:0",
             f"maxclients:{cfg.maxclients}",
             "client_recent_max_input_buffer:20480",
@@ -653,16 +653,16 @@ def _section(server, name: str, client) -> list[str] | None:
             f"instantaneous_ops_per_sec:{_ops_per_sec(server)}",
             f"total_net_input_bytes:{st.net_input}",
             f"total_net_output_bytes:{st.net_output}",
-            "total_net_repl_input_bytes:0",
-            "total_net_repl_output_bytes:0",
+            f"total_net_repl_input_bytes:{st.net_repl_input}",
+            f"total_net_repl_output_bytes:{st.net_repl_output}",
             "instantaneous_input_kbps:0.00",
             "instantaneous_output_kbps:0.00",
             "instantaneous_input_repl_kbps:0.00",
             "instantaneous_output_repl_kbps:0.00",
             f"rejected_connections:{st.rejected_connections}",
-            "sync_full:0",
-            "sync_partial_ok:0",
-            "sync_partial_err:0",
+            f"sync_full:{st.sync_full}",
+            f"sync_partial_ok:{st.sync_partial_ok}",
+            f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             "expired_stale_perc:0.00",
             "expired_time_cap_reached_count:0",
@@ -703,19 +703,26 @@ def _section(server, name: str, client) -> list[str] | None:
         custom = server.extensions.get("info_replication")
         if custom is not None:
             return custom()
-        return [
-            "# Replication",
-            "role:master",
-            "connected_slaves:0",
+        link = server.extensions.get("master_link")
+        prim = server.extensions.get("primary")
+        lines = link.info_lines() if link is not None else ["# Replication", "role:master"]
+        replicas = prim.replica_lines() if prim is not None else []
+        lines.append(f"connected_slaves:{len(replicas)}")
+        if cfg.min_replicas_to_write and cfg.min_replicas_max_lag:
+            good = prim.good_replicas() if prim is not None else 0
+            lines.append(f"min_slaves_good_slaves:{good}")
+        lines.extend(replicas)
+        backlog = prim.backlog if prim is not None else None
+        return lines + [
             "master_failover_state:no-failover",
             f"master_replid:{server.replid}",
             f"master_replid2:{server.replid2}",
             f"master_repl_offset:{server.master_repl_offset}",
-            "second_repl_offset:-1",
-            "repl_backlog_active:0",
+            f"second_repl_offset:{getattr(server, 'second_repl_offset', -1)}",
+            f"repl_backlog_active:{int(backlog is not None)}",
             f"repl_backlog_size:{cfg.repl_backlog_size}",
-            "repl_backlog_first_byte_offset:0",
-            "repl_backlog_histlen:0",
+            f"repl_backlog_first_byte_offset:{backlog.first if backlog is not None else 0}",
+            f"repl_backlog_histlen:{backlog.histlen if backlog is not None else 0}",
         ]
     if name == "cpu":
         ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -1473,6 +1480,11 @@ def _digest(server) -> str:
             h.update(b"%d:%d:%s:%s:%s" % (db, len(k), k, _value_digest(server, row),
                                           str(row.expire_at).encode()))
     return h.hexdigest() if seen else _NO_DIGEST
+
+
+def _replica_count(server) -> int:
+    prim = server.extensions.get("primary")
+    return len(prim.replicas) if prim is not None else 0
 
 
 def _debug_protocol(c, kind: bytes):

@@ -49,6 +49,7 @@ from aki.core.registry import COMMANDS, Command, command, table_entry
 from aki.core.session import Client
 from aki.errors import RedisError
 from aki.rdb.crc64 import crc64
+from aki.replication.primary import enough_good_replicas
 from aki.resp.types import OK, ErrorReply
 from aki.scripting import REPL_NONE, ScriptError, ScriptRun, ScriptRuntime, check_script_run
 from aki.scripting import messages as M
@@ -160,6 +161,8 @@ class _Run:
         if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
             _reject(server, cmd, M.CALL_WRITE_IN_READONLY)
         if cmd.is_write:
+            if not self.dirty and not enough_good_replicas(server):
+                _reject(server, cmd, M.RUN_NOREPLICAS)  # scriptVerifyWriteCommandAllow
             self.dirty = True
         lua = self.lua
         lua.resp = run.resp
@@ -311,7 +314,8 @@ def _eval(c: Client, argv: list[bytes], sha: bool, ro: bool) -> Any:
     else:
         script = rt.get_script(rt.script_load(argv[1]))
         assert script is not None
-    refused = check_script_run(script.flags, script.compat, ro_command=ro)
+    refused = check_script_run(script.flags, script.compat, ro_command=ro,
+                               not_enough_replicas=not enough_good_replicas(c.server))
     if refused is not None:
         raise RedisError(refused)
     keys, args = argv[3:3 + n], argv[3 + n:]
@@ -421,7 +425,8 @@ def _fcall(c: Client, argv: list[bytes], ro: bool) -> Any:
     if fi is None:
         raise RedisError(M.FUNCTION_NOT_FOUND)
     n = _numkeys(argv, M.FUNCTION_BAD_NUMKEYS)
-    refused = check_script_run(fi.flags, False, ro_command=ro)
+    refused = check_script_run(fi.flags, False, ro_command=ro,
+                               not_enough_replicas=not enough_good_replicas(c.server))
     if refused is not None:
         raise RedisError(refused)
     keys, args = argv[3:3 + n], argv[3 + n:]

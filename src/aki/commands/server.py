@@ -429,28 +429,3 @@ def config_help(c, argv):
     ])
 
 
-@command("role")
-def role(c, argv):
-    """A primary with no replicas (replication is not implemented yet)."""
-    return [b"master", c.server.master_repl_offset, []]
-
-
-@command("wait")
-def wait(c, argv):
-    """WAIT numreplicas timeout: aki has no replicas, so no write is ever acknowledged
-    by one; like Redis with none attached, 0 replicas answers at once, more blocks for
-    the timeout (0 = forever) and then answers 0."""
-    from aki.commands.common import to_int
-    from aki.core.blocking import Suspend
-
-    numreplicas = to_int(argv[1])
-    if numreplicas is None:
-        raise RedisError(errors.NOT_INTEGER)
-    timeout_ms = to_int(argv[2])
-    if timeout_ms is None:
-        raise RedisError("ERR timeout is not an integer or out of range")
-    if timeout_ms < 0:
-        raise RedisError("ERR timeout is negative")
-    if numreplicas <= 0 or c.in_multi or c.deny_blocking:
-        return 0
-    return Suspend(c, timeout_ms / 1000 if timeout_ms else None, 0)

@@ -66,6 +66,11 @@ class Stats:
         self.pubsub_channels_published = 0
         self.io_reads = 0
         self.io_writes = 0
+        self.sync_full = 0
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
+        self.net_repl_input = 0
+        self.net_repl_output = 0
 
 
 class Server:

@@ -101,6 +101,7 @@ class RespConnection(asyncio.Protocol):
         client.write_out = self._push
         client.output_size = self._output_size
         client.close_connection = self._close_now  # type: ignore[attr-defined]
+        client.connection = self  # type: ignore[attr-defined]  # a replica's RDB is sent on it
         self.parser = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
         self.parser.authenticated = client.authenticated
 

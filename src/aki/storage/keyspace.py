@@ -737,11 +737,15 @@ class Keyspace:
         ).fetchall()
         out = []
         for _rid, k, t, exp in rows:
+            if matcher is not None and not matcher(k):
+                continue
             if exp is not None and exp <= now:
+                # scanGenericCommand: an expired key that matches is deleted (and the DEL
+                # propagated), whatever TYPE asked for
+                if self.lazy_expire:
+                    self.peek(db, k)
                 continue
             if type_ is not None and t != type_:
-                continue
-            if matcher is not None and not matcher(k):
                 continue
             out.append(k)
         next_cursor = rows[-1][0] if len(rows) == count else 0

@@ -1,0 +1,153 @@
+"""Replication commands served by a primary (replication.c): SYNC PSYNC REPLCONF WAIT ROLE.
+
+The stream, the backlog and the full sync live in aki.replication.primary; these
+handlers check arguments exactly as Redis does and hand over."""
+
+from __future__ import annotations
+
+from aki import errors
+from aki.commands.common import to_int
+from aki.core.blocking import Suspend
+from aki.core.registry import command
+from aki.errors import RedisError
+from aki.resp.types import OK, Raw
+
+_NOT_ON_REPLICA = ("WAIT cannot be used with replica instances. Please also note that since "
+                   "Redis 4.0 if a replica is configured to be writable (which is not the "
+                   "default) writes to replicas are just local and are not propagated.")
+
+
+# SYNC/PSYNC (their answer goes out of band) and REPLCONF ACK/GETACK answer nothing at
+# all, not even to a normal client: an empty pre-encoded reply
+NO_REPLY = Raw(b"")
+
+
+def _sync(c, argv, psync: tuple[str, int] | None):
+    from aki.replication.primary import primary
+
+    if c.kind == "replica":
+        return NO_REPLY  # already a replica: ignored, as Redis does
+    server = c.server
+    if "app" not in server.extensions:
+        raise RedisError("ERR SYNC and PSYNC need a server connection (not the embedded library)")
+    link = server.extensions.get("master_link")
+    if link is not None:
+        raise RedisError("NOMASTERLINK aki does not serve replicas while it is itself a replica")
+    if c.output_size is not None and c.output_size():
+        raise RedisError("ERR SYNC and PSYNC are invalid with pending output")
+    primary(server).sync(c, psync)
+    return NO_REPLY
+
+
+@command("sync")
+def sync(c, argv):
+    return _sync(c, argv, None)
+
+
+@command("psync")
+def psync(c, argv):
+    offset = to_int(argv[2])
+    if offset is None:
+        raise RedisError(errors.NOT_INTEGER)
+    return _sync(c, argv, (argv[1].decode("latin-1"), offset))
+
+
+@command("replconf")
+def replconf(c, argv):
+    if len(argv) % 2 == 0:
+        raise RedisError(errors.SYNTAX)
+    info = getattr(c, "replconf", None)
+    if info is None:
+        info = c.replconf = {"capa": set()}
+    for i in range(1, len(argv), 2):
+        opt = argv[i].lower()
+        val = argv[i + 1]
+        if opt == b"listening-port":
+            port = to_int(val)
+            if port is None:
+                raise RedisError(errors.NOT_INTEGER)
+            info["port"] = port
+        elif opt == b"ip-address":
+            if len(val) >= 256:  # NET_HOST_STR_LEN
+                raise RedisError("ERR REPLCONF ip-address provided by replica instance is "
+                                 f"too long: {len(val)} bytes")
+            info["addr"] = val.decode("latin-1")
+        elif opt == b"capa":
+            if val.lower() in (b"eof", b"psync2"):
+                info["capa"].add(val.lower().decode())
+        elif opt == b"ack":
+            if c.kind != "replica":
+                return NO_REPLY
+            offset = to_int(val)
+            if offset is None:
+                return NO_REPLY
+            prim = c.server.extensions.get("primary")
+            if prim is not None:
+                prim.ack(c, offset)
+            return NO_REPLY
+        elif opt == b"getack":
+            link = c.server.extensions.get("master_link")
+            if link is not None and hasattr(link, "send_ack"):
+                link.send_ack()
+            return NO_REPLY
+        elif opt == b"rdb-only":
+            v = to_int(val)
+            if v is None:
+                raise RedisError(errors.NOT_INTEGER)
+            if not 0 <= v <= 1:
+                raise RedisError("ERR value is out of range, value must between 0 and 1")
+            info["rdb_only"] = bool(v)
+        elif opt == b"rdb-filter-only":
+            for f in val.split():
+                if f.lower() != b"functions":
+                    raise RedisError("ERR Unsupported rdb-filter-only option: "
+                                     + f.decode("latin-1"))
+            info["rdb_filter"] = val
+        else:
+            raise RedisError("ERR Unrecognized REPLCONF option: " + argv[i].decode("latin-1"))
+    return OK
+
+
+@command("wait")
+def wait(c, argv):
+    """WAIT numreplicas timeout: block until that many replicas acknowledged every write
+    made so far (the open batch's included), or the timeout; answers how many did."""
+    if c.server.extensions.get("master_link") is not None:
+        raise RedisError("ERR " + _NOT_ON_REPLICA)
+    numreplicas = to_int(argv[1])
+    if numreplicas is None:
+        raise RedisError(errors.NOT_INTEGER)
+    timeout_ms = to_int(argv[2])
+    if timeout_ms is None:
+        raise RedisError("ERR timeout is not an integer or out of range")
+    if timeout_ms < 0:
+        raise RedisError("ERR timeout is negative")
+    prim = c.server.extensions.get("primary")
+    if prim is None:
+        acked = 0
+        target = 0
+    else:
+        target = prim.pending_offset()
+        acked = prim.count_acks(target)
+    if acked >= numreplicas or c.in_multi or c.deny_blocking:
+        return acked
+    susp = Suspend(c, timeout_ms / 1000 if timeout_ms else None, acked)
+    if prim is not None:
+        prim.wait(susp, target, numreplicas)
+    return susp
+
+
+@command("role")
+def role(c, argv):
+    server = c.server
+    link = server.extensions.get("master_link")
+    if link is not None:
+        return link.role_reply()
+    prim = server.extensions.get("primary")
+    replicas = []
+    if prim is not None:
+        from aki.replication.primary import ONLINE
+
+        replicas = [[r.ip().encode(), b"%d" % r.port, b"%d" % r.ack_offset]
+                    for r in prim.replicas if r.state == ONLINE]
+    return [b"master", server.master_repl_offset, replicas]

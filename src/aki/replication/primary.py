@@ -1,0 +1,479 @@
+"""aki as a replication primary: SYNC/PSYNC, the backlog, the command stream, WAIT.
+
+A replica (a real Redis, or ``redis-cli --replica``, or Redis's test helper) connects,
+sends ``PSYNC <replid> <offset>`` (or the old ``SYNC``) and receives either
+``+CONTINUE`` and the missing part of the stream from the backlog, or
+``+FULLRESYNC <replid> <offset>``, an RDB of the dataset as ``$<len>\\r\\n<bytes>``, and
+then every write committed after that RDB's snapshot, as RESP commands (the same
+propagated commands the AOF gets: EXPIRE as PEXPIREAT, scripts as their effects,
+transactions inside MULTI/EXEC, a SELECT whenever the database changes).
+
+Invariants (what a crash, or a failed batch, can and cannot leave behind):
+
+* Only committed batches reach the stream: a batch's commands are collected by ``feed``
+  while it runs and handed to the backlog and the replicas by ``after_commit`` when its
+  COMMIT succeeded; a rolled-back batch is dropped. A replica never sees a write a
+  crash of the primary could take back from the primary's own file.
+* The RDB of a full sync is read from a snapshot pinned right after a COMMIT, before any
+  later batch begins; the replica's stream starts with the first batch after that
+  COMMIT. So RDB + stream is every committed write exactly once, in commit order.
+* ``master_repl_offset`` counts the bytes of the stream; the backlog holds the last
+  ``repl-backlog-size`` of them, so a replica that asks to continue from an offset the
+  backlog still holds gets exactly the bytes it missed.
+* Nothing here writes the ``.aki`` file; a crash loses only the in-memory backlog and the
+  links (replicas then resynchronize in full, as with a restarted Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import apsw
+
+if TYPE_CHECKING:
+    from aki.core.session import Client
+    from aki.core.state import Server
+
+log = logging.getLogger("aki.replication")
+
+WAIT_BGSAVE = "wait_bgsave"
+SEND_BULK = "send_bulk"
+ONLINE = "online"
+
+_RDB_CHUNK = 256 * 1024
+_MAX_UNSENT = 4 * 1024 * 1024  # bytes queued on a replica's socket before the RDB send waits
+
+
+def encode(argv: list[bytes]) -> bytes:
+    parts = [b"*%d\r\n" % len(argv)]
+    for a in argv:
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+class Backlog:
+    """The last ``size`` bytes of the stream, as chunks (one per batch), and the stream
+    offset of its first byte. Trimming drops whole chunks and a prefix of the first, so
+    an append never copies the bytes already held."""
+
+    def __init__(self, size: int, next_offset: int) -> None:
+        self.size = size
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.skip = 0  # bytes of chunks[0] already trimmed away
+        self.histlen = 0
+        self.first = next_offset  # offset of the first byte held (Redis: repl_backlog->offset)
+
+    def append(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.histlen += len(data)
+        self._trim()
+
+    def _trim(self) -> None:
+        excess = self.histlen - self.size
+        while excess > 0 and self.chunks:
+            head = len(self.chunks[0]) - self.skip
+            if head <= excess:
+                self.chunks.popleft()
+                self.skip = 0
+                cut = head
+            else:
+                self.skip += excess
+                cut = excess
+            self.histlen -= cut
+            self.first += cut
+            excess -= cut
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._trim()
+
+    def since(self, offset: int) -> bytes:
+        """The bytes from stream ``offset`` (inclusive) to the end."""
+        skip = offset - self.first + self.skip
+        out = []
+        for c in self.chunks:
+            if skip >= len(c):
+                skip -= len(c)
+                continue
+            out.append(c[skip:] if skip else c)
+            skip = 0
+        return b"".join(out)
+
+
+class ReplicaLink:
+    """One replica: its connection, sync state, acknowledged offset."""
+
+    def __init__(self, client: Client, port: int, addr: str | None, capa: set[str],
+                 pre_psync: bool) -> None:
+        self.client = client
+        self.conn = client.connection  # type: ignore[attr-defined]
+        self.port = port
+        self.addr = addr
+        self.capa = capa
+        self.pre_psync = pre_psync  # old SYNC: no +FULLRESYNC, no REPLCONF ACK expected
+        self.state = WAIT_BGSAVE
+        self.pending: list[bytes] = []  # stream bytes while the RDB is made and sent
+        self.ack_offset = 0
+        self.ack_time = time.time()
+        self.tmp: Path | None = None
+
+    def ip(self) -> str:
+        if self.addr:
+            return self.addr
+        return self.client.addr.rsplit(":", 1)[0]
+
+    def write(self, data: bytes) -> None:
+        if self.state == ONLINE:
+            self.client.write_out(data)  # type: ignore[misc]
+        else:
+            self.pending.append(data)
+
+
+class Primary:
+    """The replicas of this server and the stream they are fed (``server.extensions
+    ["primary"]``, made by the first SYNC/PSYNC)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.app = server.extensions["app"]
+        self.replicas: list[ReplicaLink] = []
+        self.backlog: Backlog | None = None
+        self.buf: list[bytes] = []  # the open batch's stream
+        self.cur_db = -1  # Redis's slaveseldb: -1 forces a SELECT before the next command
+        self.to_attach: list[ReplicaLink] = []
+        self.no_replicas_since = time.time()
+        self.last_ping = time.time()
+        self.waiters: list[Any] = []  # WAIT: (Suspend, target offset, numreplicas)
+        self.getack = False
+        self.app.committer.after_commit.append(self.after_commit)
+        self.task = self.app.loop.create_task(self.cron())
+        self.app.tasks.append(self.task)
+        server.config.on_change("repl-backlog-size", self._resize)
+
+    # -- the stream ------------------------------------------------------------------
+
+    def _create_backlog(self) -> None:
+        """Redis's createReplicationBacklog after changeReplicationId: a new history."""
+        server = self.server
+        server.replid2 = "0" * 40
+        server.replid = os.urandom(20).hex()
+        server.second_repl_offset = -1
+        self.backlog = Backlog(int(server.config.repl_backlog_size), server.master_repl_offset + 1)
+        self.server.propagators.append(self.feed)
+        log.info("Replication backlog created, my new replication IDs are '%s' and '%s'",
+                 server.replid, server.replid2)
+
+    def _resize(self, size: Any) -> None:
+        if self.backlog is not None:
+            self.backlog.resize(int(size))
+
+    def feed(self, db: int, argv: list[bytes]) -> None:
+        """A propagated write of the open batch (server.propagators)."""
+        if db != self.cur_db and db >= 0:
+            self.buf.append(encode([b"SELECT", b"%d" % db]))
+            self.cur_db = db
+        self.buf.append(encode(argv))
+
+    def _emit(self, data: bytes) -> None:
+        """Committed stream bytes: into the backlog and to every replica."""
+        self.server.master_repl_offset += len(data)
+        if self.backlog is not None:
+            self.backlog.append(data)
+        for r in self.replicas:
+            r.write(data)
+            self.server.stats.net_repl_output += len(data)
+
+    def after_commit(self, ok: bool) -> None:
+        buf = self.buf
+        if buf:
+            self.buf = []
+            if ok:
+                self._emit(b"".join(buf))
+            else:
+                self.cur_db = -1  # the dropped batch may have held the SELECT
+        if self.to_attach:
+            attach = self.to_attach
+            self.to_attach = []
+            for r in attach:
+                self._start_full_sync(r)
+        if self.getack and self.replicas:
+            self.getack = False
+            self._emit(encode([b"REPLCONF", b"GETACK", b"*"]))
+
+    def pending_offset(self) -> int:
+        """The offset the stream reaches once the open batch commits (WAIT's target)."""
+        return self.server.master_repl_offset + sum(map(len, self.buf))
+
+    # -- SYNC / PSYNC ------------------------------------------------------------------
+
+    def sync(self, client: Client, psync: tuple[str, int] | None) -> None:
+        """SYNC (psync None) or PSYNC replid offset from ``client``, already checked."""
+        server = self.server
+        info = getattr(client, "replconf", None) or {}  # what REPLCONF said before
+        link = ReplicaLink(client, info.get("port", 0), info.get("addr"),
+                           info.get("capa", set()), pre_psync=psync is None)
+        client.kind = "replica"
+        client.reply_mode = "off"  # a replica hears the stream, never replies
+        if psync is not None:
+            if self._try_partial(link, *psync):
+                self.server.stats.sync_partial_ok += 1
+                return
+            if not psync[0].startswith("?"):
+                self.server.stats.sync_partial_err += 1
+        server.stats.sync_full += 1
+        log.info("Replica %s:%d asks for synchronization", link.ip(), link.port)
+        if not self.replicas and self.backlog is None:
+            self._create_backlog()
+        self.replicas.append(link)
+        # the snapshot is pinned right after this batch's COMMIT (after_commit)
+        self.to_attach.append(link)
+        if not server.engine.in_tx:
+            self.after_commit(True)
+
+    def _try_partial(self, link: ReplicaLink, replid: str, offset: int) -> bool:
+        server = self.server
+        second = getattr(server, "second_repl_offset", -1)
+        if replid.lower() != server.replid and (replid.lower() != server.replid2
+                                                or offset > second):
+            if not replid.startswith("?"):
+                log.info("Partial resynchronization not accepted: Replication ID mismatch "
+                         "(Replica asked for '%s', my replication IDs are '%s' and '%s')",
+                         replid, server.replid, server.replid2)
+            return False
+        bl = self.backlog
+        if bl is None or offset < bl.first or offset > bl.first + bl.histlen:
+            log.info("Unable to partial resync with replica %s:%d for lack of backlog "
+                     "(Replica request was: %d).", link.ip(), link.port, offset)
+            return False
+        link.state = ONLINE
+        link.ack_time = time.time()
+        self.replicas.append(link)
+        head = (b"+CONTINUE %s\r\n" % server.replid.encode() if "psync2" in link.capa
+                else b"+CONTINUE\r\n")
+        missing = bl.since(offset)
+        link.client.write_out(head + missing)  # type: ignore[misc]
+        log.info("Partial resynchronization request from %s:%d accepted. Sending %d bytes of "
+                 "backlog starting from offset %d.", link.ip(), link.port, len(missing), offset)
+        return True
+
+    def _start_full_sync(self, link: ReplicaLink) -> None:
+        """Between two batches: pin the snapshot, say +FULLRESYNC, write the RDB in a
+        thread; the stream from the next batch on waits in ``link.pending``."""
+        server = self.server
+        if link.client.closed:
+            return
+        self.cur_db = -1  # the replica's stream must start with a SELECT
+        try:
+            conn = server.engine.snapshot_connection()
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM meta").fetchall()  # the snapshot starts here
+        except apsw.Error as exc:
+            log.error("cannot start a full sync: %s", exc)
+            self.drop(link)
+            return
+        if not link.pre_psync:
+            link.client.write_out(  # type: ignore[misc]
+                b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset))
+        link.tmp = Path(server.config.dir) / f"temp-sync-{os.getpid()}-{link.client.id}.rdb"
+        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, link.tmp)
+        fut.add_done_callback(lambda f: self._rdb_done(link, f))
+
+    def _write_rdb(self, conn: apsw.Connection, path: Path) -> int:
+        from aki.storage.bulk import write_snapshot_rdb
+
+        cfg = self.server.config
+        try:
+            with open(path, "wb") as f:
+                write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
+                                   checksum=bool(cfg.rdbchecksum), begin=False,
+                                   on_warning=log.warning)
+            return path.stat().st_size
+        finally:
+            conn.close()
+
+    def _rdb_done(self, link: ReplicaLink, fut: asyncio.Future) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            log.error("writing the RDB for replica %s:%d failed: %s", link.ip(), link.port, exc)
+            self.drop(link)
+            return
+        if link.client.closed:
+            self._unlink(link)
+            return
+        link.state = SEND_BULK
+        task = self.app.loop.create_task(self._send_bulk(link, fut.result()))
+        self.app.tasks.append(task)
+        task.add_done_callback(lambda t: self.app.tasks.remove(t) if t in self.app.tasks else None)
+
+    async def _send_bulk(self, link: ReplicaLink, size: int) -> None:
+        transport = link.conn.transport
+        try:
+            assert link.tmp is not None
+            with open(link.tmp, "rb") as f:
+                transport.write(b"$%d\r\n" % size)
+                while True:
+                    chunk = f.read(_RDB_CHUNK)
+                    if not chunk:
+                        break
+                    if transport.is_closing():
+                        return
+                    transport.write(chunk)
+                    self.server.stats.net_repl_output += len(chunk)
+                    while transport.get_write_buffer_size() > _MAX_UNSENT:
+                        if transport.is_closing():
+                            return
+                        await asyncio.sleep(0.005)
+        except OSError as exc:
+            log.error("sending the RDB to replica %s:%d failed: %s", link.ip(), link.port, exc)
+            self.drop(link)
+            return
+        finally:
+            self._unlink(link)
+        if link.client.closed:
+            return
+        link.state = ONLINE
+        link.ack_time = time.time()
+        pending = link.pending
+        link.pending = []
+        if pending:
+            link.client.write_out(b"".join(pending))  # type: ignore[misc]
+        log.info("Synchronization with replica %s:%d succeeded", link.ip(), link.port)
+
+    def _unlink(self, link: ReplicaLink) -> None:
+        if link.tmp is not None:
+            try:
+                link.tmp.unlink()
+            except FileNotFoundError:
+                pass
+            link.tmp = None
+
+    # -- links -------------------------------------------------------------------------
+
+    def drop(self, link: ReplicaLink) -> None:
+        """Forget a replica and close its connection."""
+        self.forget(link.client)
+        close = getattr(link.client, "close_connection", None)
+        if close is not None:
+            close()
+
+    def forget(self, client: Client) -> None:
+        """A replica's connection closed (server.close_hooks)."""
+        for r in list(self.replicas):
+            if r.client is client:
+                self.replicas.remove(r)
+                self._unlink(r)
+                log.info("Connection with replica %s:%d lost.", r.ip(), r.port)
+        if not self.replicas:
+            self.no_replicas_since = time.time()
+        self._check_waiters()
+
+    def disconnect_replicas(self) -> None:
+        """Close every replica link (this server becomes a replica itself)."""
+        for r in list(self.replicas):
+            self.drop(r)
+
+    def ack(self, client: Client, offset: int) -> None:
+        for r in self.replicas:
+            if r.client is client:
+                if offset > r.ack_offset:
+                    r.ack_offset = offset
+                r.ack_time = time.time()
+        self._check_waiters()
+
+    def good_replicas(self) -> int:
+        """Online replicas whose last ACK is at most min-replicas-max-lag seconds old."""
+        max_lag = int(self.server.config.min_replicas_max_lag)
+        now = time.time()
+        return sum(1 for r in self.replicas if r.state == ONLINE and now - r.ack_time <= max_lag)
+
+    # -- WAIT --------------------------------------------------------------------------
+
+    def count_acks(self, offset: int) -> int:
+        return sum(1 for r in self.replicas if r.state == ONLINE and r.ack_offset >= offset)
+
+    def wait(self, susp: Any, offset: int, numreplicas: int) -> None:
+        entry = [susp, offset, numreplicas]
+        self.waiters.append(entry)
+        susp.on_cancel = lambda: self.waiters.remove(entry) if entry in self.waiters else None
+        self.getack = True
+        if not self.server.engine.in_tx:
+            self.after_commit(True)
+
+    def _check_waiters(self) -> None:
+        for entry in list(self.waiters):
+            susp, offset, numreplicas = entry
+            n = self.count_acks(offset)
+            susp.timeout_reply = n  # what a timeout answers
+            if n >= numreplicas:
+                self.waiters.remove(entry)
+                susp.resume(n)
+
+    # -- cron --------------------------------------------------------------------------
+
+    async def cron(self) -> None:
+        """replicationCron, once a second: PINGs into the stream, newlines to replicas
+        waiting for their RDB, timeouts, the backlog's time to live."""
+        server = self.server
+        cfg = server.config
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            if self.replicas and now - self.last_ping >= max(1, int(cfg.repl_ping_replica_period)):
+                self.last_ping = now
+                ping = encode([b"PING"])
+                if server.engine.in_tx:
+                    self.buf.append(ping)
+                else:
+                    self._emit(ping)
+            for r in list(self.replicas):
+                if r.state == WAIT_BGSAVE and not r.client.closed:
+                    r.conn.transport.write(b"\n")
+                elif (r.state == ONLINE and not r.pre_psync
+                      and now - r.ack_time > int(cfg.repl_timeout)):
+                    log.warning("Disconnecting timedout replica: %s:%d", r.ip(), r.port)
+                    self.drop(r)
+            ttl = int(getattr(cfg, "repl_backlog_ttl", 3600) or 0)
+            if (self.backlog is not None and not self.replicas and ttl
+                    and now - self.no_replicas_since > ttl):
+                self.backlog = None
+                if self.feed in server.propagators:
+                    server.propagators.remove(self.feed)
+                log.info("Replication backlog freed after %d seconds without connected "
+                         "replicas.", ttl)
+
+    # -- introspection -----------------------------------------------------------------
+
+    def replica_lines(self) -> list[str]:
+        now = time.time()
+        lines = []
+        for i, r in enumerate(self.replicas):
+            lag = int(now - r.ack_time) if r.state == ONLINE else 0
+            lines.append(f"slave{i}:ip={r.ip()},port={r.port},state={r.state},"
+                         f"offset={r.ack_offset},lag={lag}")
+        return lines
+
+
+def enough_good_replicas(server: Server) -> bool:
+    """checkGoodReplicasStatus: False when ``min-replicas-to-write`` asks for more replicas
+    with a recent ACK than this primary has (writes then answer NOREPLICAS)."""
+    cfg = server.config
+    need = int(cfg.min_replicas_to_write)
+    if not need or not int(cfg.min_replicas_max_lag) or "master_link" in server.extensions:
+        return True
+    prim = server.extensions.get("primary")
+    return prim is not None and prim.good_replicas() >= need
+
+
+def primary(server: Server) -> Primary:
+    """The server's Primary, made on first use (the first SYNC/PSYNC)."""
+    p = server.extensions.get("primary")
+    if p is None:
+        p = server.extensions["primary"] = Primary(server)
+        server.close_hooks.append(p.forget)
+    return p

@@ -1,0 +1,287 @@
+"""aki as a replication primary: a real redis-server replicates from it (full sync, the
+command stream, partial resync after a dropped link, WAIT), and the raw stream a SYNC
+client reads is the one real Redis sends for the same commands."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from tests.conftest import RawClient, encode_command, start_aki, start_redis
+
+
+def _until(cond, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _dump_db(c: redis.Redis) -> dict:
+    """Every key of the selected db as (type, content) for a type-wise comparison."""
+    out = {}
+    for k in c.keys("*"):
+        t = c.type(k)
+        if t == b"string":
+            v = c.get(k)
+        elif t == b"list":
+            v = c.lrange(k, 0, -1)
+        elif t == b"hash":
+            v = sorted(c.hgetall(k).items())
+        elif t == b"set":
+            v = sorted(c.smembers(k))
+        elif t == b"zset":
+            v = c.zrange(k, 0, -1, withscores=True)
+        elif t == b"stream":
+            v = c.xrange(k)
+        else:
+            v = None
+        ttl = c.pttl(k)
+        out[k] = (t, v, ttl > 0)
+    return out
+
+
+def _dump_all(port: int, dbs=(0, 3, 7)) -> dict:
+    return {db: _dump_db(redis.Redis(port=port, db=db)) for db in dbs}
+
+
+def _in_sync(primary: redis.Redis, replica: redis.Redis) -> bool:
+    off = primary.info("replication")["master_repl_offset"]
+    rinfo = replica.info("replication")
+    return rinfo.get("master_link_status") == "up" and rinfo.get("slave_repl_offset") == off
+
+
+def _fill(port: int, tag: str) -> None:
+    c0 = redis.Redis(port=port, db=0)
+    c3 = redis.Redis(port=port, db=3)
+    c0.set(f"s:{tag}", "v" * 100)
+    c0.set(f"n:{tag}", 12345)
+    c0.set(f"ttl:{tag}", "x", ex=1000)
+    c0.rpush(f"l:{tag}", *[f"e{i}" for i in range(300)])
+    c0.hset(f"h:{tag}", mapping={f"f{i}": i for i in range(200)})
+    c0.hset(f"hs:{tag}", mapping={"a": 1, "b": 2})
+    c0.sadd(f"si:{tag}", *range(50))
+    c0.sadd(f"ss:{tag}", *[f"m{i}" for i in range(300)])
+    c0.zadd(f"z:{tag}", {f"m{i}": i / 3 for i in range(200)})
+    c0.zadd(f"zs:{tag}", {"a": 1.5, "b": -2})
+    c0.xadd(f"x:{tag}", {"f": "v"})
+    c3.set(f"db3:{tag}", "three")
+    c3.lpush(f"db3l:{tag}", "a", "b")
+
+
+@pytest.fixture
+def primary_and_replica(tmp_path):
+    aki = start_aki(tmp_path)
+    replica = None
+    try:
+        _fill(aki.port, "before")
+        redis.Redis(port=aki.port).function_load(
+            "#!lua name=replib\nredis.register_function('f1', function() return 1 end)")
+        replica = start_redis(None, "--replicaof", "127.0.0.1", str(aki.port))
+        yield aki, replica
+    finally:
+        if replica is not None:
+            replica.stop()
+        aki.stop()
+
+
+def test_redis_replica_full_sync_and_stream(primary_and_replica):
+    aki, replica = primary_and_replica
+    p = aki.client()
+    rep = replica.client()
+    _until(lambda: _in_sync(p, rep), what="the full sync")
+    assert _dump_all(replica.port) == _dump_all(aki.port)
+    assert rep.function_list()[0][1] == b"replib"
+
+    # the stream: plain writes, other dbs, expiries, a transaction, a script, deletes
+    _fill(aki.port, "after")
+    p.expire("s:after", 500)
+    p.pexpire("n:after", 1)  # expires on the primary, the DEL reaches the replica
+    with p.pipeline(transaction=True) as tx:
+        tx.incr("counter").lpush("l:after", "tx").hincrby("h:after", "f1", 5).execute()
+    p.eval("redis.call('set', KEYS[1], 'a'); redis.call('append', KEYS[1], 'b')", 1, "scripted")
+    p.fcall("f1", 0)
+    redis.Redis(port=aki.port, db=7).set("db7", "seven")
+    p.delete("z:before", "ss:before")
+    time.sleep(0.05)
+    p.get("n:after")  # lazy expiry: propagated as DEL
+    _until(lambda: _in_sync(p, rep), what="the stream")
+    assert _dump_all(replica.port) == _dump_all(aki.port)
+    assert rep.get("scripted") == b"ab"
+    assert rep.exists("n:after") == 0
+    assert 0 < rep.ttl("s:after") <= 500
+
+    info = p.info("replication")
+    assert info["connected_slaves"] == 1
+    assert info["slave0"]["state"] == "online"
+    assert info["repl_backlog_active"] == 1
+    role = p.execute_command("ROLE")
+    assert role[0] == b"master" and role[1] == info["master_repl_offset"]
+    assert [r[1] for r in role[2]] == [str(replica.port).encode()]
+    assert p.info("stats")["sync_full"] == 1
+    clients = p.client_list(_type="replica")
+    assert len(clients) == 1 and clients[0]["flags"] == "S"
+    assert p.info("clients")["connected_clients"] == 1  # replicas are not counted, as in Redis
+
+
+def test_partial_resync_after_the_link_drops(primary_and_replica):
+    aki, replica = primary_and_replica
+    p = aki.client()
+    rep = replica.client()
+    _until(lambda: _in_sync(p, rep), what="the full sync")
+    assert p.client_kill_filter(_type="replica") == 1
+    p.set("while-down", "1")
+    p.rpush("l:before", "more")
+    _until(lambda: _in_sync(p, rep), what="the partial resync")
+    stats = p.info("stats")
+    assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 1
+    assert rep.get("while-down") == b"1"
+    assert _dump_all(replica.port) == _dump_all(aki.port)
+
+
+def test_wait_counts_acknowledging_replicas(primary_and_replica):
+    aki, replica = primary_and_replica
+    p = aki.client()
+    rep = replica.client()
+    _until(lambda: _in_sync(p, rep), what="the full sync")
+    p.set("k", "v")
+    assert p.execute_command("WAIT", 1, 5000) == 1
+    start = time.time()
+    assert p.execute_command("WAIT", 2, 300) == 1  # only one replica: the timeout answers 1
+    assert time.time() - start >= 0.25
+    _until(lambda: p.info("replication")["slave0"]["offset"]
+           == p.info("replication")["master_repl_offset"], what="the replica's ACK")
+
+
+def _read_rdb(c: RawClient, psync: bool) -> bytes:
+    if psync:
+        line = c._line()
+        assert line.startswith(b"+FULLRESYNC ")
+    while True:
+        line = c._line()
+        if line:  # newlines are keepalives while the RDB is made
+            break
+    assert line.startswith(b"$")
+    n = int(line[1:])
+    while len(c.buf) < n:
+        c._fill()
+    rdb, c.buf = c.buf[:n], c.buf[n:]
+    return rdb
+
+
+def _read_stream(c: RawClient, n: int) -> list[list[bytes]]:
+    cmds = []
+    for _ in range(n):
+        reply = c.read_reply()
+        parts = reply.split(b"\r\n")
+        cmds.append([parts[i] for i in range(2, len(parts) - 1, 2)])
+    return cmds
+
+
+# Commands whose propagation is deterministic (no timestamps), and what each should put
+# into the stream: the same on both servers
+STREAM_SCRIPT = [
+    ("SET", "a", "1"),
+    ("INCR", "a"),
+    ("GET", "a"),  # a read: nothing in the stream
+    ("SELECT", "2"),
+    ("RPUSH", "l", "x", "y"),
+    ("LPOP", "l"),
+    ("MULTI",), ("SET", "b", "2"), ("DEL", "a", "b"), ("EXEC",),
+    ("EVAL", "redis.call('set', 'c', '1'); redis.call('incr', 'c')", "0"),
+    ("SELECT", "0"),
+    ("DEL", "nothing"),  # deletes nothing: not propagated
+    ("FLUSHALL",),
+]
+
+
+def test_sync_stream_matches_redis(redis_server, tmp_path):
+    aki = start_aki(tmp_path)
+    try:
+        streams = []
+        for port in (aki.port, redis_server.port):
+            ctl = RawClient(port)
+            ctl.cmd("FLUSHALL")
+            ctl.cmd("CONFIG", "SET", "repl-ping-replica-period", "3600")
+            repl = RawClient(port)
+            repl.send(b"SYNC\r\n")
+            rdb = _read_rdb(repl, psync=False)
+            assert rdb.startswith(b"REDIS00") and len(rdb) > 9
+            for cmd in STREAM_SCRIPT:
+                ctl.cmd(*cmd)
+            # SELECT 0, SET, INCR, SELECT 2, RPUSH, LPOP, MULTI, SET, DEL, EXEC,
+            # MULTI, SET, INCR, EXEC, SELECT 0, FLUSHALL
+            streams.append(_read_stream(repl, 16))
+            ctl.close()
+            repl.close()
+        assert streams[0] == streams[1], f"aki {streams[0]} != redis {streams[1]}"
+        assert streams[0][0] == [b"SELECT", b"0"]
+    finally:
+        aki.stop()
+
+
+def test_psync_full_then_continue_and_pings(tmp_path):
+    aki = start_aki(tmp_path)
+    try:
+        ctl = aki.client()
+        ctl.set("k", "v")
+        repl = RawClient(aki.port)
+        repl.send(encode_command("REPLCONF", "capa", "psync2"))
+        assert repl.read_reply() == b"+OK\r\n"
+        repl.send(encode_command("PSYNC", "?", "-1"))
+        head = repl._line()
+        _, replid, offset = head.split()
+        repl.buf = head + b"\r\n" + repl.buf
+        _read_rdb(repl, psync=True)
+        ctl.set("k2", "v2")
+        got = _read_stream(repl, 2)
+        assert got == [[b"SELECT", b"0"], [b"SET", b"k2", b"v2"]]
+        consumed = len(encode_command("SELECT", "0") + encode_command("SET", "k2", "v2"))
+        repl.close()
+        # continue where it stopped: the backlog holds what was written meanwhile
+        ctl.set("k3", "v3")
+        again = RawClient(aki.port)
+        again.cmd("REPLCONF", "capa", "psync2")
+        again.send(encode_command("PSYNC", replid.decode(), int(offset) + consumed + 1))
+        assert again._line() == b"+CONTINUE " + replid
+        assert _read_stream(again, 1) == [[b"SET", b"k3", b"v3"]]
+        # a PING into the stream every repl-ping-replica-period seconds
+        ctl.config_set("repl-ping-replica-period", 1)
+        assert _read_stream(again, 1) == [[b"PING"]]
+        # an unknown replication id: full resync
+        third = RawClient(aki.port)
+        third.send(encode_command("PSYNC", "0" * 40, "1"))
+        assert third._line().startswith(b"+FULLRESYNC " + replid)
+        stats = ctl.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"], stats["sync_partial_err"]) == (2, 1, 1)
+        third.close()
+        again.close()
+    finally:
+        aki.stop()
+
+
+def test_replication_command_errors(pair):
+    pair.same("PSYNC", "abc", "notanumber")
+    pair.same("REPLCONF", "listening-port")
+    pair.same("REPLCONF", "nosuchoption", "1")
+    pair.same("REPLCONF", "listening-port", "x")
+    pair.same("REPLCONF", "listening-port", "6380", "capa", "eof", "capa", "whatever")
+    pair.same("REPLCONF", "ip-address", "x" * 255)
+    pair.same("REPLCONF", "ip-address", "x" * 256)
+    pair.same("REPLCONF", "rdb-filter-only", "nope")
+    pair.same("REPLCONF", "rdb-only", "2")
+    pair.same("REPLCONF", "rdb-only", "x")
+    pair.same("REPLCONF", "rdb-only", "1", "rdb-filter-only", "functions")
+    pair.same("SYNC", "extra")
+    # REPLCONF ACK from a client that is no replica answers nothing at all
+    for c in (pair.a, pair.r):
+        c.send(encode_command("REPLCONF", "ACK", "10") + encode_command("PING"))
+        assert c.read_reply() == b"+PONG\r\n"
+    pair.same("MULTI")
+    pair.same("SYNC")
+    pair.same("DISCARD")

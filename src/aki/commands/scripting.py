@@ -44,7 +44,7 @@ from typing import Any
 from aki import errors
 from aki.commands.common import to_int
 from aki.commands.connection import help_reply
-from aki.core.dispatch import _count_error, call, rewrite
+from aki.core.dispatch import READONLY_REPLICA, _count_error, call, rewrite
 from aki.core.registry import COMMANDS, Command, command, table_entry
 from aki.core.session import Client
 from aki.errors import RedisError
@@ -161,6 +161,9 @@ class _Run:
         if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
             _reject(server, cmd, M.CALL_WRITE_IN_READONLY)
         if cmd.is_write:
+            if not self.dirty and "read_only_replica" in server.extensions \
+                    and self.caller.kind not in ("master", "aof"):
+                _reject(server, cmd, READONLY_REPLICA)  # a read-only replica, before any write
             if not self.dirty and not enough_good_replicas(server):
                 _reject(server, cmd, M.RUN_NOREPLICAS)  # scriptVerifyWriteCommandAllow
             self.dirty = True

@@ -37,6 +37,8 @@ _perf = time.perf_counter
 # Commands a RESP2 client may send while subscribed.
 _PUBSUB_ALLOWED = {b"ping", b"subscribe", b"ssubscribe", b"unsubscribe", b"sunsubscribe",
                    b"psubscribe", b"punsubscribe", b"quit", b"reset"}
+# A write refused by a read-only replica (processCommand's shared.roslaveerr).
+READONLY_REPLICA = "READONLY You can't write against a read only replica."
 # Commands that run immediately even inside MULTI.
 _MULTI_IMMEDIATE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 
@@ -112,6 +114,9 @@ def execute(client: Client, argv: list[bytes]) -> object:
                         if usec >= server.slow_at:
                             _slow(server, client, cmd, argv, usec)
                         return reply
+                if "read_only_replica" in server.extensions and \
+                        server.extensions["read_only_replica"](client, cmd, argv):
+                    return _reject(client, cmd, ErrorReply(READONLY_REPLICA))
                 return call(client, cmd, argv)
     server = client.server
     cmd = resolve(client, argv, count=True)
@@ -136,6 +141,10 @@ def execute(client: Client, argv: list[bytes]) -> object:
         rejected = guard(client, cmd, argv)
         if rejected is not None:
             return _reject(client, cmd, rejected)
+    # present only while this server is a read-only replica (replication/replica.py)
+    refuse = server.extensions.get("read_only_replica")
+    if refuse is not None and refuse(client, cmd, argv):
+        return _reject(client, cmd, ErrorReply(READONLY_REPLICA))
     if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):
         top = cmd.parent.name if cmd.parent else cmd.name
         if top.encode() not in _PUBSUB_ALLOWED:

@@ -370,6 +370,18 @@ class Config:
             if any(int(p) < -2000 or int(p) > 2000 for p in parts):
                 raise ConfigError("Invalid oom-score-adj-values")
             return " ".join(parts)
+        if name == "replicaof":  # setConfigReplicaOfOption; the link starts at start-up
+            parts = text.split()
+            if not parts:
+                return ""
+            if len(parts) != 2:
+                raise ConfigError("wrong number of arguments")
+            if parts[0].lower() == "no" and parts[1].lower() == "one":
+                return ""
+            port = _parse_int_strict(parts[1])
+            if port is None or not 0 <= port <= 65535:
+                raise ConfigError("Invalid master port")
+            return f"{parts[0]} {port}"
         if name == "dir":
             return text
         if name == "bind":

@@ -5,7 +5,7 @@ import importlib
 FAMILIES = [
     "connection", "server", "keys", "strings", "bitmaps", "lists", "hashes", "sets", "zsets",
     "transactions", "pubsub", "scripting", "streams", "hll", "geo", "acl", "replication",
-    "sort", "dump", "cluster", "modules", "introspection", "tracking",
+    "sort", "dump", "cluster", "modules", "introspection", "tracking", "replicaof",
 ]
 
 

@@ -1,0 +1,914 @@
+"""aki as a replica: the link to a Redis (or aki) primary, as Redis 7.0's replication.c.
+
+``REPLICAOF host port`` makes a ``MasterLink`` (``server.extensions["master_link"]``)
+whose asyncio task connects, runs the handshake (PING, AUTH, REPLCONF listening-port,
+REPLCONF capa eof capa psync2, PSYNC), takes either ``+CONTINUE`` (the stream goes on
+from our offset) or ``+FULLRESYNC`` and an RDB (``$<len>`` or the diskless ``$EOF:<mark>``
+form), replaces the dataset with it, and then applies the command stream: every command
+goes through ``dispatch.execute()`` as a client of kind ``master`` whose replies are
+dropped, so commits, the AOF, keyspace events, WATCH, tracking and blocked clients
+react as they do to any write. A dropped link is retried with ``PSYNC <replid>
+<offset+1>`` of what was applied; ``REPLICAOF NO ONE`` stops the link and shifts the
+replication id (replid2 = the master's id, valid up to our offset + 1).
+
+Invariants (what a crash, or a failure, can and cannot leave behind):
+
+* A full sync is loaded in ONE SQLite transaction: flush every database and the
+  function libraries, bulk-load the RDB, COMMIT. A crash, a corrupt payload or a
+  failed COMMIT anywhere in it leaves the previous dataset exactly as it was (the
+  link is then retried). The payload first goes whole to ``temp-<time>.<pid>.rdb``
+  in ``dir`` (removed after the load, loaded or not); the file of the dataset is
+  only ever touched by that one transaction.
+* Stream commands are applied in order, one at a time, inside the ordinary batches;
+  the offset (``server.master_repl_offset``) advances by a command's bytes only after
+  it ran, and a MULTI ... EXEC moves it once, at the EXEC. If a batch that holds
+  applied master commands is rolled back (a handler crashed, COMMIT failed), the
+  offset no longer describes the data: the link is dropped and the cached master
+  forgotten, so the next sync is a full one.
+* With ``appendonly yes`` the log is switched off (marked stale) before a full-sync
+  load and written anew from the database after it, as Redis's stopAppendOnly /
+  restartAOFAfterSYNC: a crash between the two makes the next start write a fresh log
+  rather than trust one that describes the old dataset.
+* Nothing of the link is persisted: after a restart, a replica asks the master to
+  continue from its own (new) replication id, which the master refuses, so it syncs
+  in full.
+
+The interface other modules use (INFO replication, ROLE, REPLCONF GETACK, the primary
+side): ``MasterLink.info_lines()``, ``MasterLink.role_reply()``, ``MasterLink.send_ack()``,
+and ``server.extensions["master_link"]`` existing exactly while this server is a replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aki.core.blocking import Suspend
+from aki.core.dispatch import execute
+from aki.core.registry import COMMANDS, Command
+from aki.core.session import Client
+from aki.resp.types import ErrorReply
+
+if TYPE_CHECKING:
+    from aki.core.state import Server
+
+log = logging.getLogger("aki.replication")
+
+UNBLOCKED_REPLICA = ("UNBLOCKED force unblock from blocking operation, "
+                     "instance state changed (master -> replica?)")
+
+# ROLE's names of the link states (roleCommand)
+CONNECT, CONNECTING, HANDSHAKE, SYNC, CONNECTED = (
+    "connect", "connecting", "handshake", "sync", "connected")
+
+_CHUNK = 256 * 1024
+_EOF_MARK_LEN = 40  # CONFIG_RUN_ID_SIZE
+_APPLY_SLICE = 2000  # stream commands applied before the loop gets a turn
+
+
+class LinkError(Exception):
+    """The link cannot go on (logged, then retried as Redis's replicationCron does)."""
+
+
+class MasterLink:
+    """This server's link to its master: what Redis keeps in server.master*, repl_*.
+
+    ``info_lines()`` and ``role_reply()`` are the interface for INFO replication and
+    ROLE; ``send_ack()`` answers the master's REPLCONF GETACK."""
+
+    def __init__(self, server: Server, host: str, port: int,
+                 cached: tuple[str, int] | None) -> None:
+        self.server = server
+        self.host = host
+        self.port = port
+        self.state = CONNECT
+        # the master's replication id and the offset applied from it; None: no history
+        # the master could continue (PSYNC ? -1)
+        self.cached = cached
+        self.master_replid = cached[0] if cached else ""
+        self.reploff = cached[1] if cached else 0
+        self.read_reploff = self.reploff
+        self.client: Client | None = None  # the master client while connected
+        self.client_db = 0  # its SELECTed database, kept across a partial resync
+        self.last_io = 0.0
+        self.down_since = 0.0  # 0: never connected since REPLICAOF (Redis prints -1)
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_lastio = 0.0
+        self.stopped = False
+        self.task: asyncio.Task | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader: asyncio.StreamReader | None = None
+        self.buf = bytearray()
+        self.pending = 0  # bytes of a MULTI ... not yet counted (at the EXEC)
+        self.pending_data = bytearray()  # those bytes, for sub-replicas
+        self.applied_in_batch = False
+        self.load_rdb_hook = None  # tests may replace the loader
+
+    # -- interface: INFO replication, ROLE, GETACK -----------------------------------
+
+    def info_lines(self) -> list[str]:
+        """INFO replication from '# Replication' up to, not including, connected_slaves."""
+        now = time.time()
+        cfg = self.server.config
+        connected = self.state == CONNECTED and self.client is not None
+        lines = [
+            "# Replication",
+            "role:slave",
+            f"master_host:{self.host}",
+            f"master_port:{self.port}",
+            f"master_link_status:{'up' if connected else 'down'}",
+            f"master_last_io_seconds_ago:{int(now - self.last_io) if connected else -1}",
+            f"master_sync_in_progress:{int(self.state == SYNC)}",
+            f"slave_read_repl_offset:{self.read_reploff if self.cached or connected else 1}",
+            f"slave_repl_offset:{self.reploff if self.cached or connected else 1}",
+        ]
+        if self.state == SYNC:
+            size = max(self.transfer_size, 0) if self.transfer_size != -1 else -1
+            perc = (self.transfer_read / size * 100) if size and size > 0 else 0.0
+            lines += [
+                f"master_sync_total_bytes:{size}",
+                f"master_sync_read_bytes:{self.transfer_read}",
+                f"master_sync_left_bytes:{size - self.transfer_read}",
+                f"master_sync_perc:{perc:.2f}",
+                f"master_sync_last_io_seconds_ago:{int(now - self.transfer_lastio)}",
+            ]
+        if not connected:
+            down = int(now - self.down_since) if self.down_since else -1
+            lines.append(f"master_link_down_since_seconds:{down}")
+        lines += [
+            f"slave_priority:{cfg.replica_priority}",
+            f"slave_read_only:{int(bool(cfg.replica_read_only))}",
+            f"replica_announced:{int(bool(cfg.replica_announced))}",
+        ]
+        return lines
+
+    def role_reply(self) -> list:
+        """ROLE: ["slave", host, port, state, applied offset or -1]."""
+        return [b"slave", self.host.encode(), self.port, self.state.encode(),
+                self.reploff if self.state == CONNECTED and self.client is not None else -1]
+
+    def send_ack(self) -> None:
+        """REPLCONF ACK <applied offset> (replicationSendAck): each second and on GETACK."""
+        w = self.writer
+        if w is not None and self.state == CONNECTED and not w.is_closing():
+            off = b"%d" % self.reploff
+            w.write(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%s\r\n" % (len(off), off))
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        app = self.server.extensions["app"]
+        self.task = app.loop.create_task(self._run())
+        app.tasks.append(self.task)
+        app.committer.after_commit.append(self._after_commit)
+
+    def stop(self) -> None:
+        """REPLICAOF NO ONE / another master: close the link, end the task."""
+        self.stopped = True
+        app = self.server.extensions.get("app")
+        if app is not None:
+            if self._after_commit in app.committer.after_commit:
+                app.committer.after_commit.remove(self._after_commit)
+            if self.task is not None and self.task in app.tasks:
+                app.tasks.remove(self.task)
+        self._close()
+        if self.task is not None:
+            self.task.cancel()
+
+    def cached_master(self) -> tuple[str, int] | None:
+        """What a PSYNC to another master could continue from (the cached master)."""
+        if self.state == CONNECTED and self.client is not None:
+            return (self.master_replid, self.reploff)
+        return self.cached
+
+    async def _run(self) -> None:
+        """Connect, sync, stream; on any failure retry after a second (replicationCron);
+        a link lost while streaming is retried at once (replicationHandleMasterDisconnection)."""
+        log.info("Connecting to MASTER %s:%d", self.host, self.port)
+        while not self.stopped:
+            was_connected = False
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except (TimeoutError, OSError, LinkError, asyncio.IncompleteReadError) as exc:
+                if str(exc):
+                    log.warning("%s", exc)
+            except Exception:
+                log.exception("replication link failed")
+            finally:
+                was_connected = self.client is not None
+                self._link_lost()
+            if self.stopped:
+                return
+            if was_connected:
+                log.info("Reconnecting to MASTER %s:%d", self.host, self.port)
+            else:
+                await asyncio.sleep(1.0)
+
+    def _close(self) -> None:
+        w = self.writer
+        self.writer = None
+        self.reader = None
+        if w is not None:
+            try:
+                w.close()
+            except (OSError, RuntimeError):
+                pass
+
+    def _link_lost(self) -> None:
+        """replicationHandleMasterDisconnection: cache the master, link down from now."""
+        client = self.client
+        if client is not None:
+            self.client_db = client.db
+            self.server.clients.pop(client.id, None)
+            client.closed = True
+            self.client = None
+            self.cached = (self.master_replid, self.reploff)
+            self.down_since = time.time()
+            self.state = CONNECT
+        elif self.state != CONNECT:
+            self.state = CONNECT
+        self.buf.clear()
+        self.pending = 0
+        self.pending_data.clear()
+        self._close()
+
+    # -- the session -----------------------------------------------------------------
+
+    async def _session(self) -> None:
+        """One connection: handshake, maybe a full sync, then the stream until it ends."""
+        server = self.server
+        cfg = server.config
+        timeout = max(1, int(cfg.repl_timeout))
+        self.state = CONNECTING
+        self.transfer_lastio = time.time()
+        log.info("MASTER <-> REPLICA sync started")
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), timeout)
+        except TimeoutError:
+            raise LinkError("Timeout connecting to the MASTER...") from None
+        except OSError as exc:
+            raise LinkError(f"Unable to connect to MASTER: {exc.strerror or exc}") from None
+        self.reader, self.writer = reader, writer
+        self.state = HANDSHAKE
+        log.info("Non blocking connect for SYNC fired the event.")
+
+        reply = await self._command([b"PING"], timeout)
+        if not (reply.startswith(b"+") or reply.startswith(b"-NOAUTH")
+                or reply.startswith(b"-NOPERM")
+                or reply.startswith(b"-ERR operation not permitted")):
+            raise LinkError(f"Error reply to PING from master: '{_text(reply)}'")
+        log.info("Master replied to PING, replication can continue...")
+
+        if cfg.masterauth:
+            args = [b"AUTH"]
+            if cfg.masteruser:
+                args.append(cfg.masteruser.encode())
+            args.append(cfg.masterauth.encode())
+            reply = await self._command(args, timeout)
+            if reply.startswith(b"-"):
+                raise LinkError(f"Unable to AUTH to MASTER: {_text(reply)}")
+        port = cfg.replica_announce_port or cfg.port
+        reply = await self._command([b"REPLCONF", b"listening-port", b"%d" % port], timeout)
+        if reply.startswith(b"-"):
+            log.info("(Non critical) Master does not understand REPLCONF listening-port: %s",
+                     _text(reply))
+        if cfg.replica_announce_ip:
+            reply = await self._command(
+                [b"REPLCONF", b"ip-address", cfg.replica_announce_ip.encode()], timeout)
+            if reply.startswith(b"-"):
+                log.info("(Non critical) Master does not understand REPLCONF ip-address: %s",
+                         _text(reply))
+        reply = await self._command([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout)
+        if reply.startswith(b"-"):
+            log.info("(Non critical) Master does not understand REPLCONF capa: %s", _text(reply))
+
+        full = await self._psync(timeout)
+        if full:
+            await self._full_sync(timeout, full)
+        await self._stream(timeout)
+
+    async def _psync(self, timeout: int) -> tuple[str, int] | None:
+        """slaveTryPartialResynchronization: None when the master continues our history,
+        else (replid, offset) of the full sync it starts (("", -1) after a plain SYNC)."""
+        if self.cached is not None:
+            replid, off = self.cached[0], self.cached[1] + 1
+            log.info("Trying a partial resynchronization (request %s:%d).", replid, off)
+            args = [b"PSYNC", replid.encode(), b"%d" % off]
+        else:
+            log.info("Partial resynchronization not possible (no cached master)")
+            args = [b"PSYNC", b"?", b"-1"]
+        self._send(args)
+        while True:
+            reply = await self._line(timeout)
+            if reply:  # empty lines: the master keeps the link alive before replying
+                break
+        if reply.startswith(b"+FULLRESYNC"):
+            parts = reply.split(b" ")
+            self.cached = None  # replicationDiscardCachedMaster
+            if len(parts) < 3 or len(parts[1]) != 40:
+                log.warning("Master replied with wrong +FULLRESYNC syntax.")
+                return ("0" * 40, -1)
+            replid = parts[1].decode("latin-1")
+            try:
+                offset = int(parts[2])
+            except ValueError:
+                offset = -1
+            log.info("Full resync from master: %s:%d", replid, offset)
+            return (replid, offset)
+        if reply.startswith(b"+CONTINUE"):
+            log.info("Successful partial resynchronization with master.")
+            assert self.cached is not None
+            new = reply[10:].strip().decode("latin-1")
+            server = self.server
+            if len(new) == 40 and new != self.cached[0]:
+                log.warning("Master replication ID changed to %s", new)
+                server.replid2 = self.cached[0]
+                server.second_repl_offset = server.master_repl_offset + 1
+                server.replid = new
+                self.cached = (new, self.cached[1])
+                _disconnect_replicas(server)
+            self.master_replid = self.cached[0]
+            self.reploff = self.read_reploff = self.cached[1]
+            self._attach_client(self.client_db)
+            log.info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+            return None
+        if reply.startswith(b"-NOMASTERLINK") or reply.startswith(b"-LOADING"):
+            raise LinkError("Master is currently unable to PSYNC but should be in the "
+                            f"future: {_text(reply)}")
+        if not reply.startswith(b"-ERR"):
+            log.warning("Unexpected reply to PSYNC from master: %s", _text(reply))
+        else:
+            log.info("Master does not support PSYNC or is in error state (reply: %s)",
+                     _text(reply))
+        self.cached = None
+        log.info("Retrying with SYNC...")
+        self._send_raw(b"SYNC\r\n")
+        return ("0" * 40, -1)
+
+    async def _full_sync(self, timeout: int, master: tuple[str, int]) -> None:
+        """Receive the RDB into a temp file in ``dir``, then load it (readSyncBulkPayload)."""
+        self.state = SYNC
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_lastio = time.time()
+        while True:
+            line = await self._line(timeout, "Timeout receiving bulk data from MASTER... If the "
+                                    "problem persists try to set the 'repl-timeout' parameter "
+                                    "in redis.conf to a larger value.")
+            self.transfer_lastio = time.time()
+            if line:
+                break  # an empty line is the master's keepalive while it prepares the RDB
+        if line.startswith(b"-"):
+            raise LinkError(f"MASTER aborted replication with an error: {_text(line[1:])}")
+        if not line.startswith(b"$"):
+            raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we received "
+                            f"'{_text(line)}'), are you sure the host and port are right?")
+        mark = None
+        if line[1:5] == b"EOF:" and len(line) - 5 >= _EOF_MARK_LEN:
+            mark = bytes(line[5:5 + _EOF_MARK_LEN])
+            self.transfer_size = 0
+            log.info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk")
+        else:
+            try:
+                self.transfer_size = int(line[1:])
+            except ValueError:
+                raise LinkError(f"Bad bulk length from MASTER: '{_text(line)}'") from None
+            log.info("MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
+                     self.transfer_size)
+        cfg = self.server.config
+        tmp = Path(cfg.dir) / f"temp-{int(time.time())}.{os.getpid()}.rdb"
+        try:
+            with open(tmp, "wb") as f:
+                if mark is None:
+                    await self._receive_counted(f, self.transfer_size, timeout)
+                else:
+                    await self._receive_marked(f, mark, timeout)
+                f.flush()
+            log.info("MASTER <-> REPLICA sync: Flushing old data")
+            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+            load = self.load_rdb_hook or load_full_sync
+            db = load(self.server, tmp)
+        finally:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
+        # the dataset is the master's: take its replication id and offset, new history
+        server = self.server
+        self.master_replid, self.reploff = master
+        self.read_reploff = self.reploff
+        server.replid = master[0]
+        server.master_repl_offset = master[1]
+        server.replid2 = "0" * 40
+        server.second_repl_offset = -1
+        self._attach_client(db)
+        log.info("MASTER <-> REPLICA sync: Finished with success")
+        if mark is not None:
+            self.send_ack()  # a diskless master starts the stream on the first ACK
+
+    async def _receive_counted(self, f: Any, size: int, timeout: int) -> None:
+        left = size
+        while left > 0:
+            if not self.buf:
+                await self._fill(timeout, _BULK_TIMEOUT)
+            n = min(left, len(self.buf))
+            f.write(self.buf[:n])
+            del self.buf[:n]
+            left -= n
+            self.transfer_read += n
+            self.transfer_lastio = time.time()
+
+    async def _receive_marked(self, f: Any, mark: bytes, timeout: int) -> None:
+        """Diskless form: the payload ends with the 40-byte mark the header announced."""
+        held = bytearray()  # the tail that may be the start of the mark
+        while True:
+            if not self.buf:
+                await self._fill(timeout, _BULK_TIMEOUT)
+            held += self.buf
+            self.transfer_read += len(self.buf)
+            self.buf.clear()
+            self.transfer_lastio = time.time()
+            i = held.find(mark)
+            if i >= 0:
+                f.write(held[:i])
+                self.buf[:0] = held[i + _EOF_MARK_LEN:]
+                self.transfer_read -= len(held) - i - _EOF_MARK_LEN
+                return
+            keep = len(held) - (_EOF_MARK_LEN - 1)
+            if keep > 0:
+                f.write(held[:keep])
+                del held[:keep]
+
+    def _attach_client(self, db: int) -> None:
+        """replicationCreateMasterClient / ResurrectCachedMaster: the link is up."""
+        server = self.server
+        c = Client(server, addr=f"{self.host}:{self.port}", kind="master")
+        c.authenticated = True
+        c.db = db
+        c.close_connection = self._kill  # type: ignore[attr-defined]  # CLIENT KILL
+        if self.writer is not None:
+            sock = self.writer.get_extra_info("sockname")
+            if sock:
+                c.laddr = f"{sock[0]}:{sock[1]}"
+            raw = self.writer.get_extra_info("socket")
+            if raw is not None:
+                c.fd = raw.fileno()
+        server.clients[c.id] = c
+        self.client = c
+        self.cached = None
+        self.state = CONNECTED
+        self.down_since = 0.0
+        self.last_io = time.time()
+        self.read_reploff = self.reploff + len(self.buf)  # stream bytes already read
+        server.master_repl_offset = self.reploff
+
+    def _kill(self) -> None:
+        """CLIENT KILL of the master client: drop the link (it is retried, with PSYNC)."""
+        w = self.writer
+        if w is not None:
+            w.close()
+
+    # -- the command stream ----------------------------------------------------------
+
+    async def _stream(self, timeout: int) -> None:
+        """Apply the master's commands until the link ends."""
+        ack = asyncio.get_running_loop().create_task(self._ack_every_second())
+        try:
+            while not self.stopped:
+                if self.buf and self._apply_buffer():
+                    await asyncio.sleep(0)  # a slice applied: let the loop commit and serve
+                    continue
+                await self._fill(timeout, "MASTER timeout: no data nor PING received...")
+                if self.client is not None:
+                    self.client.last_interaction = self.last_io = time.time()
+        finally:
+            ack.cancel()
+
+    async def _ack_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.send_ack()
+
+    def _apply_buffer(self) -> bool:
+        """Run every whole command in the buffer, advancing the offset; True when a slice's
+        worth ran and more may be waiting (the loop should get a turn first)."""
+        client = self.client
+        if client is None:
+            return False
+        server = self.server
+        ks = server.ks
+        ext = server.extensions
+        buf = self.buf
+        pos = 0
+        applied = 0
+        # the master is obeyed whatever the ACL says (its client has no user in Redis),
+        # and it sees keys expired here but not yet on the master (it sends the DEL)
+        guard = ext.pop("guard", None)
+        # sub-replicas get the master's stream as applied (replicationFeedStreamFromMasterStream),
+        # when the primary side offers it
+        feed = getattr(ext.get("primary"), "feed_from_master", None)
+        lazy = ks.lazy_expire
+        ks.lazy_expire = True
+        try:
+            while applied < _APPLY_SLICE and not self.stopped and self.client is client:
+                parsed = _parse(buf, pos)
+                if parsed is None:
+                    break
+                argv, end = parsed
+                n = end - pos
+                if feed is not None:
+                    self.pending_data += buf[pos:end]
+                pos = end
+                applied += 1
+                if argv:
+                    client.tot_cmds += 1
+                    reply = execute(client, argv)
+                    if type(reply) is Suspend:
+                        reply.cancel()  # nothing waits for the master's replies
+                    self.applied_in_batch = True
+                if client.in_multi:
+                    self.pending += n
+                else:
+                    self.reploff += n + self.pending
+                    self.pending = 0
+                    server.master_repl_offset = self.reploff
+                    if feed is not None:
+                        feed(bytes(self.pending_data))
+                        self.pending_data.clear()
+        finally:
+            ks.lazy_expire = lazy
+            if guard is not None and "guard" not in ext:
+                ext["guard"] = guard
+            del buf[:pos]
+        return applied >= _APPLY_SLICE
+
+    def _after_commit(self, ok: bool) -> None:
+        """A rolled-back batch that held master commands: the offset no longer matches
+        the data, so the next sync must be a full one."""
+        if self.applied_in_batch:
+            self.applied_in_batch = False
+            if not ok and not self.stopped:
+                log.warning("a batch holding commands from the MASTER was rolled back: "
+                            "dropping the link for a full resynchronization")
+                self._link_lost()
+                self.cached = None
+                self._kill()
+
+    # -- I/O -------------------------------------------------------------------------
+
+    def _send_raw(self, data: bytes) -> None:
+        if self.writer is None:
+            raise LinkError("")
+        self.writer.write(data)
+
+    def _send(self, argv: list[bytes]) -> None:
+        self._send_raw(b"*%d\r\n" % len(argv)
+                       + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv))
+
+    async def _command(self, argv: list[bytes], timeout: int) -> bytes:
+        """sendCommand + receiveSynchronousResponse: one line back."""
+        self._send(argv)
+        return await self._line(timeout)
+
+    async def _fill(self, timeout: int, on_timeout: str = "") -> None:
+        reader = self.reader
+        if reader is None:
+            raise LinkError("")
+        try:
+            data = await asyncio.wait_for(reader.read(_CHUNK), timeout)
+        except TimeoutError:
+            raise LinkError(on_timeout or "Master did not respond to command during SYNC "
+                            "handshake") from None
+        if not data:
+            if self.state == CONNECTED:
+                raise LinkError("Connection with master lost.")
+            raise LinkError("Master closed the connection during the handshake")
+        self.buf += data
+        stats = self.server.stats
+        if hasattr(stats, "net_repl_input"):
+            stats.net_repl_input += len(data)
+        else:
+            stats.net_input += len(data)
+        if self.state == CONNECTED:
+            self.read_reploff += len(data)
+
+    async def _line(self, timeout: int, on_timeout: str = "") -> bytes:
+        """One reply line without its line end (an empty bytes: a bare newline)."""
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 1]
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self.buf) > 64 * 1024:
+                raise LinkError("Bad protocol from MASTER: a line over 64 KiB")
+            await self._fill(timeout, on_timeout)
+
+
+_BULK_TIMEOUT = ("Timeout receiving bulk data from MASTER... If the problem persists try to "
+                 "set the 'repl-timeout' parameter in redis.conf to a larger value.")
+
+
+def _text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")
+
+
+def _parse(buf: bytearray, pos: int) -> tuple[list[bytes], int] | None:
+    """One command of the stream at ``pos``: (argv, end), or None if not all arrived.
+    A multibulk as the master sends it; an inline line (or a bare newline) too."""
+    n = len(buf)
+    if pos >= n:
+        return None
+    if buf[pos] != 0x2A:  # '*'
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            return None
+        return bytes(buf[pos:nl]).strip().split(), nl + 1
+    nl = buf.find(b"\r\n", pos)
+    if nl < 0:
+        return None
+    try:
+        count = int(buf[pos + 1:nl])
+    except ValueError:
+        raise LinkError("Protocol error from MASTER: invalid multibulk length") from None
+    p = nl + 2
+    argv: list[bytes] = []
+    for _ in range(count):
+        if p >= n:
+            return None
+        if buf[p] != 0x24:  # '$'
+            raise LinkError(f"Protocol error from MASTER: expected '$', got '{chr(buf[p])}'")
+        nl = buf.find(b"\r\n", p)
+        if nl < 0:
+            return None
+        try:
+            size = int(buf[p + 1:nl])
+        except ValueError:
+            raise LinkError("Protocol error from MASTER: invalid bulk length") from None
+        start = nl + 2
+        end = start + size
+        if end + 2 > n:
+            return None
+        argv.append(bytes(buf[start:end]))
+        p = end + 2
+    return argv, p
+
+
+# -- the full-sync load -----------------------------------------------------------------
+
+
+def load_full_sync(server: Server, path: Path) -> int:
+    """Replace the whole dataset with the RDB at ``path`` in one transaction; returns the
+    master's stream database (aux ``repl-stream-db``, else 0). On any error the previous
+    dataset stays, and the error goes up (the link is retried)."""
+    from aki.rdb import AuxRecord, FunctionRecord, RDBError, RDBReader
+    from aki.storage import bulk
+
+    app = server.extensions.get("app")
+    engine = server.engine
+    if engine.in_tx and app is not None:
+        app.committer.flush()  # the open batch commits on its own, before the swap
+    aof = server.extensions.get("aof")
+    if aof is not None and app is not None:
+        from aki.durability.aof import _turn_off
+
+        _turn_off(app, aof)  # stopAppendOnly: marked stale until written anew below
+    ks = server.ks
+    stream_db = 0
+    loader = None
+    ok = False
+    engine.begin()
+    try:
+        for db in range(engine.databases):
+            ks.flushdb(db)
+        engine.cur.execute(
+            "DELETE FROM meta WHERE name >= 'function:' AND name < 'function;'")
+        # now_ms=0: keys already expired are kept, as a replica keeps them until the
+        # master's DEL arrives (they read as missing meanwhile)
+        loader = bulk.BulkLoader(engine.conn, limits=bulk.Limits.from_config(server.config),
+                                 dbmap=ks.dbmap, now_ms=0, replace=True,
+                                 on_warning=lambda m: log.warning("%s", m))
+        with open(path, "rb") as f:
+            reader = RDBReader(f, on_warning=lambda m: log.warning("%s", m))
+            for rec in reader.records():
+                if type(rec) is AuxRecord:
+                    if rec.key == b"repl-stream-db":
+                        try:
+                            stream_db = int(rec.value)
+                        except ValueError:
+                            pass
+                    continue
+                if type(rec) is FunctionRecord:
+                    loader.add_function(rec.code)
+                    continue
+                loader.add(*rec)
+        loader.finish()
+        engine.commit()
+        ok = True
+    except (RDBError, bulk.BulkError, OSError) as exc:
+        raise LinkError("Failed trying to load the MASTER synchronization DB from disk: "
+                        f"{exc}") from None
+    finally:
+        if not ok:
+            if loader is not None:
+                loader.abort()
+            engine.rollback()
+        ks.invalidate()
+        if aof is not None and app is not None:
+            _restart_aof(app)
+    log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", loader.loaded, 0)
+    _after_dataset_replaced(server)
+    if not 0 <= stream_db < engine.databases:
+        stream_db = 0
+    return stream_db
+
+
+def _restart_aof(app: Any) -> None:
+    """restartAOFAfterSYNC: a whole new log written from the (new) database."""
+    from aki.durability.aof import AppendOnlyLog, _attach
+
+    aof = AppendOnlyLog(app)
+    try:
+        aof.begin_live()
+    except Exception as exc:  # noqa: BLE001 - logged; the log stays off and stale
+        log.error("Unable to restart the AOF after the SYNC: %s", exc)
+        aof.close()
+        return
+    _attach(app, aof)
+
+
+def _after_dataset_replaced(server: Server) -> None:
+    """What FLUSHALL tells the rest of the server, for a dataset swapped under it:
+    WATCHers of keys that existed are dirty, tracking clients are told to drop all,
+    stored function libraries are loaded into the script runtime."""
+    from aki.core.state import WHOLE_DB
+
+    for hook in server.extensions.get("flush_hooks", []):
+        hook(None)
+    for hook in server.touch_hooks:
+        hook([(0, WHOLE_DB)], None)
+    server.dirty += 1
+    if server.extensions.get("scripting") is not None:
+        from aki.commands.scripting import reload_functions
+
+        reload_functions(server)
+
+
+# -- becoming a replica, becoming a master ------------------------------------------------
+
+
+def _disconnect_replicas(server: Server) -> None:
+    prim = server.extensions.get("primary")
+    if prim is not None:
+        prim.disconnect_replicas()
+
+
+def set_master(server: Server, host: str, port: int) -> None:
+    """replicationSetMaster: follow ``host:port`` from now on (the link runs in the
+    background); the previous link, if any, is closed and its history cached."""
+    ext = server.extensions
+    old: MasterLink | None = ext.get("master_link")
+    if old is not None:
+        cached = old.cached_master()
+        old.stop()
+    else:
+        # replicationCacheMasterUsingMyself: our own history, so a new master that was
+        # our replica (a failover) can continue it
+        cached = (server.replid, server.master_repl_offset)
+    _unblock_all(server)
+    _disconnect_replicas(server)
+    link = MasterLink(server, host, port, cached)
+    if old is not None:
+        link.client_db = old.client_db
+    ext["master_link"] = link
+    ext["read_only_replica"] = _refuses_write if server.config.replica_read_only else None
+    if ext["read_only_replica"] is None:
+        del ext["read_only_replica"]
+    _expire_as_replica(server, True)
+    server.config.replicaof = f"{host} {port}"
+    link.start()
+
+
+def unset_master(server: Server) -> None:
+    """replicationUnsetMaster: stop the link and start a new history of our own."""
+    ext = server.extensions
+    link: MasterLink | None = ext.pop("master_link", None)
+    if link is None:
+        return
+    link.stop()
+    ext.pop("read_only_replica", None)
+    _expire_as_replica(server, False)
+    server.config.replicaof = ""
+    # shiftReplicationId
+    server.replid2 = server.replid
+    server.second_repl_offset = server.master_repl_offset + 1
+    server.replid = os.urandom(20).hex()
+    log.warning("Setting secondary replication ID to %s, valid up to offset: %d. New "
+                "replication ID is %s", server.replid2, server.second_repl_offset,
+                server.replid)
+    _disconnect_replicas(server)
+
+
+def _expire_as_replica(server: Server, replica: bool) -> None:
+    """A replica never deletes expired keys itself: it waits for the master's DEL (they
+    read as missing meanwhile). CLIENT PAUSE saves and restores the same switch."""
+    ext = server.extensions
+    if "expire_before_pause" in ext:
+        ext["expire_before_pause"] = not replica
+    else:
+        server.ks.lazy_expire = not replica
+
+
+def read_only_changed(server: Server, on: object) -> None:
+    """CONFIG SET replica-read-only: takes effect at once while a replica."""
+    ext = server.extensions
+    if ext.get("master_link") is not None and on:
+        ext["read_only_replica"] = _refuses_write
+    else:
+        ext.pop("read_only_replica", None)
+
+
+def _unblock_all(server: Server) -> None:
+    """disconnectAllBlockedClients: clients blocked on keys of a master get an error."""
+    mgr = server.extensions.get("blocking")
+    if mgr is None:
+        return
+    from aki.core.dispatch import _count_error
+
+    for w in list(mgr.by_client.values()):
+        susp = getattr(w, "suspend", None)
+        if susp is None or susp.done:
+            continue
+        mgr._forget(w)
+        _count_error(server, UNBLOCKED_REPLICA)
+        w.client.close_after_reply = True
+        susp.resume(ErrorReply(UNBLOCKED_REPLICA))
+
+
+# -- the READONLY check (dispatch.execute calls this only while a read-only replica) ----
+
+_OBEYED = ("master", "aof")
+_SCRIPT_CALLS = {"eval": False, "evalsha": True, "fcall": None}
+
+
+def _refuses_write(client: Client, cmd: Command, argv: list[bytes]) -> bool:
+    """processCommand's is_write_command for a read-only replica: a write command, EXEC
+    of a queue holding one, a script (EVAL with a shebang, FCALL) not declared
+    ``no-writes``; the master's and the AOF's commands are obeyed."""
+    if client.kind in _OBEYED:
+        return False
+    if cmd.is_write:
+        return True
+    name = cmd.fullname
+    if name == "exec":
+        if not client.in_multi:
+            return False
+        for q in client.multi_queue:
+            qc = COMMANDS.get(q[0].lower()) if q else None
+            if qc is not None and qc.subcommands and len(q) > 1:
+                qc = qc.subcommands.get(q[1].lower(), qc)
+            if qc is not None and (qc.is_write or (qc.fullname in _SCRIPT_CALLS
+                                                   and _script_writes(client, qc.fullname, q))):
+                return True
+        return False
+    if name in _SCRIPT_CALLS:
+        return _script_writes(client, name, argv)
+    return False
+
+
+def _script_writes(client: Client, name: str, argv: list[bytes]) -> bool:
+    """evalGetCommandFlags / fcallGetCommandFlags: does the script declare writes?
+    (A script in compat mode, no shebang, is checked per call, in redis.call.)"""
+    if len(argv) < 2:
+        return False
+    try:
+        if name == "fcall":
+            rt = client.server.extensions.get("scripting")
+            if rt is None:
+                return False
+            fi = rt.get_function(argv[1])
+            return fi is not None and "no-writes" not in fi.flags
+        if name == "evalsha":
+            rt = client.server.extensions.get("scripting")
+            script = rt.get_script(argv[1]) if rt is not None and len(argv[1]) == 40 else None
+            return script is not None and not script.compat and "no-writes" not in script.flags
+        from aki.scripting.shebang import parse_script_shebang
+
+        head = parse_script_shebang(argv[1])
+        return not head.compat and "no-writes" not in head.flags
+    except Exception:  # noqa: BLE001 - a bad shebang: EVAL itself reports it
+        return False
+
+
+def script_call_refused(server: Server, caller: Client | None) -> bool:
+    """scriptVerifyWriteCommandAllow's replica check for a write inside a script."""
+    return ("read_only_replica" in server.extensions
+            and (caller is None or caller.kind not in _OBEYED))

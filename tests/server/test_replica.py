@@ -1,0 +1,315 @@
+"""aki as a replica of a real redis-server: full sync (diskless and on disk) with every
+type, the command stream, READONLY byte for byte against a real Redis replica,
+REPLICAOF NO ONE, partial resync after the master drops the link, a master that is
+not there, and ``replicaof`` in the config file."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+import redis
+
+from aki.rdb import load_value
+from tests.conftest import RawClient, ServerProcess, free_port, start_aki, start_redis
+
+DBS = (0, 2, 5)
+_WRITE_FN = (b"#!lua name=replib\n"
+             b"redis.register_function('wfn', function(keys, args) "
+             b"return redis.call('set', keys[1], 'w') end)\n"
+             b"redis.register_function{function_name='rfn', "
+             b"callback=function(keys, args) return 'ro' end, flags={'no-writes'}}\n")
+
+
+def _until(cond, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _synced(master: redis.Redis, replica: redis.Redis) -> bool:
+    """ROLE says connected and the replica applied everything the master has sent."""
+    role = replica.execute_command("ROLE")
+    if role[0] != b"slave" or role[3] != b"connected":
+        return False
+    return role[4] == master.info("replication")["master_repl_offset"]
+
+
+def _wait_synced(master: redis.Redis, replica: redis.Redis) -> None:
+    _until(lambda: _synced(master, replica), what="the replica to catch up")
+
+
+def _content(payload: bytes):
+    """A DUMP payload decoded, in a form that ignores what may rightly differ: element
+    order of unordered types, LZF choices, and stream delivery and seen times (the
+    master's XREADGROUP reaches a replica as an XCLAIM run at the replica's clock, and
+    leaves a real Redis replica's entries_read unknown too)."""
+    kind, value = load_value(payload)
+    if kind in ("set", "hash", "zset"):
+        return kind, sorted(value)
+    if kind == "stream":
+        groups = sorted(
+            (g.name, g.last_id,
+             sorted((p.id, p.consumer, p.delivery_count) for p in g.pending),
+             sorted((c.name, sorted(c.pending)) for c in g.consumers))
+            for g in value.groups)
+        return kind, (value.entries, value.length, value.last_id, value.first_id,
+                      value.max_deleted_entry_id, value.entries_added, groups)
+    return kind, value
+
+
+def _snapshot(port: int) -> dict:
+    """Every key of DBS: (type, decoded DUMP, has a TTL)."""
+    out = {}
+    for db in DBS:
+        c = redis.Redis(port=port, db=db)
+        for k in c.keys("*"):
+            out[(db, k)] = (c.type(k), _content(c.dump(k)), c.pttl(k) > 0)
+        c.close()
+    return out
+
+
+def _fill(m0: redis.Redis, tag: str) -> None:
+    """Keys of every type and encoding, with and without TTLs, in several databases."""
+    m0.set(f"s:{tag}", "v" * 100)
+    m0.set(f"n:{tag}", 12345)
+    m0.set(f"big:{tag}", b"\x00\xff" * 40000)
+    m0.set(f"ttl:{tag}", "x", ex=1000)
+    m0.rpush(f"l:{tag}", *[f"e{i}" for i in range(300)])
+    m0.rpush(f"ls:{tag}", "a", "b", 3)
+    m0.hset(f"h:{tag}", mapping={f"f{i}": i for i in range(200)})
+    m0.hset(f"hs:{tag}", mapping={"a": 1, "b": 2})
+    m0.pexpire(f"hs:{tag}", 500_000)
+    m0.sadd(f"si:{tag}", *range(50))
+    m0.sadd(f"ss:{tag}", *[f"m{i}" for i in range(300)])
+    m0.zadd(f"z:{tag}", {f"m{i}": i / 3 for i in range(200)})
+    m0.zadd(f"zs:{tag}", {"a": 1.5, "b": -2})
+    for i in range(20):
+        m0.xadd(f"x:{tag}", {"f": i, "g": "v"})
+    m0.xgroup_create(f"x:{tag}", "grp", id="0")
+    m0.xreadgroup("grp", "alice", {f"x:{tag}": ">"}, count=5)
+    m0.xack(f"x:{tag}", "grp", m0.xrange(f"x:{tag}", count=1)[0][0])
+    m0.pfadd(f"hll:{tag}", *[f"e{i}" for i in range(100)])
+    m2 = redis.Redis(port=m0.connection_pool.connection_kwargs["port"], db=2)
+    m2.set(f"db2:{tag}", "two")
+    m2.lpush(f"db2l:{tag}", "a", "b")
+    m2.close()
+    m5 = redis.Redis(port=m0.connection_pool.connection_kwargs["port"], db=5)
+    m5.zadd(f"db5z:{tag}", {"x": 1})
+    m5.set(f"db5ttl:{tag}", "t", px=900_000)
+    m5.close()
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory):
+    srv = start_redis(tmp_path_factory.mktemp("master"), "--repl-diskless-sync-delay", "0")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def aki(tmp_path_factory):
+    srv = start_aki(tmp_path_factory.mktemp("replica"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def m(master):
+    c = master.client()
+    c.flushall()
+    c.function_flush()
+    c.config_set("repl-diskless-sync", "yes")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def a(aki):
+    c = aki.client()
+    c.execute_command("REPLICAOF", "NO", "ONE")
+    c.flushall()
+    yield c
+    c.execute_command("REPLICAOF", "NO", "ONE")
+    c.close()
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_full_sync_then_stream(m, a, master, aki, diskless):
+    m.config_set("repl-diskless-sync", diskless)
+    _fill(m, "before")
+    m.function_load(_WRITE_FN.decode())
+    a.set("stale", "gone after the sync")
+    redis.Redis(port=aki.port, db=2).set("stale2", "gone too")
+    assert a.execute_command("REPLICAOF", "127.0.0.1", master.port) == b"OK"
+    _wait_synced(m, a)
+    assert _snapshot(aki.port) == _snapshot(master.port)
+    assert a.fcall_ro("rfn", 0) == b"ro"  # the function library came with the RDB
+    # the stream: every type again, MULTI/EXEC, a script's effects, SELECT, deletes
+    _fill(m, "after")
+    with m.pipeline(transaction=True) as p:
+        p.incr("n:after").lpush("l:after", "in-multi").hincrby("h:after", "f1", 5)
+        p.execute()
+    m.eval("redis.call('set', KEYS[1], 'by-script'); return redis.call('incr', KEYS[2])",
+           2, "scripted", "n:before")
+    m.fcall("wfn", 1, "by-function")
+    m.delete("s:before", "l:before")
+    m.expire("z:before", 700)
+    m.persist("hs:before")
+    m.spop("ss:before", 3)
+    m.xtrim("x:after", maxlen=5)
+    m.rename("zs:before", "zs:renamed")
+    m.getex("s:after", ex=800)
+    redis.Redis(port=master.port, db=5).flushdb()
+    _wait_synced(m, a)
+    assert _snapshot(aki.port) == _snapshot(master.port)
+    assert a.get("scripted") == b"by-script"
+    assert a.get("by-function") == b"w"
+
+
+def test_readonly_errors_match_a_real_replica(m, a, master, aki, tmp_path):
+    m.function_load(_WRITE_FN.decode())
+    m.set("k", "v")
+    real = start_redis(tmp_path, "--replicaof", f"127.0.0.1 {master.port}")
+    try:
+        a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+        rr = real.client()
+        _wait_synced(m, a)
+        _wait_synced(m, rr)
+        ra, rb = RawClient(aki.port), RawClient(real.port)
+        cases = [
+            ("SET", "k", "x"), ("INCR", "n"), ("DEL", "k"), ("GET", "k"),
+            ("LPUSH", "l", "a"), ("EXPIRE", "k", 10), ("FLUSHALL",),
+            ("EVAL", "#!lua\nreturn 1", 0), ("EVAL", "#!lua flags=no-writes\nreturn 1", 0),
+            ("EVAL", "return redis.call('set', 'k', 'x')", 0),
+            ("EVAL", "return redis.call('get', 'k')", 0),
+            ("EVAL_RO", "return redis.call('set', 'k', 'x')", 0),
+            ("FCALL", "wfn", 1, "k"), ("FCALL", "rfn", 0), ("FCALL_RO", "rfn", 0),
+            ("FUNCTION", "FLUSH"), ("PUBLISH", "ch", "m"), ("SELECT", 2), ("SET", "k", "y"),
+            ("MULTI",), ("GET", "k"), ("SET", "k", "z"), ("EXEC",),
+            ("MULTI",), ("GET", "k"), ("EXEC",),
+        ]
+        for cmd in cases:
+            got, want = ra.cmd(*cmd), rb.cmd(*cmd)
+            assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}"
+        ra.close()
+        rb.close()
+        rr.close()
+        assert a.get("k") == b"v"  # nothing was written
+        # replica-read-only no: the replica takes writes (and the master overwrites them)
+        a.config_set("replica-read-only", "no")
+        assert a.set("local", "1")
+        a.config_set("replica-read-only", "yes")
+        with pytest.raises(redis.ReadOnlyError):
+            a.set("local", "2")
+    finally:
+        real.stop()
+
+
+def test_replicaof_no_one_keeps_data_and_shifts_the_replid(m, a, master):
+    m.set("a", "1")
+    m.rpush("l", 1, 2, 3)
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _wait_synced(m, a)
+    replid = m.info("replication")["master_replid"]
+    offset = a.execute_command("ROLE")[4]
+    assert a.execute_command("REPLICAOF", "127.0.0.1", master.port) == \
+        b"OK Already connected to specified master"
+    assert a.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    assert a.execute_command("ROLE")[0] == b"master"
+    assert a.get("a") == b"1" and a.lrange("l", 0, -1) == [b"1", b"2", b"3"]
+    assert a.set("a", "mine")
+    info = a.info("replication")
+    assert info["master_replid2"] == replid
+    assert info["second_repl_offset"] == offset + 1
+    assert info["master_replid"] != replid
+    assert a.execute_command("REPLICAOF", "NO", "ONE") == b"OK"  # already a master: OK
+    m.set("a", "master's")
+    time.sleep(0.05)
+    assert a.get("a") == b"mine"  # no longer following
+
+
+def test_partial_resync_after_the_master_drops_the_link(m, a, master, aki):
+    _fill(m, "p")
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _wait_synced(m, a)
+    for round_ in range(2):
+        before = m.info("stats")["sync_partial_ok"]
+        full = m.info("stats")["sync_full"]
+        assert m.client_kill_filter(_type="replica") >= 1
+        m.set(f"while-down:{round_}", "x")
+        m.incr("n:p")
+        _until(lambda b=before: m.info("stats")["sync_partial_ok"] > b, what="+CONTINUE")
+        _wait_synced(m, a)
+        assert m.info("stats")["sync_full"] == full
+        assert a.get(f"while-down:{round_}") == b"x"
+    # the link dropped on aki's side (CLIENT KILL TYPE master) also continues
+    before = m.info("stats")["sync_partial_ok"]
+    assert a.client_kill_filter(_type="master") == 1
+    m.set("after-kill", "y")
+    _until(lambda: m.info("stats")["sync_partial_ok"] > before, what="+CONTINUE")
+    _wait_synced(m, a)
+    assert _snapshot(aki.port) == _snapshot(master.port)
+
+
+def test_a_master_that_is_not_there_leaves_the_link_down(a, aki):
+    port = free_port()
+    assert a.execute_command("REPLICAOF", "127.0.0.1", port) == b"OK"
+    _until(lambda: a.execute_command("ROLE")[3] in (b"connect", b"connecting"))
+    role = a.execute_command("ROLE")
+    assert role[:3] == [b"slave", b"127.0.0.1", port] and role[4] == -1
+    info = a.info("replication")
+    assert info["role"] == "slave" and info["master_link_status"] == "down"
+    assert info["master_link_down_since_seconds"] == -1
+    assert a.ping() and a.get("nothing") is None  # still serving reads
+    with pytest.raises(redis.ReadOnlyError):
+        a.set("x", "y")
+    with pytest.raises(redis.ResponseError, match="Invalid master port"):
+        a.execute_command("REPLICAOF", "127.0.0.1", "70000")
+
+
+def test_expired_keys_wait_for_the_masters_del(m, a, master):
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _wait_synced(m, a)
+    m.set("short", "v", px=150)
+    m.set("long", "v")
+    _wait_synced(m, a)
+    assert a.get("short") == b"v"
+    _until(lambda: m.exists("short") == 0, what="the master to expire the key")
+    _wait_synced(m, a)
+    assert a.get("short") is None and a.dbsize() == 1
+
+
+def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    master = start_redis(tmp_path / "m", "--requirepass", "s3cret",
+                         "--repl-diskless-sync-delay", "0")
+    try:
+        mc = master.client(password="s3cret")
+        mc.set("secret", "data")
+        conf = tmp_path / "aki.conf"
+        conf.write_text(f"replicaof 127.0.0.1 {master.port}\nmasterauth s3cret\n")
+        port = free_port()
+        replica = ServerProcess(  # the config file comes first, as for redis-server
+            [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
+             "--dbfile", str(tmp_path / "r" / "data.aki")],
+            port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
+        try:
+            rc = replica.client()
+            _wait_synced(mc, rc)
+            assert rc.get("secret") == b"data"
+            assert rc.config_get("replicaof") == {"replicaof": f"127.0.0.1 {master.port}"}
+            rc.execute_command("REPLICAOF", "NO", "ONE")
+            assert rc.config_get("replicaof") == {"replicaof": ""}
+            rc.close()
+        finally:
+            replica.stop()
+        mc.close()
+    finally:
+        master.stop()

@@ -273,10 +273,32 @@ def test_a_master_that_is_not_there_leaves_the_link_down(a, aki):
         a.execute_command("REPLICAOF", "127.0.0.1", "70000")
 
 
+def test_serve_stale_data_no_matches_a_real_replica(a, aki, tmp_path):
+    port = free_port()
+    real = start_redis(tmp_path, "--replicaof", f"127.0.0.1 {port}",
+                       "--replica-serve-stale-data", "no")
+    try:
+        a.execute_command("REPLICAOF", "127.0.0.1", port)
+        a.config_set("replica-serve-stale-data", "no")
+        ra, rb = RawClient(aki.port), RawClient(real.port)
+        for cmd in [("GET", "k"), ("SET", "k", "v"), ("PING",), ("DBSIZE",), ("INFO", "foo"),
+                    ("CONFIG", "GET", "replica-serve-stale-data"), ("MULTI",), ("GET", "k"),
+                    ("EXEC",), ("MULTI",), ("EXEC",), ("EVAL", "return 1", 0),
+                    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn 1", 0)]:
+            got, want = ra.cmd(*cmd), rb.cmd(*cmd)
+            assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}"
+        ra.close()
+        rb.close()
+        a.config_set("replica-serve-stale-data", "yes")
+        assert a.get("k") is None
+    finally:
+        real.stop()
+
+
 def test_expired_keys_wait_for_the_masters_del(m, a, master):
     a.execute_command("REPLICAOF", "127.0.0.1", master.port)
     _wait_synced(m, a)
-    m.set("short", "v", px=150)
+    m.set("short", "v", px=1000)
     m.set("long", "v")
     _wait_synced(m, a)
     assert a.get("short") == b"v"

@@ -54,10 +54,11 @@ def _who(c) -> str:
 
 def _startup(app) -> None:
     """``replicaof host port`` in the config: start the link once the server runs;
-    ``replica-read-only`` changes take effect at once."""
+    ``replica-read-only`` and ``replica-serve-stale-data`` changes take effect at once."""
     server = app.server
     cfg = server.config
-    cfg.on_change("replica-read-only", lambda on: replica.read_only_changed(server, on))
+    for name in ("replica-read-only", "replica-serve-stale-data"):
+        cfg.on_change(name, lambda v: replica.replica_config_changed(server, v))
     parts = (cfg.replicaof or "").split()
     if len(parts) == 2 and parts[0].lower() != "no":
         replica.set_master(server, parts[0], int(parts[1]))

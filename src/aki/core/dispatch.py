@@ -96,6 +96,10 @@ def execute(client: Client, argv: list[bytes]) -> object:
                 client.channels or client.patterns or client.shard_channels)):
             server = client.server
             if "guard" not in server.extensions:
+                if "replica_guard" in server.extensions:  # READONLY, MASTERDOWN (a replica)
+                    refused = server.extensions["replica_guard"](client, cmd, argv)
+                    if refused is not None:
+                        return _reject(client, cmd, refused)
                 read = cmd.cached_read
                 if read is not None and not server.monitors and not server.after_read:
                     # A read answered without a batch transaction (the row cache, or
@@ -114,9 +118,6 @@ def execute(client: Client, argv: list[bytes]) -> object:
                         if usec >= server.slow_at:
                             _slow(server, client, cmd, argv, usec)
                         return reply
-                if "read_only_replica" in server.extensions and \
-                        server.extensions["read_only_replica"](client, cmd, argv):
-                    return _reject(client, cmd, ErrorReply(READONLY_REPLICA))
                 return call(client, cmd, argv)
     server = client.server
     cmd = resolve(client, argv, count=True)
@@ -141,10 +142,12 @@ def execute(client: Client, argv: list[bytes]) -> object:
         rejected = guard(client, cmd, argv)
         if rejected is not None:
             return _reject(client, cmd, rejected)
-    # present only while this server is a read-only replica (replication/replica.py)
-    refuse = server.extensions.get("read_only_replica")
-    if refuse is not None and refuse(client, cmd, argv):
-        return _reject(client, cmd, ErrorReply(READONLY_REPLICA))
+    # READONLY, MASTERDOWN: present only on a replica that refuses something (replica.py)
+    replica_guard = server.extensions.get("replica_guard")
+    if replica_guard is not None:
+        rejected = replica_guard(client, cmd, argv)
+        if rejected is not None:
+            return _reject(client, cmd, rejected)
     if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):
         top = cmd.parent.name if cmd.parent else cmd.name
         if top.encode() not in _PUBSUB_ALLOWED:

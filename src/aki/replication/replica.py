@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aki.core.blocking import Suspend
-from aki.core.dispatch import execute
+from aki.core.dispatch import READONLY_REPLICA, execute
 from aki.core.registry import COMMANDS, Command
 from aki.core.session import Client
 from aki.resp.types import ErrorReply
@@ -789,9 +789,7 @@ def set_master(server: Server, host: str, port: int) -> None:
     if old is not None:
         link.client_db = old.client_db
     ext["master_link"] = link
-    ext["read_only_replica"] = _refuses_write if server.config.replica_read_only else None
-    if ext["read_only_replica"] is None:
-        del ext["read_only_replica"]
+    replica_config_changed(server)
     _expire_as_replica(server, True)
     server.config.replicaof = f"{host} {port}"
     link.start()
@@ -804,7 +802,7 @@ def unset_master(server: Server) -> None:
     if link is None:
         return
     link.stop()
-    ext.pop("read_only_replica", None)
+    replica_config_changed(server)
     _expire_as_replica(server, False)
     server.config.replicaof = ""
     # shiftReplicationId
@@ -827,13 +825,21 @@ def _expire_as_replica(server: Server, replica: bool) -> None:
         server.ks.lazy_expire = not replica
 
 
-def read_only_changed(server: Server, on: object) -> None:
-    """CONFIG SET replica-read-only: takes effect at once while a replica."""
+def replica_config_changed(server: Server, _value: object = None) -> None:
+    """Install (or drop) the checks execute() makes on a replica: READONLY while
+    ``replica-read-only yes``, MASTERDOWN while ``replica-serve-stale-data no``. Called
+    when the role changes and on CONFIG SET of either directive."""
     ext = server.extensions
-    if ext.get("master_link") is not None and on:
-        ext["read_only_replica"] = _refuses_write
+    cfg = server.config
+    replica = ext.get("master_link") is not None
+    if replica and cfg.replica_read_only:
+        ext["read_only_replica"] = True  # redis.call's check reads this (commands/scripting.py)
     else:
         ext.pop("read_only_replica", None)
+    if replica and (cfg.replica_read_only or not cfg.replica_serve_stale_data):
+        ext["replica_guard"] = _replica_guard
+    else:
+        ext.pop("replica_guard", None)
 
 
 def _unblock_all(server: Server) -> None:
@@ -853,62 +859,92 @@ def _unblock_all(server: Server) -> None:
         susp.resume(ErrorReply(UNBLOCKED_REPLICA))
 
 
-# -- the READONLY check (dispatch.execute calls this only while a read-only replica) ----
+# -- READONLY and MASTERDOWN (dispatch.execute calls this only on a replica) -------------
 
 _OBEYED = ("master", "aof")
-_SCRIPT_CALLS = {"eval": False, "evalsha": True, "fcall": None}
+_SCRIPT_CALLS = ("eval", "evalsha", "fcall")
+_MASTERDOWN = ErrorReply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data "
+                         "is set to 'no'.")
+_READONLY = ErrorReply(READONLY_REPLICA)
 
 
-def _refuses_write(client: Client, cmd: Command, argv: list[bytes]) -> bool:
-    """processCommand's is_write_command for a read-only replica: a write command, EXEC
-    of a queue holding one, a script (EVAL with a shebang, FCALL) not declared
-    ``no-writes``; the master's and the AOF's commands are obeyed."""
+def _replica_guard(client: Client, cmd: Command, argv: list[bytes]) -> ErrorReply | None:
+    """processCommand's replica checks, in its order: READONLY (``replica-read-only``)
+    for a write command, then MASTERDOWN (``replica-serve-stale-data no`` while the link
+    is not up) for a command without the ``stale`` flag. The master's and the AOF's
+    commands are obeyed."""
     if client.kind in _OBEYED:
-        return False
+        return None
+    server = client.server
+    cfg = server.config
+    if cfg.replica_read_only and _is_write(client, cmd, argv):
+        return _READONLY
+    if not cfg.replica_serve_stale_data:
+        link = server.extensions.get("master_link")
+        if link is not None and link.state != CONNECTED and _denies_stale(client, cmd, argv):
+            return _MASTERDOWN
+    return None
+
+
+def _queued(client: Client) -> list[tuple[Command, list[bytes]]]:
+    out = []
+    for q in client.multi_queue:
+        qc = COMMANDS.get(q[0].lower()) if q else None
+        if qc is not None and qc.subcommands and len(q) > 1:
+            qc = qc.subcommands.get(q[1].lower(), qc)
+        if qc is not None:
+            out.append((qc, q))
+    return out
+
+
+def _is_write(client: Client, cmd: Command, argv: list[bytes]) -> bool:
+    """is_write_command: a write command, EXEC of a queue holding one, a script (EVAL
+    with a shebang, FCALL) not declared ``no-writes``. (A script in compat mode, with
+    no shebang, is checked at each redis.call: commands/scripting.py.)"""
     if cmd.is_write:
         return True
     name = cmd.fullname
     if name == "exec":
-        if not client.in_multi:
-            return False
-        for q in client.multi_queue:
-            qc = COMMANDS.get(q[0].lower()) if q else None
-            if qc is not None and qc.subcommands and len(q) > 1:
-                qc = qc.subcommands.get(q[1].lower(), qc)
-            if qc is not None and (qc.is_write or (qc.fullname in _SCRIPT_CALLS
-                                                   and _script_writes(client, qc.fullname, q))):
-                return True
-        return False
+        return client.in_multi and any(_is_write(client, qc, q) for qc, q in _queued(client)
+                                       if qc.fullname != "exec")
     if name in _SCRIPT_CALLS:
-        return _script_writes(client, name, argv)
+        declared = _script_flags(client, name, argv)
+        return declared is not None and not declared[0] and "no-writes" not in declared[1]
     return False
 
 
-def _script_writes(client: Client, name: str, argv: list[bytes]) -> bool:
-    """evalGetCommandFlags / fcallGetCommandFlags: does the script declare writes?
-    (A script in compat mode, no shebang, is checked per call, in redis.call.)"""
+def _denies_stale(client: Client, cmd: Command, argv: list[bytes]) -> bool:
+    """is_denystale_command: no ``stale`` flag (for EXEC: some queued command lacks it);
+    a script's flags replace EVAL's and FCALL's (``allow-stale``), and a compat-mode
+    script is refused too, with the same text, by scriptPrepareForRun."""
+    name = cmd.fullname
+    if name == "exec" and client.in_multi:
+        return any(_denies_stale(client, qc, q) for qc, q in _queued(client)
+                   if qc.fullname != "exec")
+    if name in _SCRIPT_CALLS:
+        declared = _script_flags(client, name, argv)
+        if declared is not None:
+            return declared[0] or "allow-stale" not in declared[1]
+    return not cmd.stale
+
+
+def _script_flags(client: Client, name: str, argv: list[bytes]) -> tuple[bool, frozenset] | None:
+    """evalGetCommandFlags / fcallGetCommandFlags: (compat mode, declared flags) of the
+    script or function ``argv`` runs, or None when it is unknown (the command then
+    answers NOSCRIPT or "Function not found" itself)."""
     if len(argv) < 2:
-        return False
+        return None
+    rt = client.server.extensions.get("scripting")
     try:
         if name == "fcall":
-            rt = client.server.extensions.get("scripting")
-            if rt is None:
-                return False
-            fi = rt.get_function(argv[1])
-            return fi is not None and "no-writes" not in fi.flags
+            fi = rt.get_function(argv[1]) if rt is not None else None
+            return None if fi is None else (False, fi.flags)
         if name == "evalsha":
-            rt = client.server.extensions.get("scripting")
             script = rt.get_script(argv[1]) if rt is not None and len(argv[1]) == 40 else None
-            return script is not None and not script.compat and "no-writes" not in script.flags
+            return None if script is None else (script.compat, script.flags)
         from aki.scripting.shebang import parse_script_shebang
 
         head = parse_script_shebang(argv[1])
-        return not head.compat and "no-writes" not in head.flags
+        return head.compat, head.flags
     except Exception:  # noqa: BLE001 - a bad shebang: EVAL itself reports it
-        return False
-
-
-def script_call_refused(server: Server, caller: Client | None) -> bool:
-    """scriptVerifyWriteCommandAllow's replica check for a write inside a script."""
-    return ("read_only_replica" in server.extensions
-            and (caller is None or caller.kind not in _OBEYED))
+        return None

@@ -5,13 +5,16 @@ not there, and ``replicaof`` in the config file."""
 
 from __future__ import annotations
 
+import io
+import socket
 import sys
+import threading
 import time
 
 import pytest
 import redis
 
-from aki.rdb import load_value
+from aki.rdb import load_value, write_rdb
 from tests.conftest import RawClient, ServerProcess, free_port, start_aki, start_redis
 
 DBS = (0, 2, 5)
@@ -335,3 +338,145 @@ def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
         mc.close()
     finally:
         master.stop()
+
+
+class FakeMaster:
+    """A socket that plays a master: answers the handshake, then serves ``payloads`` in
+    turn, one per PSYNC (each: the bytes after +FULLRESYNC). Records what it was sent."""
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = list(payloads)
+        self.served = 0
+        self.received: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            buf = b""
+            synced = False
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                buf += data
+                while True:  # whole multibulk requests only
+                    argv, buf = _take_command(buf)
+                    if argv is None:
+                        break
+                    self.received.append(b" ".join(argv))
+                    name = argv[0].upper()
+                    if synced:
+                        continue  # REPLCONF ACK: a master never answers it
+                    if name == b"PING":
+                        conn.sendall(b"+PONG\r\n")
+                    elif name in (b"REPLCONF", b"AUTH"):
+                        conn.sendall(b"+OK\r\n")
+                    elif name == b"PSYNC":
+                        synced = True
+                        self._psync(conn)
+
+    def _psync(self, conn: socket.socket) -> None:
+        payload = self.payloads[min(self.served, len(self.payloads) - 1)]
+        self.served += 1
+        conn.sendall(b"+FULLRESYNC " + b"a" * 40 + b" 100\r\n\n\n" + payload)
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def _take_command(buf: bytes) -> tuple[list[bytes] | None, bytes]:
+    """One RESP multibulk request off the front of ``buf`` (None: not all there yet)."""
+    if b"\r\n" not in buf:
+        return None, buf
+    head, _, rest = buf.partition(b"\r\n")
+    argv = []
+    for _ in range(int(head[1:])):
+        if b"\r\n" not in rest:
+            return None, buf
+        size, _, rest = rest.partition(b"\r\n")
+        n = int(size[1:])
+        if len(rest) < n + 2:
+            return None, buf
+        argv.append(rest[:n])
+        rest = rest[n + 2:]
+    return argv, rest
+
+
+def _rdb(keys: list[tuple[int, bytes, str, object, int | None]], corrupt: bool = False) -> bytes:
+    buf = io.BytesIO()
+    write_rdb(buf, keys)
+    data = bytearray(buf.getvalue())
+    if corrupt:
+        data[-1] ^= 0xFF  # the CRC64 trailer: found wrong only after every key was read
+    return bytes(data)
+
+
+def test_a_failed_full_sync_load_keeps_the_previous_dataset(a):
+    a.set("mine", "kept")
+    a.rpush("mylist", 1, 2)
+    keys = [(0, b"k%d" % i, "string", b"v", None) for i in range(3000)]
+    keys.append((0, b"mine", "string", b"theirs", None))
+    bad = _rdb(keys, corrupt=True)
+    good = _rdb([(0, b"k", "string", b"v", None), (1, b"db1", "list", [b"x"], None)])
+    stream = (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n")
+    fake = FakeMaster([b"$%d\r\n" % len(bad) + bad,
+                       b"$EOF:" + b"m" * 40 + b"\r\n" + good + b"m" * 40])
+    try:
+        a.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        _until(lambda: fake.served >= 1 and a.execute_command("ROLE")[3] != b"sync",
+               what="the first (corrupt) full sync to fail")
+        assert a.get("mine") == b"kept" and a.lrange("mylist", 0, -1) == [b"1", b"2"]
+        assert a.dbsize() == 2
+        # the second attempt (a second later) loads; the stream starts after the first ACK
+        _until(lambda: a.execute_command("ROLE")[3] == b"connected", what="the good sync")
+        assert a.get("mine") is None and a.get("k") == b"v"
+        assert redis.Redis(port=a.connection_pool.connection_kwargs["port"], db=1).lrange(
+            "db1", 0, -1) == [b"x"]
+        fake.conns[-1].sendall(stream)
+        _until(lambda: a.get("after") == b"1", what="the stream after the RDB")
+        assert a.execute_command("ROLE")[4] == 100 + len(stream)
+        _until(lambda: b"REPLCONF ACK %d" % (100 + len(stream)) in fake.received,
+               what="REPLCONF ACK with the new offset")
+    finally:
+        a.execute_command("REPLICAOF", "NO", "ONE")
+        fake.close()
+
+
+def test_appendonly_replica_rewrites_its_log_after_the_sync(m, master, tmp_path):
+    _fill(m, "aof")
+    replica = start_aki(tmp_path, "--appendonly", "yes")
+    try:
+        rc = replica.client()
+        rc.set("old", "dropped by the sync")
+        rc.execute_command("REPLICAOF", "127.0.0.1", master.port)
+        _wait_synced(m, rc)
+        m.set("streamed", "1")
+        m.rpush("l:aof", "more")
+        _wait_synced(m, rc)
+        want = _snapshot(master.port)
+        assert _snapshot(replica.port) == want
+        assert rc.info("persistence")["aof_enabled"] == 1
+        rc.close()
+        replica.restart()  # replays the log on top of the file: still the master's data
+        rc = replica.client()
+        assert _snapshot(replica.port) == want
+        assert rc.get("old") is None
+        rc.close()
+    finally:
+        replica.stop()

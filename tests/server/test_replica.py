@@ -480,3 +480,13 @@ def test_appendonly_replica_rewrites_its_log_after_the_sync(m, master, tmp_path)
         rc.close()
     finally:
         replica.stop()
+
+
+def test_replicaof_unblocks_clients_blocked_on_keys(a, aki):
+    blocked = RawClient(aki.port)
+    blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n")
+    _until(lambda: a.info("clients")["blocked_clients"] == 1, what="BLPOP to block")
+    a.execute_command("REPLICAOF", "127.0.0.1", free_port())
+    assert blocked.read_reply() == (b"-UNBLOCKED force unblock from blocking operation, "
+                                    b"instance state changed (master -> replica?)\r\n")
+    blocked.close()

@@ -187,6 +187,7 @@ def _read_stream(c: RawClient, n: int) -> list[list[bytes]]:
 # into the stream: the same on both servers
 STREAM_SCRIPT = [
     ("SET", "a", "1"),
+    ("PUBLISH", "ch", "m"),  # replicas only (never the AOF)
     ("INCR", "a"),
     ("GET", "a"),  # a read: nothing in the stream
     ("SELECT", "2"),
@@ -196,6 +197,7 @@ STREAM_SCRIPT = [
     ("EVAL", "redis.call('set', 'c', '1'); redis.call('incr', 'c')", "0"),
     ("SELECT", "0"),
     ("DEL", "nothing"),  # deletes nothing: not propagated
+    ("MULTI",), ("SET", "d", "1"), ("PUBLISH", "ch", "x"), ("EXEC",),
     ("FLUSHALL",),
 ]
 
@@ -214,9 +216,9 @@ def test_sync_stream_matches_redis(redis_server, tmp_path):
             assert rdb.startswith(b"REDIS00") and len(rdb) > 9
             for cmd in STREAM_SCRIPT:
                 ctl.cmd(*cmd)
-            # SELECT 0, SET, INCR, SELECT 2, RPUSH, LPOP, MULTI, SET, DEL, EXEC,
-            # MULTI, SET, INCR, EXEC, SELECT 0, FLUSHALL
-            streams.append(_read_stream(repl, 16))
+            # SELECT 0, SET, PUBLISH, INCR, SELECT 2, RPUSH, LPOP, MULTI, SET, DEL, EXEC,
+            # MULTI, SET, INCR, EXEC, SELECT 0, MULTI, SET, PUBLISH, EXEC, FLUSHALL
+            streams.append(_read_stream(repl, 21))
             ctl.close()
             repl.close()
         assert streams[0] == streams[1], f"aki {streams[0]} != redis {streams[1]}"

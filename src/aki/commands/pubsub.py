@@ -10,7 +10,9 @@ delivery of messages live in ``core/pubsub.py``.
 from __future__ import annotations
 
 from aki.commands.connection import help_reply
+from aki.core.dispatch import rewrite
 from aki.core.registry import command
+from aki.core.state import ReplOnly
 from aki.errors import RedisError
 from aki.resp.types import Push, Pushes
 
@@ -83,16 +85,25 @@ def publish(c, argv):
     server = c.server
     n = server.pubsub.publish(argv[1], argv[2])
     server.stats.pubsub_channels_published += 1
-    # Redis propagates PUBLISH to replicas only (PROPAGATE_REPL), never to the AOF;
-    # aki has no replicas yet, so there is nothing to propagate it to.
+    # Redis propagates PUBLISH to replicas only (PROPAGATE_REPL), never to the AOF, and
+    # only while there is a replication stream (shouldPropagate: a backlog or replicas)
+    if _streaming(server):
+        rewrite(server, c.db, ReplOnly(argv))
     return n
+
+
+def _streaming(server) -> bool:
+    prim = server.extensions.get("primary")
+    return prim is not None and prim.backlog is not None
 
 
 @command("spublish")
 def spublish(c, argv):
     server = c.server
     n = server.pubsub.spublish(argv[1], argv[2])
-    return n  # replicas only, as PUBLISH (see there)
+    if _streaming(server):
+        rewrite(server, c.db, ReplOnly(argv))  # replicas only, as PUBLISH
+    return n
 
 
 # -- PUBSUB ----------------------------------------------------------------------------

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("aki")
 
 
+
+class ReplOnly(list):
+    """A propagated command for the replicas only, never the AOF (Redis's PROPAGATE_REPL:
+    PUBLISH, SPUBLISH). The AOF feed skips it; everything else treats it as argv."""
+
 class WholeDb(bytes):
     """The key FLUSHDB, FLUSHALL and SWAPDB report touched, so that ``execute()`` runs
     the touch hooks (tracking's null invalidation, the dirty counter). It equals no
@@ -181,6 +186,7 @@ class Server:
             p(db, [b"DEL", key])
 
     def propagate(self, db: int, argv: list[bytes]) -> None:
+        """A committed write for the AOF and the replicas (``ReplOnly``: replicas only)."""
         if self.tx_propagation is not None:
             self.tx_propagation.append((db, argv))
             return

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import apsw
 
 from aki.config import ConfigError
+from aki.core.state import ReplOnly
 
 if TYPE_CHECKING:
     from aki.core.state import Server
@@ -475,7 +476,7 @@ class AppendOnlyLog:
 
     def feed(self, db: int, argv: list[bytes]) -> None:
         """A propagated write (server.propagators)."""
-        if self.loading or not self.enabled:
+        if self.loading or not self.enabled or type(argv) is ReplOnly:
             return
         if db != self.cur_db:
             self.buf.append(encode([b"SELECT", b"%d" % db]))

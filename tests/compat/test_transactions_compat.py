@@ -264,3 +264,31 @@ def test_watched_already_expired_key_deleted_by_another_client(p, o):
     p.same("MULTI")
     p.same("PING")
     p.same("EXEC")
+
+
+def test_time_stands_still_inside_exec_and_scripts(pair):
+    """A key that expires during EXEC or a script still exists until it ends (Redis's
+    fixed_time_expire / script time snapshot); DEBUG OBJECT shows an expired key."""
+    pair.same("MULTI")
+    pair.same("SET", "k", "v", "PX", "1")
+    pair.same("DEBUG", "SLEEP", "0.01")
+    pair.same("EXISTS", "k")
+    pair.same("EXEC")
+    pair.same("EXISTS", "k")
+    pair.same("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")
+    try:
+        pair.same("EVAL", "redis.call('SET', 'k', 'v', 'PX', '1'); redis.call('DEBUG', 'SLEEP', "
+                  "0.01); return redis.call('EXISTS', 'k')", "0")
+        pair.same("EXISTS", "k")
+    finally:
+        pair.same("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")
+    pair.same("EVAL", "return redis.call('DEBUG', 'SLEEP', 0)", "0")  # noscript again
+    pair.same("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        pair.same("SET", "k", "v", "PX", "1")
+        time.sleep(0.01)
+        for c in (pair.a, pair.r):  # the address and lru differ; that it answers matters
+            assert c.cmd("DEBUG", "OBJECT", "k").startswith(b"+Value at:")
+        pair.same("EXISTS", "k")
+    finally:
+        pair.same("DEBUG", "SET-ACTIVE-EXPIRE", "1")

@@ -287,3 +287,28 @@ def test_replication_command_errors(pair):
     pair.same("MULTI")
     pair.same("SYNC")
     pair.same("DISCARD")
+
+
+def test_min_replicas_to_write_without_replicas(pair):
+    pair.same("SET", "x", "1")
+    pair.same("CONFIG", "SET", "min-replicas-to-write", "1")
+    try:
+        pair.same("SET", "x", "2")
+        pair.same("GET", "x")
+        pair.same("INCR", "x")
+        pair.same("MULTI")
+        pair.same("SET", "x", "3")
+        pair.same("EXEC")
+        pair.same("MULTI")
+        pair.same("GET", "x")
+        pair.same("EXEC")
+        pair.same("EVAL", "return redis.call('set', 'x', 4)", "0")
+        pair.same("EVAL", "return redis.call('get', 'x')", "0")
+        pair.same("EVAL", "#!lua\nreturn redis.call('get', 'x')", "0")
+        pair.same("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'x')", "0")
+        pair.same("CONFIG", "SET", "min-replicas-max-lag", "0")  # 0: the check is off
+        pair.same("SET", "x", "5")
+    finally:
+        pair.same("CONFIG", "SET", "min-replicas-to-write", "0")
+        pair.same("CONFIG", "SET", "min-replicas-max-lag", "10")
+    pair.same("SET", "x", "6")

@@ -8,6 +8,7 @@ listed, so a client never discovers a command aki would refuse.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import sys
 import time
@@ -1310,7 +1311,8 @@ def object_encoding(server, row) -> str:
 
 
 def _debug_object(c, key: bytes):
-    row = c.server.ks.lookup(c.db, key)
+    # a raw dictFind, as Redis's: a logically expired key is shown, not deleted
+    row = c.server.ks.stored(c.db, key)
     if row is None:
         raise RedisError(errors.NO_SUCH_KEY)
     enc = object_encoding(c.server, row)
@@ -1372,6 +1374,10 @@ def debug(c, argv):
         if v is None:
             raise RedisError(errors.NOT_INTEGER)
         server.active_expire = bool(v)
+        return OK
+    if sub == b"set-disable-deny-scripts" and n == 3:
+        m = re.match(rb"\s*[-+]?\d+", argv[2])  # atoi: a leading number, else 0
+        server.script_disable_deny = bool(int(m.group()) if m else 0)
         return OK
     if sub == b"populate" and 3 <= n <= 5:
         return _debug_populate(c, argv)

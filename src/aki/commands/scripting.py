@@ -54,6 +54,7 @@ from aki.resp.types import OK, ErrorReply
 from aki.scripting import REPL_NONE, ScriptError, ScriptRun, ScriptRuntime, check_script_run
 from aki.scripting import messages as M
 from aki.storage.bulk import FUNCTION_PREFIX
+from aki.storage.keyspace import now_ms
 
 log = logging.getLogger("aki.scripting")
 
@@ -151,7 +152,7 @@ class _Run:
         arity = cmd.arity
         if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
             _reject(server, cmd, M.CALL_WRONG_ARITY)
-        if cmd.noscript:
+        if cmd.noscript and not server.script_disable_deny:
             _reject(server, cmd, M.CALL_NOT_ALLOWED)
         acl = server.extensions.get("acl")
         if acl is not None and "guard" in server.extensions:
@@ -240,6 +241,10 @@ def _run(c: Client, argv: list[bytes], is_eval: bool, body: Callable[[_Run], Any
     outer = server.tx_propagation
     if outer is None:
         server.tx_propagation = []
+    ks = server.ks
+    freeze = ks.clock is None  # a script sees the time it started at (keys expire by it)
+    if freeze:
+        ks.clock = now_ms()
     try:
         return body(state)
     except ScriptError as exc:
@@ -254,16 +259,12 @@ def _run(c: Client, argv: list[bytes], is_eval: bool, body: Callable[[_Run], Any
         server.extensions.pop("script_run", None)
         if state.timedout:
             _leave_busy(state)
+        if freeze:
+            ks.clock = None
         if outer is None:
             buffered = server.tx_propagation or []
             server.tx_propagation = None
-            if len(buffered) == 1:
-                server.propagate(*buffered[0])
-            elif buffered:
-                server.propagate(buffered[0][0], [b"MULTI"])
-                for db, args in buffered:
-                    server.propagate(db, args)
-                server.propagate(buffered[-1][0], [b"EXEC"])
+            server.propagate_wrapped(buffered)
 
 
 def _settle_batch(c: Client) -> None:

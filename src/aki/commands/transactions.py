@@ -16,6 +16,7 @@ from aki.core.dispatch import call, resolve
 from aki.core.registry import Command, command
 from aki.errors import RedisError
 from aki.resp.types import OK, ErrorReply, NullArray
+from aki.storage.keyspace import now_ms
 
 
 class WatchRegistry:
@@ -175,6 +176,10 @@ def exec_(c, argv):
     outer = server.tx_propagation
     if outer is None:
         server.tx_propagation = []
+    ks = server.ks
+    freeze = ks.clock is None  # keys expire by the time EXEC started, as in Redis
+    if freeze:
+        ks.clock = now_ms()
     try:
         for args in queue:
             cmd = resolve(c, args)
@@ -191,16 +196,12 @@ def exec_(c, argv):
             replies.append(call(c, cmd, args))
     finally:
         c.deny_blocking = False
+        if freeze:
+            ks.clock = None
         if outer is None:
             buffered = server.tx_propagation
             server.tx_propagation = None
-            if len(buffered) == 1:
-                server.propagate(*buffered[0])
-            elif buffered:
-                server.propagate(buffered[0][0], [b"MULTI"])
-                for db, args in buffered:
-                    server.propagate(db, args)
-                server.propagate(buffered[-1][0], [b"EXEC"])
+            server.propagate_wrapped(buffered)
     c.dirty_cas = False
     return replies
 

@@ -100,6 +100,10 @@ def execute(client: Client, argv: list[bytes]) -> object:
                     refused = server.extensions["replica_guard"](client, cmd, argv)
                     if refused is not None:
                         return _reject(client, cmd, refused)
+                if "primary_guard" in server.extensions:  # NOREPLICAS (min-replicas-to-write)
+                    refused = server.extensions["primary_guard"](client, cmd, argv)
+                    if refused is not None:
+                        return _reject(client, cmd, refused)
                 read = cmd.cached_read
                 if read is not None and not server.monitors and not server.after_read:
                     # A read answered without a batch transaction (the row cache, or
@@ -140,6 +144,12 @@ def execute(client: Client, argv: list[bytes]) -> object:
     guard = server.extensions.get("guard")
     if guard is not None:  # ACL comes before the pub/sub context check, as in processCommand
         rejected = guard(client, cmd, argv)
+        if rejected is not None:
+            return _reject(client, cmd, rejected)
+    # NOREPLICAS: present only while min-replicas-to-write is set (primary.py)
+    primary_guard = server.extensions.get("primary_guard")
+    if primary_guard is not None:
+        rejected = primary_guard(client, cmd, argv)
         if rejected is not None:
             return _reject(client, cmd, rejected)
     # READONLY, MASTERDOWN: present only on a replica that refuses something (replica.py)

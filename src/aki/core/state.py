@@ -110,6 +110,8 @@ class Server:
         self.slowlog_next_id = 0
         self.latency_events: dict[str, collections.deque] = {}
         self.active_expire = True
+        # DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (tests only)
+        self.script_disable_deny = False
         self.shutdown_requested: Callable[[bool], None] | None = None
         self.paused_until = 0.0
         self.pause_kind = ""
@@ -154,6 +156,9 @@ class Server:
         self._notify_changed(cfg.notify_keyspace_events)
         # OBJECT FREQ: the keyspace keeps LFU counters only under an LFU policy
         cfg.on_change("maxmemory-policy", self._policy_changed)
+        cfg.on_change("min-replicas-to-write", self._min_replicas_changed)
+        cfg.on_change("min-replicas-max-lag", self._min_replicas_changed)
+        self._min_replicas_changed(None)
         cfg.on_change("lfu-log-factor", lambda v: setattr(self.ks, "lfu_log_factor", v))
         cfg.on_change("lfu-decay-time", lambda v: setattr(self.ks, "lfu_decay_time", v))
         self._policy_changed(cfg.maxmemory_policy)
@@ -176,6 +181,16 @@ class Server:
     def _notify_changed(self, flags: str) -> None:
         self.ks.notify_enabled = bool(flags) and ("K" in flags or "E" in flags)
 
+    def _min_replicas_changed(self, _value: object) -> None:
+        """NOREPLICAS is checked by execute() only while min-replicas-to-write is on."""
+        cfg = self.config
+        if int(cfg.min_replicas_to_write) and int(cfg.min_replicas_max_lag):
+            from aki.replication.primary import noreplicas_guard
+
+            self.extensions["primary_guard"] = noreplicas_guard
+        else:
+            self.extensions.pop("primary_guard", None)
+
     def _policy_changed(self, policy: str) -> None:
         self.ks.lfu = "lfu" in policy
 
@@ -192,6 +207,17 @@ class Server:
             return
         for p in self.propagators:
             p(db, argv)
+
+    def propagate_wrapped(self, buffered: list[tuple[int, list[bytes]]]) -> None:
+        """What one EXEC or script wrote: one command as it is, several inside MULTI/EXEC
+        (propagatePendingCommands)."""
+        if len(buffered) == 1:
+            self.propagate(*buffered[0])
+        elif buffered:
+            self.propagate(buffered[0][0], [b"MULTI"])
+            for db, args in buffered:
+                self.propagate(db, args)
+            self.propagate(buffered[-1][0], [b"EXEC"])
 
     def add_latency(self, event: str, ms: int) -> None:
         threshold = self.config.latency_monitor_threshold

@@ -470,6 +470,23 @@ def enough_good_replicas(server: Server) -> bool:
     return prim is not None and prim.good_replicas() >= need
 
 
+_NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+
+
+def noreplicas_guard(client: Client, cmd: Any, argv: list[bytes]) -> Any:
+    """processCommand's NOREPLICAS: a write command (or EXEC of a queue holding one, or a
+    script declared able to write) while too few good replicas (execute() calls this only
+    while min-replicas-to-write is set: server.extensions["primary_guard"])."""
+    from aki.replication.replica import _is_write as is_write_command
+    from aki.resp.types import ErrorReply
+
+    if client.kind in ("master", "aof") or enough_good_replicas(client.server):
+        return None
+    if is_write_command(client, cmd, argv):
+        return ErrorReply(_NOREPLICAS)
+    return None
+
+
 def primary(server: Server) -> Primary:
     """The server's Primary, made on first use (the first SYNC/PSYNC)."""
     p = server.extensions.get("primary")

@@ -260,7 +260,7 @@ class MasterLink:
         self.state = HANDSHAKE
         log.info("Non blocking connect for SYNC fired the event.")
 
-        reply = await self._command([b"PING"], timeout)
+        reply = await self._command([b"PING"])
         if not (reply.startswith(b"+") or reply.startswith(b"-NOAUTH")
                 or reply.startswith(b"-NOPERM")
                 or reply.startswith(b"-ERR operation not permitted")):
@@ -272,30 +272,30 @@ class MasterLink:
             if cfg.masteruser:
                 args.append(cfg.masteruser.encode())
             args.append(cfg.masterauth.encode())
-            reply = await self._command(args, timeout)
+            reply = await self._command(args)
             if reply.startswith(b"-"):
                 raise LinkError(f"Unable to AUTH to MASTER: {_text(reply)}")
         port = cfg.replica_announce_port or cfg.port
-        reply = await self._command([b"REPLCONF", b"listening-port", b"%d" % port], timeout)
+        reply = await self._command([b"REPLCONF", b"listening-port", b"%d" % port])
         if reply.startswith(b"-"):
             log.info("(Non critical) Master does not understand REPLCONF listening-port: %s",
                      _text(reply))
         if cfg.replica_announce_ip:
             reply = await self._command(
-                [b"REPLCONF", b"ip-address", cfg.replica_announce_ip.encode()], timeout)
+                [b"REPLCONF", b"ip-address", cfg.replica_announce_ip.encode()])
             if reply.startswith(b"-"):
                 log.info("(Non critical) Master does not understand REPLCONF ip-address: %s",
                          _text(reply))
-        reply = await self._command([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout)
+        reply = await self._command([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         if reply.startswith(b"-"):
             log.info("(Non critical) Master does not understand REPLCONF capa: %s", _text(reply))
 
-        full = await self._psync(timeout)
+        full = await self._psync()
         if full:
-            await self._full_sync(timeout, full)
-        await self._stream(timeout)
+            await self._full_sync(full)
+        await self._stream()
 
-    async def _psync(self, timeout: int) -> tuple[str, int] | None:
+    async def _psync(self) -> tuple[str, int] | None:
         """slaveTryPartialResynchronization: None when the master continues our history,
         else (replid, offset) of the full sync it starts (("", -1) after a plain SYNC)."""
         if self.cached is not None:
@@ -307,7 +307,7 @@ class MasterLink:
             args = [b"PSYNC", b"?", b"-1"]
         self._send(args)
         while True:
-            reply = await self._line(timeout)
+            reply = await self._line()
             if reply:  # empty lines: the master keeps the link alive before replying
                 break
         if reply.startswith(b"+FULLRESYNC"):
@@ -353,16 +353,14 @@ class MasterLink:
         self._send_raw(b"SYNC\r\n")
         return ("0" * 40, -1)
 
-    async def _full_sync(self, timeout: int, master: tuple[str, int]) -> None:
+    async def _full_sync(self, master: tuple[str, int]) -> None:
         """Receive the RDB into a temp file in ``dir``, then load it (readSyncBulkPayload)."""
         self.state = SYNC
         self.transfer_size = -1
         self.transfer_read = 0
         self.transfer_lastio = time.time()
         while True:
-            line = await self._line(timeout, "Timeout receiving bulk data from MASTER... If the "
-                                    "problem persists try to set the 'repl-timeout' parameter "
-                                    "in redis.conf to a larger value.")
+            line = await self._line(_BULK_TIMEOUT)
             self.transfer_lastio = time.time()
             if line:
                 break  # an empty line is the master's keepalive while it prepares the RDB
@@ -388,9 +386,9 @@ class MasterLink:
         try:
             with open(tmp, "wb") as f:
                 if mark is None:
-                    await self._receive_counted(f, self.transfer_size, timeout)
+                    await self._receive_counted(f, self.transfer_size)
                 else:
-                    await self._receive_marked(f, mark, timeout)
+                    await self._receive_marked(f, mark)
                 f.flush()
             log.info("MASTER <-> REPLICA sync: Flushing old data")
             log.info("MASTER <-> REPLICA sync: Loading DB in memory")
@@ -414,11 +412,11 @@ class MasterLink:
         if mark is not None:
             self.send_ack()  # a diskless master starts the stream on the first ACK
 
-    async def _receive_counted(self, f: Any, size: int, timeout: int) -> None:
+    async def _receive_counted(self, f: Any, size: int) -> None:
         left = size
         while left > 0:
             if not self.buf:
-                await self._fill(timeout, _BULK_TIMEOUT)
+                await self._fill(_BULK_TIMEOUT)
             n = min(left, len(self.buf))
             f.write(self.buf[:n])
             del self.buf[:n]
@@ -426,12 +424,12 @@ class MasterLink:
             self.transfer_read += n
             self.transfer_lastio = time.time()
 
-    async def _receive_marked(self, f: Any, mark: bytes, timeout: int) -> None:
+    async def _receive_marked(self, f: Any, mark: bytes) -> None:
         """Diskless form: the payload ends with the 40-byte mark the header announced."""
         held = bytearray()  # the tail that may be the start of the mark
         while True:
             if not self.buf:
-                await self._fill(timeout, _BULK_TIMEOUT)
+                await self._fill(_BULK_TIMEOUT)
             held += self.buf
             self.transfer_read += len(self.buf)
             self.buf.clear()
@@ -478,7 +476,7 @@ class MasterLink:
 
     # -- the command stream ----------------------------------------------------------
 
-    async def _stream(self, timeout: int) -> None:
+    async def _stream(self) -> None:
         """Apply the master's commands until the link ends."""
         ack = asyncio.get_running_loop().create_task(self._ack_every_second())
         try:
@@ -486,7 +484,7 @@ class MasterLink:
                 if self.buf and self._apply_buffer():
                     await asyncio.sleep(0)  # a slice applied: let the loop commit and serve
                     continue
-                await self._fill(timeout, "MASTER timeout: no data nor PING received...")
+                await self._fill("MASTER timeout: no data nor PING received...")
                 if self.client is not None:
                     self.client.last_interaction = self.last_io = time.time()
         finally:
@@ -573,20 +571,26 @@ class MasterLink:
         self._send_raw(b"*%d\r\n" % len(argv)
                        + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv))
 
-    async def _command(self, argv: list[bytes], timeout: int) -> bytes:
+    async def _command(self, argv: list[bytes]) -> bytes:
         """sendCommand + receiveSynchronousResponse: one line back."""
         self._send(argv)
-        return await self._line(timeout)
+        return await self._line()
 
-    async def _fill(self, timeout: int, on_timeout: str = "") -> None:
+    async def _fill(self, on_timeout: str = "") -> None:
         reader = self.reader
         if reader is None:
             raise LinkError("")
-        try:
-            data = await asyncio.wait_for(reader.read(_CHUNK), timeout)
-        except TimeoutError:
-            raise LinkError(on_timeout or "Master did not respond to command during SYNC "
-                            "handshake") from None
+        # repl-timeout is looked at each second (replicationCron): a CONFIG SET applies
+        # to a link already waiting too
+        since = time.time()
+        while True:
+            try:
+                data = await asyncio.wait_for(reader.read(_CHUNK), 1.0)
+                break
+            except TimeoutError:
+                if time.time() - since > max(1, int(self.server.config.repl_timeout)):
+                    raise LinkError(on_timeout or "Master did not respond to command during "
+                                    "SYNC handshake") from None
         if not data:
             if self.state == CONNECTED:
                 raise LinkError("Connection with master lost.")
@@ -600,7 +604,7 @@ class MasterLink:
         if self.state == CONNECTED:
             self.read_reploff += len(data)
 
-    async def _line(self, timeout: int, on_timeout: str = "") -> bytes:
+    async def _line(self, on_timeout: str = "") -> bytes:
         """One reply line without its line end (an empty bytes: a bare newline)."""
         while True:
             i = self.buf.find(b"\n")
@@ -610,7 +614,7 @@ class MasterLink:
                 return line[:-1] if line.endswith(b"\r") else line
             if len(self.buf) > 64 * 1024:
                 raise LinkError("Bad protocol from MASTER: a line over 64 KiB")
-            await self._fill(timeout, on_timeout)
+            await self._fill(on_timeout)
 
 
 _BULK_TIMEOUT = ("Timeout receiving bulk data from MASTER... If the problem persists try to "

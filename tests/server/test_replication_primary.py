@@ -252,6 +252,9 @@ def test_psync_full_then_continue_and_pings(tmp_path):
         again.send(encode_command("PSYNC", replid.decode(), int(offset) + consumed + 1))
         assert again._line() == b"+CONTINUE " + replid
         assert _read_stream(again, 1) == [[b"SET", b"k3", b"v3"]]
+        # DEBUG REPLICATE: straight into the stream (Redis's test hook for divergence)
+        assert ctl.execute_command("DEBUG", "REPLICATE", "fake-command", "x") == b"OK"
+        assert _read_stream(again, 1) == [[b"fake-command", b"x"]]
         # a PING into the stream every repl-ping-replica-period seconds
         ctl.config_set("repl-ping-replica-period", 1)
         assert _read_stream(again, 1) == [[b"PING"]]

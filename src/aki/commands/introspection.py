@@ -1375,6 +1375,11 @@ def debug(c, argv):
             raise RedisError(errors.NOT_INTEGER)
         server.active_expire = bool(v)
         return OK
+    if sub == b"replicate" and n >= 3:
+        prim = server.extensions.get("primary")
+        if prim is not None:  # replicationFeedSlaves: replicas only, data may diverge
+            prim.feed_raw(list(argv[2:]))
+        return OK
     if sub == b"set-disable-deny-scripts" and n == 3:
         m = re.match(rb"\s*[-+]?\d+", argv[2])  # atoi: a leading number, else 0
         server.script_disable_deny = bool(int(m.group()) if m else 0)

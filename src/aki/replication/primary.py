@@ -180,6 +180,13 @@ class Primary:
             self.cur_db = db
         self.buf.append(encode(argv))
 
+    def feed_raw(self, argv: list[bytes]) -> None:
+        """DEBUG REPLICATE: into the stream as is, in the current database (no SELECT)."""
+        if self.backlog is not None:
+            self.buf.append(encode(argv))
+            if not self.server.engine.in_tx:
+                self.after_commit(True)
+
     def _emit(self, data: bytes) -> None:
         """Committed stream bytes: into the backlog and to every replica."""
         self.server.master_repl_offset += len(data)

@@ -297,7 +297,7 @@ class MasterLink:
 
     async def _psync(self) -> tuple[str, int] | None:
         """slaveTryPartialResynchronization: None when the master continues our history,
-        else (replid, offset) of the full sync it starts (("", -1) after a plain SYNC)."""
+        else (replid, offset) of the full sync it starts (zeros and -1 after a plain SYNC)."""
         if self.cached is not None:
             replid, off = self.cached[0], self.cached[1] + 1
             log.info("Trying a partial resynchronization (request %s:%d).", replid, off)

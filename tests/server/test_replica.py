@@ -6,6 +6,7 @@ not there, and ``replicaof`` in the config file."""
 from __future__ import annotations
 
 import io
+import signal
 import socket
 import sys
 import threading
@@ -45,6 +46,16 @@ def _synced(master: redis.Redis, replica: redis.Redis) -> bool:
 
 def _wait_synced(master: redis.Redis, replica: redis.Redis) -> None:
     _until(lambda: _synced(master, replica), what="the replica to catch up")
+
+
+def _stream_flowing(master: redis.Redis, replica: redis.Redis) -> None:
+    """Wait until writes reach the replica through the stream. After a diskless sync the
+    master starts the stream on an ACK it takes once it saw its RDB child end (up to a
+    second later, as for a Redis replica), and a first probe written before the fork
+    arrives in the RDB itself: a second one, written after the first arrived, cannot."""
+    for n in (1, 2):
+        master.set("probe", n)
+        _until(lambda n=n: replica.get("probe") == b"%d" % n, what="the stream to start")
 
 
 def _content(payload: bytes):
@@ -302,8 +313,7 @@ def test_expired_keys_wait_for_the_masters_del(m, a, master):
     a.execute_command("REPLICAOF", "127.0.0.1", master.port)
     # after a diskless sync the master starts the stream on an ACK it takes in state
     # online (up to a second later, as with a Redis replica): wait for a write to flow
-    m.set("probe", "1")
-    _until(lambda: a.get("probe") == b"1", what="the stream to start")
+    _stream_flowing(m, a)
     m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)  # the master expires on access only
     try:
         m.set("short", "v", px=100)
@@ -315,6 +325,33 @@ def test_expired_keys_wait_for_the_masters_del(m, a, master):
         assert m.get("short") is None  # the master's lazy expiry deletes and propagates
         _wait_synced(m, a)
         assert a.dbsize() == 2
+    finally:
+        m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
+
+
+def test_the_masters_write_sees_a_key_expired_only_here(m, a, master, aki):
+    """A key expired on the replica but not yet on the master is still there for the
+    master's commands (Redis's expireIfNeeded answers 0 for the master client): an INCR
+    that reaches the replica late increments it and keeps its TTL."""
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _stream_flowing(m, a)
+    m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    try:
+        m.set("k", "1", px=600)
+        _until(lambda: (a.pttl("k") or 0) > 0, what="k on the replica")
+        aki.proc.send_signal(signal.SIGSTOP)  # the INCR arrives after k expired here
+        try:
+            assert m.incr("k") == 2  # still live on the master
+            time.sleep(0.65)
+        finally:
+            aki.proc.send_signal(signal.SIGCONT)
+        _wait_synced(m, a)
+        assert a.exists("k") == 0  # logically expired for a normal client
+        assert a.execute_command("DEBUG", "OBJECT", "k").startswith(b"Value at:")  # stored
+        assert a.dbsize() == 2
+        m.get("k")  # the master expires it and sends the DEL
+        _wait_synced(m, a)
+        assert a.dbsize() == 1
     finally:
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 

@@ -508,13 +508,12 @@ class MasterLink:
         pos = 0
         applied = 0
         # the master is obeyed whatever the ACL says (its client has no user in Redis),
-        # and it sees keys expired here but not yet on the master (it sends the DEL)
+        # and its commands see keys expired here as present (the master sends the DEL)
         guard = ext.pop("guard", None)
         # sub-replicas get the master's stream as applied (replicationFeedStreamFromMasterStream),
         # when the primary side offers it
         feed = getattr(ext.get("primary"), "feed_from_master", None)
-        lazy = ks.lazy_expire
-        ks.lazy_expire = True
+        ks.master_view = True
         try:
             while applied < _APPLY_SLICE and not self.stopped and self.client is client:
                 parsed = _parse(buf, pos)
@@ -542,7 +541,7 @@ class MasterLink:
                         feed(bytes(self.pending_data))
                         self.pending_data.clear()
         finally:
-            ks.lazy_expire = lazy
+            ks.master_view = False
             if guard is not None and "guard" not in ext:
                 ext["guard"] = guard
             del buf[:pos]

@@ -161,6 +161,9 @@ class Keyspace:
         self.misses = 0
         self.expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE also stops lazy? no: active only
         self.lazy_expire = True  # False on a replica: it waits for the primary's DEL
+        # True while a replica applies its primary's stream: an expired key is still there
+        # for the primary's commands (expireIfNeeded returns 0 for the master client)
+        self.master_view = False
         self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
         self.dbmap: list[int] = list(range(engine.databases))
         # Last access times (OBJECT IDLETIME): a cached row carries its own (``atime``,
@@ -270,7 +273,7 @@ class Keyspace:
             row = self._load(db, key)
         if row is None:
             return None
-        if row.expire_at is not None and row.expire_at <= self.now():
+        if row.expire_at is not None and row.expire_at <= self.now() and not self.master_view:
             if not self.lazy_expire:
                 return None
             self._expire_row(row)
@@ -328,7 +331,8 @@ class Keyspace:
     def peek(self, db: int, key: bytes) -> KeyRow | None:
         """lookup() without recording an access (LOOKUP_NOTOUCH: TYPE, TTL, OBJECT ...)."""
         row = self.stored(db, key)
-        if row is not None and row.expire_at is not None and row.expire_at <= self.now():
+        if row is not None and row.expire_at is not None and row.expire_at <= self.now() \
+                and not self.master_view:
             if self.lazy_expire:
                 self._expire_row(row)
             return None

@@ -356,6 +356,28 @@ def test_the_masters_write_sees_a_key_expired_only_here(m, a, master, aki):
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 
 
+def test_a_writable_replica_expires_its_own_keys(m, a, master):
+    """Keys a writable replica's clients wrote with a TTL are expired by the replica (the
+    master never sends their DEL); the master's keys still wait for the master."""
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _stream_flowing(m, a)
+    m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    a.config_set("replica-read-only", "no")
+    try:
+        m.set("from-master", "v", px=200)
+        _until(lambda: a.dbsize() == 2, what="the master's key")
+        a.set("local1", "1", px=200)
+        a.set("local2", "2", px=200)
+        a.set("local3", "3")
+        assert a.dbsize() == 5
+        _until(lambda: a.dbsize() == 3, timeout=5, what="the local keys to expire")
+        assert a.get("local3") == b"3"
+        assert a.get("from-master") is None and a.dbsize() == 3  # waits for the master's DEL
+    finally:
+        a.config_set("replica-read-only", "yes")
+        m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
+
+
 def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "r").mkdir()

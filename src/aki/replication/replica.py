@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aki.core.blocking import Suspend
-from aki.core.dispatch import READONLY_REPLICA, execute
+from aki.core.dispatch import READONLY_REPLICA, execute, run_internal
 from aki.core.registry import COMMANDS, Command
 from aki.core.session import Client
 from aki.resp.types import ErrorReply
@@ -820,12 +820,64 @@ def unset_master(server: Server) -> None:
 
 def _expire_as_replica(server: Server, replica: bool) -> None:
     """A replica never deletes expired keys itself: it waits for the master's DEL (they
-    read as missing meanwhile). CLIENT PAUSE saves and restores the same switch."""
+    read as missing meanwhile). CLIENT PAUSE saves and restores the same switch. Keys
+    given a TTL by its own clients (a writable replica) are the exception: LocalExpiry."""
     ext = server.extensions
     if "expire_before_pause" in ext:
         ext["expire_before_pause"] = not replica
     else:
         server.ks.lazy_expire = not replica
+    local = ext.pop("replica_local_expiry", None)
+    if local is not None:
+        local.stop()
+    if replica and "app" in ext:
+        ext["replica_local_expiry"] = LocalExpiry(server)
+
+
+class LocalExpiry:
+    """rememberSlaveKeyWithExpire / expireSlaveKeys: keys that clients of a writable
+    replica wrote with a TTL are the replica's own (the master will never send their
+    DEL), so the replica expires them itself, once a second. The master's keys are not
+    in the set: its commands run as the client of kind ``master``."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.keys: set[tuple[int, bytes]] = set()
+        server.touch_hooks.append(self.touched)
+        app = server.extensions["app"]
+        self.task = app.loop.create_task(self._run())
+
+    def stop(self) -> None:
+        self.task.cancel()
+        if self.touched in self.server.touch_hooks:
+            self.server.touch_hooks.remove(self.touched)
+
+    def touched(self, keys: list[tuple[int, bytes]], client: Client | None) -> None:
+        if client is None or client.kind in ("master", "aof"):
+            return
+        ks = self.server.ks
+        for db, key in keys:
+            if type(key) is bytes:
+                row = ks.stored(db, key)
+                if row is not None and row.expire_at is not None:
+                    self.keys.add((db, key))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.keys and self.server.active_expire:
+                run_internal(self.server, self._expire)
+
+    def _expire(self) -> None:
+        ks = self.server.ks
+        now = ks.now()
+        for db, key in list(self.keys):
+            row = ks.stored(db, key)
+            if row is None or row.expire_at is None:
+                self.keys.discard((db, key))
+            elif row.expire_at <= now:
+                self.keys.discard((db, key))
+                ks._expire_row(row)
 
 
 def replica_config_changed(server: Server, _value: object = None) -> None:

@@ -315,3 +315,26 @@ def test_min_replicas_to_write_without_replicas(pair):
         pair.same("CONFIG", "SET", "min-replicas-to-write", "0")
         pair.same("CONFIG", "SET", "min-replicas-max-lag", "10")
     pair.same("SET", "x", "6")
+
+
+def test_writes_in_the_syncs_own_batch_are_in_the_rdb_only(tmp_path):
+    """Writes committed in the same batch as the SYNC are in the snapshot: they must not
+    also reach the replica through the stream (applied twice, a list would grow)."""
+    aki = start_aki(tmp_path)
+    try:
+        ctl = aki.client()
+        repl = RawClient(aki.port)  # connected first: its SYNC is read first in the pass
+        sleeper = RawClient(aki.port)
+        writer = RawClient(aki.port)
+        sleeper.send(encode_command("DEBUG", "SLEEP", "0.3"))  # holds the loop ...
+        time.sleep(0.1)
+        repl.send(b"SYNC\r\n")  # ... so that these two are read in one pass, one batch
+        writer.send(encode_command("LPUSH", "x", "in-the-rdb"))
+        assert sleeper.read_reply() == b"+OK\r\n"
+        assert writer.read_reply() == b":1\r\n"
+        rdb = _read_rdb(repl, psync=False)
+        assert b"in-the-rdb" in rdb
+        ctl.set("after", "1")
+        assert _read_stream(repl, 2) == [[b"SELECT", b"0"], [b"SET", b"after", b"1"]]
+    finally:
+        aki.stop()

@@ -235,10 +235,10 @@ class Primary:
                 self.server.stats.sync_partial_err += 1
         server.stats.sync_full += 1
         log.info("Replica %s:%d asks for synchronization", link.ip(), link.port)
-        if not self.replicas and self.backlog is None:
+        if not self.replicas and not self.to_attach and self.backlog is None:
             self._create_backlog()
-        self.replicas.append(link)
-        # the snapshot is pinned right after this batch's COMMIT (after_commit)
+        # the snapshot is pinned right after this batch's COMMIT (after_commit): only then
+        # does the replica join the stream, since this batch's writes are in the snapshot
         self.to_attach.append(link)
         if not server.engine.in_tx:
             self.after_commit(True)
@@ -275,6 +275,7 @@ class Primary:
         server = self.server
         if link.client.closed:
             return
+        self.replicas.append(link)
         self.cur_db = -1  # the replica's stream must start with a SELECT
         try:
             conn = server.engine.snapshot_connection()

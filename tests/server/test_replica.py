@@ -373,6 +373,10 @@ def test_a_writable_replica_expires_its_own_keys(m, a, master):
         _until(lambda: a.dbsize() == 3, timeout=5, what="the local keys to expire")
         assert a.get("local3") == b"3"
         assert a.get("from-master") is None and a.dbsize() == 3  # waits for the master's DEL
+        # a client's write of it deletes it first (LOOKUP_WRITE), as on a Redis replica
+        assert a.incr("from-master") == 1 and a.ttl("from-master") == -1
+        assert a.rpush("from-master-list", "x") == 1
+        assert a.dbsize() == 4
     finally:
         a.config_set("replica-read-only", "yes")
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)

@@ -223,6 +223,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     if monitors and cmd.fullname in _MONITOR_FIRST:
         _feed_monitors(server, client, argv)  # scripts show before the commands they run
     server.call_depth += 1
+    ks = server.ks
+    ks.writing = cmd.is_write  # a write deletes an expired key even on a replica
     start = _perf()
     try:
         reply = cmd.handler(client, argv)  # type: ignore[misc]
@@ -247,7 +249,6 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     client.last_cmd = cmd.fullname
     if usec >= server.slow_at:
         _slow(server, client, cmd, argv, usec, reply)
-    ks = server.ks
     touched = ks.touched
     if touched:
         ks.touched = []

@@ -530,6 +530,8 @@ class MasterLink:
                     reply = execute(client, argv)
                     if type(reply) is Suspend:
                         reply.cancel()  # nothing waits for the master's replies
+                    elif type(reply) is ErrorReply or type(reply) is list:
+                        _log_errors_to_master(argv, reply)
                     self.applied_in_batch = True
                 if client.in_multi:
                     self.pending += n
@@ -816,6 +818,20 @@ def unset_master(server: Server) -> None:
                 "replication ID is %s", server.replid2, server.second_repl_offset,
                 server.replid)
     _disconnect_replicas(server)
+
+
+def _log_errors_to_master(argv: list[bytes], reply: object) -> None:
+    """afterErrorReply: an error answered to the master means the data may have diverged
+    (a replica never answers its master); Redis logs each one, and so does aki."""
+    errs = [reply] if type(reply) is ErrorReply else [
+        r for r in reply if type(r) is ErrorReply]  # type: ignore[union-attr]
+    if not errs:
+        return
+    cmd = COMMANDS.get(argv[0].lower())
+    name = cmd.fullname if cmd is not None else "<unknown>"
+    for e in errs:
+        log.warning("== CRITICAL == This replica is sending an error to its master: '%s' "
+                    "after processing the command '%s'", e.message, name)
 
 
 def _expire_as_replica(server: Server, replica: bool) -> None:

@@ -164,6 +164,9 @@ class Keyspace:
         # True while a replica applies its primary's stream: an expired key is still there
         # for the primary's commands (expireIfNeeded returns 0 for the master client)
         self.master_view = False
+        # the running command is a write (set by call()): Redis's LOOKUP_WRITE, which
+        # deletes an expired key even where reads leave it (a writable replica)
+        self.writing = False
         self.clock: int | None = None  # frozen time inside MULTI/Lua, as Redis does
         self.dbmap: list[int] = list(range(engine.databases))
         # Last access times (OBJECT IDLETIME): a cached row carries its own (``atime``,
@@ -274,8 +277,8 @@ class Keyspace:
         if row is None:
             return None
         if row.expire_at is not None and row.expire_at <= self.now() and not self.master_view:
-            if not self.lazy_expire:
-                return None
+            if not self.lazy_expire and not self.writing:
+                return None  # a replica's read: missing, but kept for the master's DEL
             self._expire_row(row)
             return None
         row.atime = _time()
@@ -333,7 +336,7 @@ class Keyspace:
         row = self.stored(db, key)
         if row is not None and row.expire_at is not None and row.expire_at <= self.now() \
                 and not self.master_view:
-            if self.lazy_expire:
+            if self.lazy_expire or self.writing:
                 self._expire_row(row)
             return None
         return row

@@ -338,3 +338,45 @@ def test_writes_in_the_syncs_own_batch_are_in_the_rdb_only(tmp_path):
         assert _read_stream(repl, 2) == [[b"SELECT", b"0"], [b"SET", b"after", b"1"]]
     finally:
         aki.stop()
+
+
+def test_chained_replication_and_promotion(tmp_path):
+    """A -> B -> C: an aki replica (B) serves a Redis replica (C) its primary's stream as
+    it came; promoted with REPLICAOF NO ONE, B keeps its backlog and C continues with
+    PSYNC (the old id is B's replid2) instead of a full sync."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = start_aki(tmp_path / "a")
+    b = start_aki(tmp_path / "b")
+    c = None
+    try:
+        pa, pb = a.client(), b.client()
+        pa.set("before", "1")
+        pb.execute_command("REPLICAOF", "127.0.0.1", a.port)
+        _until(lambda: pb.info("replication")["master_link_status"] == "up", what="B's link")
+        c = start_redis(None, "--replicaof", "127.0.0.1", str(b.port))
+        pc = c.client()
+        _until(lambda: pc.info("replication")["master_link_status"] == "up", what="C's link")
+        assert pc.get("before") == b"1"
+        pa.set("through", "B")
+        pa.rpush("l", "x", "y")
+        redis.Redis(port=a.port, db=4).set("db4", "v")
+        _until(lambda: pc.lrange("l", 0, -1) == [b"x", b"y"], what="the stream through B")
+        assert redis.Redis(port=c.port, db=4).get("db4") == b"v"
+        info_b = pb.info("replication")
+        assert info_b["role"] == "slave" and info_b["connected_slaves"] == 1
+        _until(lambda: pc.info("replication")["slave_repl_offset"]
+               == pa.info("replication")["master_repl_offset"], what="C at A's offset")
+
+        pb.execute_command("REPLICAOF", "NO", "ONE")
+        _until(lambda: pc.info("replication")["master_link_status"] == "up"
+               and pb.info("stats")["sync_partial_ok"] >= 1, what="C's partial resync")
+        assert pb.info("stats")["sync_full"] == 1  # only the first sync was full
+        pb.set("after-promotion", "1")
+        _until(lambda: pc.get("after-promotion") == b"1", what="B's own stream")
+        assert pc.get("through") == b"B"
+    finally:
+        if c is not None:
+            c.stop()
+        b.stop()
+        a.stop()

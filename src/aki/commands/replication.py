@@ -31,8 +31,8 @@ def _sync(c, argv, psync: tuple[str, int] | None):
     if "app" not in server.extensions:
         raise RedisError("ERR SYNC and PSYNC need a server connection (not the embedded library)")
     link = server.extensions.get("master_link")
-    if link is not None:
-        raise RedisError("NOMASTERLINK aki does not serve replicas while it is itself a replica")
+    if link is not None and not link.connected():
+        raise RedisError("NOMASTERLINK Can't SYNC while not connected with my master")
     if c.output_size is not None and c.output_size():
         raise RedisError("ERR SYNC and PSYNC are invalid with pending output")
     primary(server).sync(c, psync)

@@ -145,6 +145,7 @@ class Primary:
         self.replicas: list[ReplicaLink] = []
         self.backlog: Backlog | None = None
         self.buf: list[bytes] = []  # the open batch's stream
+        self.proxy_buf: list[bytes] = []  # on a replica: its primary's stream, this batch
         self.cur_db = -1  # Redis's slaveseldb: -1 forces a SELECT before the next command
         self.to_attach: list[ReplicaLink] = []
         self.no_replicas_since = time.time()
@@ -159,11 +160,13 @@ class Primary:
     # -- the stream ------------------------------------------------------------------
 
     def _create_backlog(self) -> None:
-        """Redis's createReplicationBacklog after changeReplicationId: a new history."""
+        """Redis's createReplicationBacklog; on a primary after changeReplicationId (a new
+        history), on a replica in its primary's history (it proxies the primary's stream)."""
         server = self.server
-        server.replid2 = "0" * 40
-        server.replid = os.urandom(20).hex()
-        server.second_repl_offset = -1
+        if "master_link" not in server.extensions:
+            server.replid2 = "0" * 40
+            server.replid = os.urandom(20).hex()
+            server.second_repl_offset = -1
         self.backlog = Backlog(int(server.config.repl_backlog_size), server.master_repl_offset + 1)
         self.server.propagators.append(self.feed)
         log.info("Replication backlog created, my new replication IDs are '%s' and '%s'",
@@ -174,7 +177,11 @@ class Primary:
             self.backlog.resize(int(size))
 
     def feed(self, db: int, argv: list[bytes]) -> None:
-        """A propagated write of the open batch (server.propagators)."""
+        """A propagated write of the open batch (server.propagators). A replica sends its
+        sub-replicas its primary's stream as it came (feed_from_master), never its own
+        propagation (a writable replica's local writes stay local, as in Redis)."""
+        if "master_link" in self.server.extensions:
+            return
         if db != self.cur_db and db >= 0:
             self.buf.append(encode([b"SELECT", b"%d" % db]))
             self.cur_db = db
@@ -187,9 +194,18 @@ class Primary:
             if not self.server.engine.in_tx:
                 self.after_commit(True)
 
-    def _emit(self, data: bytes) -> None:
+    def feed_from_master(self, data: bytes) -> None:
+        """replicationFeedStreamFromMasterStream: the primary's stream bytes this replica
+        applied (the link already advanced ``master_repl_offset`` by them), for the
+        backlog and the sub-replicas once the batch that applied them commits."""
+        if self.backlog is not None:
+            self.proxy_buf.append(data)
+        self.cur_db = -1  # promoted later, its own stream starts with a SELECT
+
+    def _emit(self, data: bytes, advance: bool = True) -> None:
         """Committed stream bytes: into the backlog and to every replica."""
-        self.server.master_repl_offset += len(data)
+        if advance:
+            self.server.master_repl_offset += len(data)
         if self.backlog is not None:
             self.backlog.append(data)
         for r in self.replicas:
@@ -197,6 +213,11 @@ class Primary:
             self.server.stats.net_repl_output += len(data)
 
     def after_commit(self, ok: bool) -> None:
+        if self.proxy_buf:
+            data = b"".join(self.proxy_buf)
+            self.proxy_buf = []
+            if ok:  # else the link drops and the next sync is a full one (replica.py)
+                self._emit(data, advance=False)
         buf = self.buf
         if buf:
             self.buf = []
@@ -381,10 +402,23 @@ class Primary:
             self.no_replicas_since = time.time()
         self._check_waiters()
 
-    def disconnect_replicas(self) -> None:
-        """Close every replica link (this server becomes a replica itself)."""
+    def disconnect_replicas(self, keep_backlog: bool = False) -> None:
+        """Close every replica link and, unless ``keep_backlog``, forget the backlog (this
+        server follows a new primary, or a full sync replaced its history:
+        replicationAttachToNewMaster). REPLICAOF NO ONE keeps it: the replicas come back
+        with PSYNC and the old id, now replid2, and continue."""
         for r in list(self.replicas):
             self.drop(r)
+        for r in self.to_attach:
+            self.drop(r)
+        self.to_attach = []
+        self.proxy_buf = []
+        self.cur_db = -1
+        if keep_backlog:
+            return
+        self.backlog = None
+        if self.feed in self.server.propagators:
+            self.server.propagators.remove(self.feed)
 
     def ack(self, client: Client, offset: int) -> None:
         for r in self.replicas:
@@ -432,7 +466,8 @@ class Primary:
         while True:
             await asyncio.sleep(1.0)
             now = time.time()
-            if self.replicas and now - self.last_ping >= max(1, int(cfg.repl_ping_replica_period)):
+            if self.replicas and now - self.last_ping >= max(1, int(cfg.repl_ping_replica_period)) \
+                    and "master_link" not in server.extensions:  # a replica proxies its primary's
                 self.last_ping = now
                 ping = encode([b"PING"])
                 if server.engine.in_tx:

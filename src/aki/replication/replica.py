@@ -152,6 +152,10 @@ class MasterLink:
         return [b"slave", self.host.encode(), self.port, self.state.encode(),
                 self.reploff if self.state == CONNECTED and self.client is not None else -1]
 
+    def connected(self) -> bool:
+        """The link is up (Redis's REPL_STATE_CONNECTED): sub-replicas may SYNC."""
+        return self.state == CONNECTED and self.client is not None
+
     def send_ack(self) -> None:
         """REPLCONF ACK <applied offset> (replicationSendAck): each second and on GETACK."""
         w = self.writer
@@ -401,6 +405,7 @@ class MasterLink:
                 pass
         # the dataset is the master's: take its replication id and offset, new history
         server = self.server
+        _disconnect_replicas(server)  # replicationAttachToNewMaster: they resync with us
         self.master_replid, self.reploff = master
         self.read_reploff = self.reploff
         server.replid = master[0]
@@ -770,10 +775,10 @@ def _after_dataset_replaced(server: Server) -> None:
 # -- becoming a replica, becoming a master ------------------------------------------------
 
 
-def _disconnect_replicas(server: Server) -> None:
+def _disconnect_replicas(server: Server, keep_backlog: bool = False) -> None:
     prim = server.extensions.get("primary")
     if prim is not None:
-        prim.disconnect_replicas()
+        prim.disconnect_replicas(keep_backlog)
 
 
 def set_master(server: Server, host: str, port: int) -> None:
@@ -817,7 +822,7 @@ def unset_master(server: Server) -> None:
     log.warning("Setting secondary replication ID to %s, valid up to offset: %d. New "
                 "replication ID is %s", server.replid2, server.second_repl_offset,
                 server.replid)
-    _disconnect_replicas(server)
+    _disconnect_replicas(server, keep_backlog=True)  # they PSYNC again with replid2
 
 
 def _log_errors_to_master(argv: list[bytes], reply: object) -> None:

@@ -172,6 +172,10 @@ class Primary:
         log.info("Replication backlog created, my new replication IDs are '%s' and '%s'",
                  server.replid, server.replid2)
 
+    def ensure_backlog(self) -> None:
+        if self.backlog is None:
+            self._create_backlog()
+
     def _resize(self, size: Any) -> None:
         if self.backlog is not None:
             self.backlog.resize(int(size))
@@ -483,7 +487,8 @@ class Primary:
                     self.drop(r)
             ttl = int(getattr(cfg, "repl_backlog_ttl", 3600) or 0)
             if (self.backlog is not None and not self.replicas and ttl
-                    and now - self.no_replicas_since > ttl):
+                    and now - self.no_replicas_since > ttl
+                    and "master_link" not in server.extensions):  # a replica keeps its own
                 self.backlog = None
                 if self.feed in server.propagators:
                     server.propagators.remove(self.feed)

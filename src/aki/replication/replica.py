@@ -453,6 +453,12 @@ class MasterLink:
     def _attach_client(self, db: int) -> None:
         """replicationCreateMasterClient / ResurrectCachedMaster: the link is up."""
         server = self.server
+        if "app" in server.extensions:
+            # a replica keeps a backlog of its primary's stream whether or not it has
+            # replicas, to continue their PSYNC once promoted or re-pointed (as Redis)
+            from aki.replication.primary import primary
+
+            primary(server).ensure_backlog()
         c = Client(server, addr=f"{self.host}:{self.port}", kind="master")
         c.authenticated = True
         c.db = db
@@ -794,7 +800,7 @@ def set_master(server: Server, host: str, port: int) -> None:
         # our replica (a failover) can continue it
         cached = (server.replid, server.master_repl_offset)
     _unblock_all(server)
-    _disconnect_replicas(server)
+    _disconnect_replicas(server, keep_backlog=True)  # they may continue with PSYNC
     link = MasterLink(server, host, port, cached)
     if old is not None:
         link.client_db = old.client_db

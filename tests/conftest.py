@@ -32,6 +32,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(cond, timeout: float = 15.0, what: str = "condition", step: float = 0.02):
+    """Poll ``cond`` until it returns something true (returned) or ``timeout`` runs out."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 15.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from aki.rdb import load_value, write_rdb
-from tests.conftest import RawClient, ServerProcess, free_port, start_aki, start_redis
+from tests.conftest import RawClient, ServerProcess, free_port, start_aki, start_redis, wait_until
 
 DBS = (0, 2, 5)
 _WRITE_FN = (b"#!lua name=replib\n"
@@ -24,16 +24,6 @@ _WRITE_FN = (b"#!lua name=replib\n"
              b"return redis.call('set', keys[1], 'w') end)\n"
              b"redis.register_function{function_name='rfn', "
              b"callback=function(keys, args) return 'ro' end, flags={'no-writes'}}\n")
-
-
-def _until(cond, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _synced(master: redis.Redis, replica: redis.Redis) -> bool:
@@ -45,7 +35,7 @@ def _synced(master: redis.Redis, replica: redis.Redis) -> bool:
 
 
 def _wait_synced(master: redis.Redis, replica: redis.Redis) -> None:
-    _until(lambda: _synced(master, replica), what="the replica to catch up")
+    wait_until(lambda: _synced(master, replica), what="the replica to catch up")
 
 
 def _stream_flowing(master: redis.Redis, replica: redis.Redis) -> None:
@@ -55,7 +45,7 @@ def _stream_flowing(master: redis.Redis, replica: redis.Redis) -> None:
     arrives in the RDB itself: a second one, written after the first arrived, cannot."""
     for n in (1, 2):
         master.set("probe", n)
-        _until(lambda n=n: replica.get("probe") == b"%d" % n, what="the stream to start")
+        wait_until(lambda n=n: replica.get("probe") == b"%d" % n, what="the stream to start")
 
 
 def _content(payload: bytes):
@@ -258,7 +248,7 @@ def test_partial_resync_after_the_master_drops_the_link(m, a, master, aki):
         assert m.client_kill_filter(_type="replica") >= 1
         m.set(f"while-down:{round_}", "x")
         m.incr("n:p")
-        _until(lambda b=before: m.info("stats")["sync_partial_ok"] > b, what="+CONTINUE")
+        wait_until(lambda b=before: m.info("stats")["sync_partial_ok"] > b, what="+CONTINUE")
         _wait_synced(m, a)
         assert m.info("stats")["sync_full"] == full
         assert a.get(f"while-down:{round_}") == b"x"
@@ -266,7 +256,7 @@ def test_partial_resync_after_the_master_drops_the_link(m, a, master, aki):
     before = m.info("stats")["sync_partial_ok"]
     assert a.client_kill_filter(_type="master") == 1
     m.set("after-kill", "y")
-    _until(lambda: m.info("stats")["sync_partial_ok"] > before, what="+CONTINUE")
+    wait_until(lambda: m.info("stats")["sync_partial_ok"] > before, what="+CONTINUE")
     _wait_synced(m, a)
     assert _snapshot(aki.port) == _snapshot(master.port)
 
@@ -274,7 +264,7 @@ def test_partial_resync_after_the_master_drops_the_link(m, a, master, aki):
 def test_a_master_that_is_not_there_leaves_the_link_down(a, aki):
     port = free_port()
     assert a.execute_command("REPLICAOF", "127.0.0.1", port) == b"OK"
-    _until(lambda: a.execute_command("ROLE")[3] in (b"connect", b"connecting"))
+    wait_until(lambda: a.execute_command("ROLE")[3] in (b"connect", b"connecting"))
     role = a.execute_command("ROLE")
     assert role[:3] == [b"slave", b"127.0.0.1", port] and role[4] == -1
     info = a.info("replication")
@@ -338,7 +328,7 @@ def test_the_masters_write_sees_a_key_expired_only_here(m, a, master, aki):
     m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
     try:
         m.set("k", "1", px=600)
-        _until(lambda: (a.pttl("k") or 0) > 0, what="k on the replica")
+        wait_until(lambda: (a.pttl("k") or 0) > 0, what="k on the replica")
         aki.proc.send_signal(signal.SIGSTOP)  # the INCR arrives after k expired here
         try:
             assert m.incr("k") == 2  # still live on the master
@@ -365,12 +355,12 @@ def test_a_writable_replica_expires_its_own_keys(m, a, master):
     a.config_set("replica-read-only", "no")
     try:
         m.set("from-master", "v", px=200)
-        _until(lambda: a.dbsize() == 2, what="the master's key")
+        wait_until(lambda: a.dbsize() == 2, what="the master's key")
         a.set("local1", "1", px=200)
         a.set("local2", "2", px=200)
         a.set("local3", "3")
         assert a.dbsize() == 5
-        _until(lambda: a.dbsize() == 3, timeout=5, what="the local keys to expire")
+        wait_until(lambda: a.dbsize() == 3, timeout=5, what="the local keys to expire")
         assert a.get("local3") == b"3"
         assert a.get("from-master") is None and a.dbsize() == 3  # waits for the master's DEL
         # a client's write of it deletes it first (LOOKUP_WRITE), as on a Redis replica
@@ -511,30 +501,30 @@ def test_a_failed_full_sync_load_keeps_the_previous_dataset(a):
                        b"$EOF:" + b"m" * 40 + b"\r\n" + good + b"m" * 40])
     try:
         a.execute_command("REPLICAOF", "127.0.0.1", fake.port)
-        _until(lambda: fake.served >= 1 and a.execute_command("ROLE")[3] != b"sync",
+        wait_until(lambda: fake.served >= 1 and a.execute_command("ROLE")[3] != b"sync",
                what="the first (corrupt) full sync to fail")
         assert a.get("mine") == b"kept" and a.lrange("mylist", 0, -1) == [b"1", b"2"]
         assert a.dbsize() == 2
         # the second attempt (a second later) loads; the stream starts after the first ACK
-        _until(lambda: a.execute_command("ROLE")[3] == b"connected", what="the good sync")
+        wait_until(lambda: a.execute_command("ROLE")[3] == b"connected", what="the good sync")
         assert a.get("mine") is None and a.get("k") == b"v"
         assert redis.Redis(port=a.connection_pool.connection_kwargs["port"], db=1).lrange(
             "db1", 0, -1) == [b"x"]
         fake.conns[-1].sendall(stream)
-        _until(lambda: a.get("after") == b"1", what="the stream after the RDB")
+        wait_until(lambda: a.get("after") == b"1", what="the stream after the RDB")
         assert a.execute_command("ROLE")[4] == 100 + len(stream)
-        _until(lambda: b"REPLCONF ACK %d" % (100 + len(stream)) in fake.received,
+        wait_until(lambda: b"REPLCONF ACK %d" % (100 + len(stream)) in fake.received,
                what="REPLCONF ACK with the new offset")
         # GETACK is answered at once, with the offset before the GETACK itself (as Redis)
         getack = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
         fake.received.clear()
         fake.conns[-1].sendall(getack)
-        _until(lambda: fake.received, timeout=0.9, what="an ACK before the periodic one")
+        wait_until(lambda: fake.received, timeout=0.9, what="an ACK before the periodic one")
         assert fake.received[0] == b"REPLCONF ACK %d" % (100 + len(stream))
         # a master silent for repl-timeout: dropped, and asked to continue where we were
         a.config_set("repl-timeout", 1)
         want = b"PSYNC " + b"a" * 40 + b" %d" % (100 + len(stream) + len(getack) + 1)
-        _until(lambda: want in fake.received, what="PSYNC after the timeout")
+        wait_until(lambda: want in fake.received, what="PSYNC after the timeout")
     finally:
         a.config_set("repl-timeout", 60)
         a.execute_command("REPLICAOF", "NO", "ONE")
@@ -568,7 +558,7 @@ def test_appendonly_replica_rewrites_its_log_after_the_sync(m, master, tmp_path)
 def test_replicaof_unblocks_clients_blocked_on_keys(a, aki):
     blocked = RawClient(aki.port)
     blocked.send(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n")
-    _until(lambda: a.info("clients")["blocked_clients"] == 1, what="BLPOP to block")
+    wait_until(lambda: a.info("clients")["blocked_clients"] == 1, what="BLPOP to block")
     a.execute_command("REPLICAOF", "127.0.0.1", free_port())
     assert blocked.read_reply() == (b"-UNBLOCKED force unblock from blocking operation, "
                                     b"instance state changed (master -> replica?)\r\n")

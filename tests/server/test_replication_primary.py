@@ -9,17 +9,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import RawClient, encode_command, start_aki, start_redis
-
-
-def _until(cond, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import RawClient, encode_command, start_aki, start_redis, wait_until
 
 
 def _dump_db(c: redis.Redis) -> dict:
@@ -94,7 +84,7 @@ def test_redis_replica_full_sync_and_stream(primary_and_replica):
     aki, replica = primary_and_replica
     p = aki.client()
     rep = replica.client()
-    _until(lambda: _in_sync(p, rep), what="the full sync")
+    wait_until(lambda: _in_sync(p, rep), what="the full sync")
     assert _dump_all(replica.port) == _dump_all(aki.port)
     assert rep.function_list()[0][1] == b"replib"
 
@@ -110,7 +100,7 @@ def test_redis_replica_full_sync_and_stream(primary_and_replica):
     p.delete("z:before", "ss:before")
     time.sleep(0.05)
     p.get("n:after")  # lazy expiry: propagated as DEL
-    _until(lambda: _in_sync(p, rep), what="the stream")
+    wait_until(lambda: _in_sync(p, rep), what="the stream")
     assert _dump_all(replica.port) == _dump_all(aki.port)
     assert rep.get("scripted") == b"ab"
     assert rep.exists("n:after") == 0
@@ -133,11 +123,11 @@ def test_partial_resync_after_the_link_drops(primary_and_replica):
     aki, replica = primary_and_replica
     p = aki.client()
     rep = replica.client()
-    _until(lambda: _in_sync(p, rep), what="the full sync")
+    wait_until(lambda: _in_sync(p, rep), what="the full sync")
     assert p.client_kill_filter(_type="replica") == 1
     p.set("while-down", "1")
     p.rpush("l:before", "more")
-    _until(lambda: _in_sync(p, rep), what="the partial resync")
+    wait_until(lambda: _in_sync(p, rep), what="the partial resync")
     stats = p.info("stats")
     assert stats["sync_partial_ok"] == 1 and stats["sync_full"] == 1
     assert rep.get("while-down") == b"1"
@@ -148,13 +138,13 @@ def test_wait_counts_acknowledging_replicas(primary_and_replica):
     aki, replica = primary_and_replica
     p = aki.client()
     rep = replica.client()
-    _until(lambda: _in_sync(p, rep), what="the full sync")
+    wait_until(lambda: _in_sync(p, rep), what="the full sync")
     p.set("k", "v")
     assert p.execute_command("WAIT", 1, 5000) == 1
     start = time.time()
     assert p.execute_command("WAIT", 2, 300) == 1  # only one replica: the timeout answers 1
     assert time.time() - start >= 0.25
-    _until(lambda: p.info("replication")["slave0"]["offset"]
+    wait_until(lambda: p.info("replication")["slave0"]["offset"]
            == p.info("replication")["master_repl_offset"], what="the replica's ACK")
 
 
@@ -353,27 +343,27 @@ def test_chained_replication_and_promotion(tmp_path):
         pa, pb = a.client(), b.client()
         pa.set("before", "1")
         pb.execute_command("REPLICAOF", "127.0.0.1", a.port)
-        _until(lambda: pb.info("replication")["master_link_status"] == "up", what="B's link")
+        wait_until(lambda: pb.info("replication")["master_link_status"] == "up", what="B's link")
         c = start_redis(None, "--replicaof", "127.0.0.1", str(b.port))
         pc = c.client()
-        _until(lambda: pc.info("replication")["master_link_status"] == "up", what="C's link")
+        wait_until(lambda: pc.info("replication")["master_link_status"] == "up", what="C's link")
         assert pc.get("before") == b"1"
         pa.set("through", "B")
         pa.rpush("l", "x", "y")
         redis.Redis(port=a.port, db=4).set("db4", "v")
-        _until(lambda: pc.lrange("l", 0, -1) == [b"x", b"y"], what="the stream through B")
+        wait_until(lambda: pc.lrange("l", 0, -1) == [b"x", b"y"], what="the stream through B")
         assert redis.Redis(port=c.port, db=4).get("db4") == b"v"
         info_b = pb.info("replication")
         assert info_b["role"] == "slave" and info_b["connected_slaves"] == 1
-        _until(lambda: pc.info("replication")["slave_repl_offset"]
+        wait_until(lambda: pc.info("replication")["slave_repl_offset"]
                == pa.info("replication")["master_repl_offset"], what="C at A's offset")
 
         pb.execute_command("REPLICAOF", "NO", "ONE")
-        _until(lambda: pc.info("replication")["master_link_status"] == "up"
+        wait_until(lambda: pc.info("replication")["master_link_status"] == "up"
                and pb.info("stats")["sync_partial_ok"] >= 1, what="C's partial resync")
         assert pb.info("stats")["sync_full"] == 1  # only the first sync was full
         pb.set("after-promotion", "1")
-        _until(lambda: pc.get("after-promotion") == b"1", what="B's own stream")
+        wait_until(lambda: pc.get("after-promotion") == b"1", what="B's own stream")
         assert pc.get("through") == b"B"
     finally:
         if c is not None:

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("aki")
 
 
-
 class ReplOnly(list):
     """A propagated command for the replicas only, never the AOF (Redis's PROPAGATE_REPL:
     PUBLISH, SPUBLISH). The AOF feed skips it; everything else treats it as argv."""
+
 
 class WholeDb(bytes):
     """The key FLUSHDB, FLUSHALL and SWAPDB report touched, so that ``execute()`` runs

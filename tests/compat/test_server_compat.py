@@ -520,3 +520,13 @@ def test_proc_title_template_is_validated(pair):
             pair.same("CONFIG", "GET", "proc-title-template")
     finally:
         pair.same("CONFIG", "SET", "proc-title-template", default.split(b"\r\n")[4].decode())
+
+
+def test_debug_protocol_attrib_resp2_and_resp3(pair):
+    pair.same("DEBUG", "PROTOCOL", "attrib")
+    pair.both("HELLO", "3")  # (the client ids differ)
+    got, want = pair.both("DEBUG", "PROTOCOL", "attrib")  # the attribute map ...
+    assert got == want == b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n"
+    assert pair.a.read_reply() == pair.r.read_reply()  # ... then the real reply
+    pair.same("PING")
+    pair.both("HELLO", "2")

@@ -29,7 +29,7 @@ from aki.core.registry import (
     total_calls,
 )
 from aki.errors import RedisError
-from aki.resp.types import OK, RespSet, Status, Verbatim
+from aki.resp.types import OK, Raw, RespSet, Status, Verbatim
 
 # -- tagged JSON -> reply values ------------------------------------------------------------
 
@@ -1518,7 +1518,12 @@ def _debug_protocol(c, kind: bytes):
     if kind == b"map":
         return {0: False, 1: True, 2: False}
     if kind == b"attrib":
-        return b"Some real reply following the attribute"
+        real = b"Some real reply following the attribute"
+        if c.resp != 3:
+            return real
+        # an attribute map ahead of the reply, which clients skip (RESP3 only)
+        return Raw(b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n"
+                   b"$%d\r\n%s\r\n" % (len(real), real))
     if kind == b"push":
         if c.resp != 3:
             return b"RESP2 doesn't support push"

@@ -96,14 +96,11 @@ def execute(client: Client, argv: list[bytes]) -> object:
                 client.channels or client.patterns or client.shard_channels)):
             server = client.server
             if "guard" not in server.extensions:
-                if "replica_guard" in server.extensions:  # READONLY, MASTERDOWN (a replica)
-                    refused = server.extensions["replica_guard"](client, cmd, argv)
-                    if refused is not None:
-                        return _reject(client, cmd, refused)
-                if "primary_guard" in server.extensions:  # NOREPLICAS (min-replicas-to-write)
-                    refused = server.extensions["primary_guard"](client, cmd, argv)
-                    if refused is not None:
-                        return _reject(client, cmd, refused)
+                if server.state_guards:  # NOREPLICAS, READONLY, MASTERDOWN
+                    for state_guard in server.state_guards:
+                        refused = state_guard(client, cmd, argv)
+                        if refused is not None:
+                            return _reject(client, cmd, refused)
                 read = cmd.cached_read
                 if read is not None and not server.monitors and not server.after_read:
                     # A read answered without a batch transaction (the row cache, or
@@ -146,16 +143,10 @@ def execute(client: Client, argv: list[bytes]) -> object:
         rejected = guard(client, cmd, argv)
         if rejected is not None:
             return _reject(client, cmd, rejected)
-    # NOREPLICAS: present only while min-replicas-to-write is set (primary.py)
-    primary_guard = server.extensions.get("primary_guard")
-    if primary_guard is not None:
-        rejected = primary_guard(client, cmd, argv)
-        if rejected is not None:
-            return _reject(client, cmd, rejected)
-    # READONLY, MASTERDOWN: present only on a replica that refuses something (replica.py)
-    replica_guard = server.extensions.get("replica_guard")
-    if replica_guard is not None:
-        rejected = replica_guard(client, cmd, argv)
+    # NOREPLICAS (min-replicas-to-write, primary.py), READONLY and MASTERDOWN (a replica,
+    # replica.py): an empty tuple unless the replication state refuses something
+    for state_guard in server.state_guards:
+        rejected = state_guard(client, cmd, argv)
         if rejected is not None:
             return _reject(client, cmd, rejected)
     if client.resp == 2 and (client.channels or client.patterns or client.shard_channels):

@@ -110,6 +110,7 @@ class Server:
         self.slowlog_next_id = 0
         self.latency_events: dict[str, collections.deque] = {}
         self.active_expire = True
+        self.state_guards: tuple[Callable[..., Any], ...] = ()  # see refresh_state_guards
         # DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (tests only)
         self.script_disable_deny = False
         self.shutdown_requested: Callable[[bool], None] | None = None
@@ -190,6 +191,15 @@ class Server:
             self.extensions["primary_guard"] = noreplicas_guard
         else:
             self.extensions.pop("primary_guard", None)
+        self.refresh_state_guards()
+
+    def refresh_state_guards(self) -> None:
+        """The refusals that depend on the server's replication state, in processCommand's
+        order: NOREPLICAS (a primary under min-replicas-to-write), then READONLY and
+        MASTERDOWN (a replica). execute() tests one tuple, empty on a plain primary."""
+        ext = self.extensions
+        self.state_guards = tuple(g for g in (ext.get("primary_guard"), ext.get("replica_guard"))
+                                  if g is not None)
 
     def _policy_changed(self, policy: str) -> None:
         self.ks.lfu = "lfu" in policy

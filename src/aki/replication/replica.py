@@ -922,6 +922,7 @@ def replica_config_changed(server: Server, _value: object = None) -> None:
         ext["replica_guard"] = _replica_guard
     else:
         ext.pop("replica_guard", None)
+    server.refresh_state_guards()
 
 
 def _unblock_all(server: Server) -> None:

@@ -525,7 +525,7 @@ def noreplicas_guard(client: Client, cmd: Any, argv: list[bytes]) -> Any:
     """processCommand's NOREPLICAS: a write command (or EXEC of a queue holding one, or a
     script declared able to write) while too few good replicas (execute() calls this only
     while min-replicas-to-write is set: server.extensions["primary_guard"])."""
-    from aki.replication.replica import _is_write as is_write_command
+    from aki.replication.replica import is_write_command
     from aki.resp.types import ErrorReply
 
     if client.kind in ("master", "aof") or enough_good_replicas(client.server):

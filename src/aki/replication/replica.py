@@ -960,7 +960,7 @@ def _replica_guard(client: Client, cmd: Command, argv: list[bytes]) -> ErrorRepl
         return None
     server = client.server
     cfg = server.config
-    if cfg.replica_read_only and _is_write(client, cmd, argv):
+    if cfg.replica_read_only and is_write_command(client, cmd, argv):
         return _READONLY
     if not cfg.replica_serve_stale_data:
         link = server.extensions.get("master_link")
@@ -980,7 +980,7 @@ def _queued(client: Client) -> list[tuple[Command, list[bytes]]]:
     return out
 
 
-def _is_write(client: Client, cmd: Command, argv: list[bytes]) -> bool:
+def is_write_command(client: Client, cmd: Command, argv: list[bytes]) -> bool:
     """is_write_command: a write command, EXEC of a queue holding one, a script (EVAL
     with a shebang, FCALL) not declared ``no-writes``. (A script in compat mode, with
     no shebang, is checked at each redis.call: commands/scripting.py.)"""
@@ -988,7 +988,7 @@ def _is_write(client: Client, cmd: Command, argv: list[bytes]) -> bool:
         return True
     name = cmd.fullname
     if name == "exec":
-        return client.in_multi and any(_is_write(client, qc, q) for qc, q in _queued(client)
+        return client.in_multi and any(is_write_command(client, qc, q) for qc, q in _queued(client)
                                        if qc.fullname != "exec")
     if name in _SCRIPT_CALLS:
         declared = _script_flags(client, name, argv)

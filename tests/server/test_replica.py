@@ -402,6 +402,54 @@ def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
         master.stop()
 
 
+@pytest.mark.parametrize("how", ["term", "kill"])
+def test_a_restarted_replica_continues_with_psync(tmp_path, how):
+    """The replication position is kept in the file, in the COMMIT of the data it
+    describes: after a clean stop or a kill -9, the replica continues with PSYNC (no
+    full sync) and ends with exactly the master's data."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    master = start_redis(tmp_path / "m", "--repl-diskless-sync-delay", "0")
+    try:
+        mc = master.client()
+        mc.rpush("l", *range(50))
+        conf = tmp_path / "aki.conf"
+        conf.write_text(f"replicaof 127.0.0.1 {master.port}\n")
+        port = free_port()
+        replica = ServerProcess(
+            [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
+             "--dbfile", str(tmp_path / "r" / "data.aki")],
+            port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
+        try:
+            rc = replica.client()
+            _stream_flowing(mc, rc)
+            for i in range(200):
+                mc.rpush("l", i)
+                mc.incr("n")
+            _wait_synced(mc, rc)
+            full = mc.info("stats")["sync_full"]
+            replica.stop(how)
+            mc.rpush("l", "while-down")  # in the master's backlog
+            replica.start()
+            rc = replica.client()
+            _wait_synced(mc, rc)
+            stats = mc.info("stats")
+            assert stats["sync_full"] == full and stats["sync_partial_ok"] == 1
+            assert rc.lrange("l", 0, -1) == mc.lrange("l", 0, -1)
+            assert rc.get("n") == b"200"
+            rc.execute_command("REPLICAOF", "NO", "ONE")  # forgets the position ...
+            rc.set("local", "write")
+            replica.restart()
+            rc = replica.client()  # ... so following again starts with a full sync
+            _wait_synced(mc, rc)
+            assert mc.info("stats")["sync_full"] == full + 1
+            assert rc.get("local") is None and rc.get("n") == b"200"
+        finally:
+            replica.stop()
+    finally:
+        master.stop()
+
+
 class FakeMaster:
     """A socket that plays a master: answers the handshake, then serves ``payloads`` in
     turn, one per PSYNC (each: the bytes after +FULLRESYNC). Records what it was sent."""

@@ -61,6 +61,7 @@ def _startup(app) -> None:
         cfg.on_change(name, lambda v: replica.replica_config_changed(server, v))
     parts = (cfg.replicaof or "").split()
     if len(parts) == 2 and parts[0].lower() != "no":
+        replica.load_position(server)  # continue where the file's data is, if recorded
         replica.set_master(server, parts[0], int(parts[1]))
 
 

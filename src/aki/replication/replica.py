@@ -29,9 +29,11 @@ Invariants (what a crash, or a failure, can and cannot leave behind):
   load and written anew from the database after it, as Redis's stopAppendOnly /
   restartAOFAfterSYNC: a crash between the two makes the next start write a fresh log
   rather than trust one that describes the old dataset.
-* Nothing of the link is persisted: after a restart, a replica asks the master to
-  continue from its own (new) replication id, which the master refuses, so it syncs
-  in full.
+* The position in the primary's stream is persisted with the data it describes (meta
+  ``repl_replid``/``repl_offset``, written in each COMMIT that applied stream commands,
+  deleted inside a full-sync load and by REPLICAOF NO ONE): after a restart, clean or
+  kill -9, a replica with ``replicaof`` configured continues with PSYNC from exactly
+  there; without a recorded position it syncs in full.
 
 The interface other modules use (INFO replication, ROLE, REPLCONF GETACK, the primary
 side): ``MasterLink.info_lines()``, ``MasterLink.role_reply()``, ``MasterLink.send_ack()``,
@@ -170,6 +172,7 @@ class MasterLink:
         self.task = app.loop.create_task(self._run())
         app.tasks.append(self.task)
         app.committer.after_commit.append(self._after_commit)
+        app.committer.before_commit.append(self._before_commit)
 
     def stop(self) -> None:
         """REPLICAOF NO ONE / another master: close the link, end the task."""
@@ -178,6 +181,8 @@ class MasterLink:
         if app is not None:
             if self._after_commit in app.committer.after_commit:
                 app.committer.after_commit.remove(self._after_commit)
+            if self._before_commit in app.committer.before_commit:
+                app.committer.before_commit.remove(self._before_commit)
             if self.task is not None and self.task in app.tasks:
                 app.tasks.remove(self.task)
         self._close()
@@ -412,6 +417,14 @@ class MasterLink:
         server.master_repl_offset = master[1]
         server.replid2 = "0" * 40
         server.second_repl_offset = -1
+        if not server.engine.in_tx:
+            server.engine.begin()
+            try:
+                save_position(server, self.master_replid, self.reploff)
+            except BaseException:
+                server.engine.rollback()
+                raise
+            server.engine.commit()
         self._attach_client(db)
         log.info("MASTER <-> REPLICA sync: Finished with success")
         if mark is not None:
@@ -560,6 +573,12 @@ class MasterLink:
             del buf[:pos]
         return applied >= _APPLY_SLICE
 
+    def _before_commit(self) -> None:
+        """The position the batch's data is at goes into the same COMMIT (see
+        save_position), so a restart continues with PSYNC from exactly there."""
+        if self.applied_in_batch and self.master_replid:
+            save_position(self.server, self.master_replid, self.reploff)
+
     def _after_commit(self, ok: bool) -> None:
         """A rolled-back batch that held master commands: the offset no longer matches
         the data, so the next sync must be a full one."""
@@ -707,6 +726,7 @@ def load_full_sync(server: Server, path: Path) -> int:
             ks.flushdb(db)
         engine.cur.execute(
             "DELETE FROM meta WHERE name >= 'function:' AND name < 'function;'")
+        forget_position(server)  # the old position does not describe the new data
         # now_ms=0: keys already expired are kept, as a replica keeps them until the
         # master's DEL arrives (they read as missing meanwhile)
         loader = bulk.BulkLoader(engine.conn, limits=bulk.Limits.from_config(server.config),
@@ -821,6 +841,8 @@ def unset_master(server: Server) -> None:
     replica_config_changed(server)
     _expire_as_replica(server, False)
     server.config.replicaof = ""
+    if server.engine.in_tx:
+        forget_position(server)  # commits with the REPLICAOF NO ONE's batch
     # shiftReplicationId
     server.replid2 = server.replid
     server.second_repl_offset = server.master_repl_offset + 1
@@ -829,6 +851,42 @@ def unset_master(server: Server) -> None:
                 "replication ID is %s", server.replid2, server.second_repl_offset,
                 server.replid)
     _disconnect_replicas(server, keep_backlog=True)  # they PSYNC again with replid2
+
+
+# -- the position across restarts --------------------------------------------------------
+#
+# Invariant: meta rows ``repl_replid``/``repl_offset``, when present, name exactly the
+# point of the primary's stream the data in the same file reflects. They are written in
+# the COMMIT of every batch that applied stream commands, deleted in the transaction of
+# a full-sync load (and written again right after it), and deleted with REPLICAOF NO
+# ONE. So after a restart (clean or kill -9) a replica asks its primary to continue
+# from there; where they are absent it syncs in full. (Redis keeps the same two values
+# in the RDB it writes at shutdown.)
+
+
+def save_position(server: Server, replid: str, offset: int) -> None:
+    server.engine.cur.executemany(
+        "INSERT INTO meta (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (("repl_replid", replid), ("repl_offset", offset)))
+
+
+def forget_position(server: Server) -> None:
+    server.engine.cur.execute("DELETE FROM meta WHERE name IN ('repl_replid', 'repl_offset')")
+
+
+def load_position(server: Server) -> bool:
+    """At start-up with ``replicaof`` set: take the recorded position as this server's
+    own history, so the link's first PSYNC continues it. False when there is none."""
+    rows = dict(server.engine.cur.execute(
+        "SELECT name, value FROM meta WHERE name IN ('repl_replid', 'repl_offset')").fetchall())
+    replid, offset = rows.get("repl_replid"), rows.get("repl_offset")
+    if not isinstance(replid, str) or len(replid) != 40 or offset is None:
+        return False
+    server.replid = replid
+    server.master_repl_offset = int(offset)
+    log.info("Using the replication position recorded in the file: %s:%d", replid, int(offset))
+    return True
 
 
 def _log_errors_to_master(argv: list[bytes], reply: object) -> None:

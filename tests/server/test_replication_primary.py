@@ -4,6 +4,7 @@ client reads is the one real Redis sends for the same commands."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -370,3 +371,35 @@ def test_chained_replication_and_promotion(tmp_path):
             c.stop()
         b.stop()
         a.stop()
+
+
+def test_a_replica_that_does_not_read_is_dropped_at_its_output_limit(tmp_path):
+    """The stream queued for a replica during its full sync counts against the
+    ``replica`` class of client-output-buffer-limit, as in Redis: memory stays bounded."""
+    aki = start_aki(tmp_path)
+    try:
+        ctl = aki.client()
+        with ctl.pipeline(transaction=False) as p:  # a ~20 MB RDB that does not compress
+            for i in range(20000):
+                p.set(f"k{i}", os.urandom(1000))
+            p.execute()
+        # above what the stalled RDB transfer itself leaves unsent (~4.3 MB): what trips
+        # the limit is the stream queued behind it
+        ctl.config_set("client-output-buffer-limit", "replica 6291456 0 0")
+        repl = RawClient(aki.port)
+        repl.send(b"SYNC\r\n")  # and never read: the RDB transfer stalls
+        wait_until(lambda: ctl.info("replication")["connected_slaves"] == 1, what="SYNC")
+        time.sleep(0.5)
+        assert ctl.info("replication")["connected_slaves"] == 1
+        with ctl.pipeline(transaction=False) as p:
+            for i in range(7000):
+                p.set(f"w{i}", "x" * 1000)
+            p.execute()
+        wait_until(lambda: ctl.info("replication")["connected_slaves"] == 0,
+                   what="the replica to be dropped")
+        assert "output buffer limits" in (tmp_path / "aki.log").read_text()
+        repl.close()
+        ctl.set("still", "serving")
+        assert ctl.get("still") == b"serving"
+    finally:
+        aki.stop()

@@ -119,6 +119,7 @@ class ReplicaLink:
         self.pre_psync = pre_psync  # old SYNC: no +FULLRESYNC, no REPLCONF ACK expected
         self.state = WAIT_BGSAVE
         self.pending: list[bytes] = []  # stream bytes while the RDB is made and sent
+        self.pending_bytes = 0
         self.ack_offset = 0
         self.ack_time = time.time()
         self.tmp: Path | None = None
@@ -128,11 +129,17 @@ class ReplicaLink:
             return self.addr
         return self.client.addr.rsplit(":", 1)[0]
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> bool:
+        """Send (or, during the full sync, queue) stream bytes; False when the queue is
+        over the ``replica`` class of client-output-buffer-limit (Redis then drops it)."""
         if self.state == ONLINE:
             self.client.write_out(data)  # type: ignore[misc]
-        else:
-            self.pending.append(data)
+            return True
+        self.pending.append(data)
+        self.pending_bytes += len(data)
+        from aki.core.pubsub import output_limits
+
+        return not output_limits(self.client.server).check(self.client, self.pending_bytes)
 
 
 class Primary:
@@ -212,8 +219,12 @@ class Primary:
             self.server.master_repl_offset += len(data)
         if self.backlog is not None:
             self.backlog.append(data)
-        for r in self.replicas:
-            r.write(data)
+        for r in list(self.replicas):
+            if not r.write(data):
+                log.warning("Client id=%d addr=%s scheduled to be closed ASAP for overcoming "
+                            "of output buffer limits.", r.client.id, r.client.addr)
+                self.drop(r)
+                continue
             self.server.stats.net_repl_output += len(data)
 
     def after_commit(self, ok: bool) -> None:
@@ -374,6 +385,7 @@ class Primary:
         link.ack_time = time.time()
         pending = link.pending
         link.pending = []
+        link.pending_bytes = 0
         if pending:
             link.client.write_out(b"".join(pending))  # type: ignore[misc]
         log.info("Synchronization with replica %s:%d succeeded", link.ip(), link.port)

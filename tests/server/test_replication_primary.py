@@ -403,3 +403,38 @@ def test_a_replica_that_does_not_read_is_dropped_at_its_output_limit(tmp_path):
         assert ctl.get("still") == b"serving"
     finally:
         aki.stop()
+
+
+def test_replicas_continue_after_a_clean_restart_of_the_primary(tmp_path):
+    """A primary stopped cleanly records its stream position; restarted, it keeps that
+    history as replid2, so a replica that was in step continues with PSYNC. After a
+    kill -9 nothing is recorded and the replica syncs in full."""
+    (tmp_path / "a").mkdir()
+    aki = start_aki(tmp_path / "a")
+    replica = start_redis(None, "--replicaof", "127.0.0.1", str(aki.port))
+    try:
+        p, rep = aki.client(), replica.client()
+        p.rpush("l", *range(100))
+        wait_until(lambda: _in_sync(p, rep), what="the first sync")
+        old_replid = p.info("replication")["master_replid"]
+        aki.restart()  # SIGTERM: a clean stop
+        p = aki.client()
+        info = p.info("replication")
+        assert info["master_replid2"] == old_replid
+        wait_until(lambda: p.info("replication")["connected_slaves"] == 1
+                   and _in_sync(p, rep), what="the replica back")
+        stats = p.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (0, 1)
+        p.rpush("l", "after")
+        wait_until(lambda: rep.lrange("l", -1, -1) == [b"after"], what="the stream")
+        assert rep.lrange("l", 0, -1) == p.lrange("l", 0, -1)
+
+        aki.restart("kill")  # nothing recorded: a full sync
+        p = aki.client()
+        assert p.info("replication")["master_replid2"] in (0, "0" * 40)  # (redis-py: 0)
+        wait_until(lambda: p.info("stats")["sync_full"] == 1 and _in_sync(p, rep),
+                   what="the full sync")
+        assert rep.lrange("l", 0, -1) == p.lrange("l", 0, -1)
+    finally:
+        replica.stop()
+        aki.stop()

@@ -151,3 +151,24 @@ def role(c, argv):
         replicas = [[r.ip().encode(), b"%d" % r.port, b"%d" % r.ack_offset]
                     for r in prim.replicas if r.state == ONLINE]
     return [b"master", server.master_repl_offset, replicas]
+
+
+def _startup(app) -> None:
+    """A primary restarted cleanly keeps its replicas' history (primary.restore_position);
+    a replica has its own record (replication/replica.py)."""
+    from aki.replication.primary import restore_position
+
+    cfg = app.server.config
+    parts = (cfg.replicaof or "").split()
+    if not (len(parts) == 2 and parts[0].lower() != "no"):
+        restore_position(app.server)
+
+
+def _register() -> None:
+    from aki.server import listener
+
+    if _startup not in listener.startup_hooks:
+        listener.startup_hooks.append(_startup)
+
+
+_register()

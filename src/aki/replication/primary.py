@@ -444,6 +444,23 @@ class Primary:
                 r.ack_time = time.time()
         self._check_waiters()
 
+    def save_position(self) -> None:
+        """Shutdown hook: record the stream position the file is at (see restore_position)."""
+        server = self.server
+        if self.backlog is None or "master_link" in server.extensions:
+            return
+        engine = server.engine
+        try:
+            engine.begin()
+            engine.cur.executemany(
+                "INSERT INTO meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                zip(_POSITION, (server.replid, server.master_repl_offset), strict=True))
+            engine.commit()
+        except apsw.Error as exc:
+            engine.rollback()
+            log.warning("could not record the replication position: %s", exc)
+
     def good_replicas(self) -> int:
         """Online replicas whose last ACK is at most min-replicas-max-lag seconds old."""
         max_lag = int(self.server.config.min_replicas_max_lag)
@@ -553,4 +570,44 @@ def primary(server: Server) -> Primary:
     if p is None:
         p = server.extensions["primary"] = Primary(server)
         server.close_hooks.append(p.forget)
+        server.extensions.setdefault("shutdown_hooks", []).append(p.save_position)
     return p
+
+
+# -- a primary's position across a clean restart -------------------------------------------
+#
+# Invariant: meta rows ``master_replid``/``master_offset`` exist only between a clean
+# shutdown that wrote them (after the last COMMIT: they describe exactly the file) and
+# the next start, which consumes them. A crash leaves none (or the consumed state), so
+# replicas then resynchronize in full; after a clean restart they continue with PSYNC
+# (Redis does the same with the replication info of the RDB it saves at shutdown).
+
+_POSITION = ("master_replid", "master_offset")
+
+
+def restore_position(server: Server) -> bool:
+    """At start-up of a primary: the history of before the restart becomes replid2, so
+    replicas that were in step continue with PSYNC. False when nothing was recorded."""
+    engine = server.engine
+    rows = dict(engine.cur.execute(
+        "SELECT name, value FROM meta WHERE name IN (?, ?)", _POSITION).fetchall())
+    if not rows:
+        return False
+    engine.begin()
+    try:
+        engine.cur.execute("DELETE FROM meta WHERE name IN (?, ?)", _POSITION)
+    except BaseException:
+        engine.rollback()
+        raise
+    engine.commit()
+    replid, offset = rows.get("master_replid"), rows.get("master_offset")
+    if not isinstance(replid, str) or len(replid) != 40 or not isinstance(offset, int):
+        return False
+    server.master_repl_offset = offset
+    prim = primary(server)
+    prim.ensure_backlog()  # a new id; the backlog starts right after the old offset
+    server.replid2 = replid
+    server.second_repl_offset = offset + 1
+    log.info("Replication history of before the restart kept as replid2 %s, valid up to "
+             "offset %d", replid, offset + 1)
+    return True

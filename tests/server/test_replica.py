@@ -372,6 +372,17 @@ def test_a_writable_replica_expires_its_own_keys(m, a, master):
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 
 
+def _aki_with_config(tmp_path, text: str) -> ServerProcess:
+    """aki started from a config file (first, as for redis-server), its file in r/."""
+    conf = tmp_path / "aki.conf"
+    conf.write_text(text)
+    port = free_port()
+    return ServerProcess(
+        [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
+         "--dbfile", str(tmp_path / "r" / "data.aki")],
+        port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
+
+
 def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "r").mkdir()
@@ -380,13 +391,8 @@ def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
     try:
         mc = master.client(password="s3cret")
         mc.set("secret", "data")
-        conf = tmp_path / "aki.conf"
-        conf.write_text(f"replicaof 127.0.0.1 {master.port}\nmasterauth s3cret\n")
-        port = free_port()
-        replica = ServerProcess(  # the config file comes first, as for redis-server
-            [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
-             "--dbfile", str(tmp_path / "r" / "data.aki")],
-            port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
+        replica = _aki_with_config(tmp_path, f"replicaof 127.0.0.1 {master.port}\n"
+                                             "masterauth s3cret\n")
         try:
             rc = replica.client()
             _wait_synced(mc, rc)
@@ -413,13 +419,7 @@ def test_a_restarted_replica_continues_with_psync(tmp_path, how):
     try:
         mc = master.client()
         mc.rpush("l", *range(50))
-        conf = tmp_path / "aki.conf"
-        conf.write_text(f"replicaof 127.0.0.1 {master.port}\n")
-        port = free_port()
-        replica = ServerProcess(
-            [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
-             "--dbfile", str(tmp_path / "r" / "data.aki")],
-            port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
+        replica = _aki_with_config(tmp_path, f"replicaof 127.0.0.1 {master.port}\n")
         try:
             rc = replica.client()
             _stream_flowing(mc, rc)

@@ -627,11 +627,7 @@ class MasterLink:
                 raise LinkError("Connection with master lost.")
             raise LinkError("Master closed the connection during the handshake")
         self.buf += data
-        stats = self.server.stats
-        if hasattr(stats, "net_repl_input"):
-            stats.net_repl_input += len(data)
-        else:
-            stats.net_input += len(data)
+        self.server.stats.net_repl_input += len(data)
         if self.state == CONNECTED:
             self.read_reploff += len(data)
 

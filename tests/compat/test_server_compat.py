@@ -530,3 +530,19 @@ def test_debug_protocol_attrib_resp2_and_resp3(pair):
     assert pair.a.read_reply() == pair.r.read_reply()  # ... then the real reply
     pair.same("PING")
     pair.both("HELLO", "2")
+
+
+def test_debug_pause_cron_stops_active_expiry(pair):
+    """DEBUG PAUSE-CRON 1 stops the periodic work: a key past its TTL stays stored
+    (DBSIZE counts it) until the cron runs again."""
+    pair.same("DEBUG", "PAUSE-CRON", "1")
+    try:
+        pair.same("SET", "k", "v", "PX", "1")
+        time.sleep(0.3)
+        pair.same("DBSIZE")
+    finally:
+        pair.same("DEBUG", "PAUSE-CRON", "0")
+    deadline = time.time() + 5
+    while time.time() < deadline and pair.both("DBSIZE") != (b":0\r\n", b":0\r\n"):
+        time.sleep(0.05)
+    pair.same("DBSIZE")

@@ -1381,8 +1381,10 @@ def debug(c, argv):
             prim.feed_raw(list(argv[2:]))
         return OK
     if sub == b"set-disable-deny-scripts" and n == 3:
-        m = re.match(rb"\s*[-+]?\d+", argv[2])  # atoi: a leading number, else 0
-        server.script_disable_deny = bool(int(m.group()) if m else 0)
+        server.script_disable_deny = bool(_atoi(argv[2]))
+        return OK
+    if sub == b"pause-cron" and n == 3:
+        server.cron_paused = bool(_atoi(argv[2]))  # the periodic work stops (tests only)
         return OK
     if sub == b"populate" and 3 <= n <= 5:
         return _debug_populate(c, argv)
@@ -1491,6 +1493,12 @@ def _digest(server) -> str:
             h.update(b"%d:%d:%s:%s:%s" % (db, len(k), k, _value_digest(server, row),
                                           str(row.expire_at).encode()))
     return h.hexdigest() if seen else _NO_DIGEST
+
+
+def _atoi(b: bytes) -> int:
+    """C's atoi, as DEBUG's flags are read: a leading number, else 0."""
+    m = re.match(rb"\s*[-+]?\d+", b)
+    return int(m.group()) if m else 0
 
 
 def _replica_count(server) -> int:

@@ -498,6 +498,8 @@ class Primary:
         cfg = server.config
         while True:
             await asyncio.sleep(1.0)
+            if server.cron_paused:  # DEBUG PAUSE-CRON stops replicationCron too
+                continue
             now = time.time()
             if self.replicas and now - self.last_ping >= max(1, int(cfg.repl_ping_replica_period)) \
                     and "master_link" not in server.extensions:  # a replica proxies its primary's

@@ -108,6 +108,8 @@ class App:
         while True:
             hz = max(1, min(server.config.hz, 500))
             await asyncio.sleep(1.0 / hz)
+            if server.cron_paused:
+                continue
             if server.active_expire:
                 start = time.perf_counter()
                 deadline = start + 0.25 / hz

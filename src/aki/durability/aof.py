@@ -451,7 +451,7 @@ class AppendOnlyLog:
 
     def _load_preamble(self, f: BinaryIO) -> int:
         """An RDB preamble at offset 0 (a Redis log placed here): bulk-load it."""
-        from aki.rdb import AuxRecord, FunctionRecord, RDBReader
+        from aki.rdb import RDBReader
         from aki.storage import bulk
 
         server = self.server
@@ -461,13 +461,7 @@ class AppendOnlyLog:
             server.engine.begin()
         loader = bulk.BulkLoader(server.engine.conn, limits=bulk.Limits.from_config(server.config),
                                  dbmap=server.ks.dbmap, on_warning=log.warning)
-        for rec in reader.records():
-            if type(rec) is AuxRecord:
-                continue
-            if type(rec) is FunctionRecord:
-                loader.add_function(rec.code)
-                continue
-            loader.add(*rec)
+        loader.add_rdb_records(reader.records())
         loader.finish()
         server.ks.invalidate()
         return f.tell() - len(reader.tail())

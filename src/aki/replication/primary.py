@@ -36,6 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import apsw
 
+from aki.core.pubsub import output_limits
+from aki.durability.aof import encode  # the stream is what the AOF gets, in the same RESP
+from aki.resp.types import ErrorReply
+
 if TYPE_CHECKING:
     from aki.core.session import Client
     from aki.core.state import Server
@@ -48,13 +52,6 @@ ONLINE = "online"
 
 _RDB_CHUNK = 256 * 1024
 _MAX_UNSENT = 4 * 1024 * 1024  # bytes queued on a replica's socket before the RDB send waits
-
-
-def encode(argv: list[bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(argv)]
-    for a in argv:
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
 
 
 class Backlog:
@@ -137,8 +134,6 @@ class ReplicaLink:
             return True
         self.pending.append(data)
         self.pending_bytes += len(data)
-        from aki.core.pubsub import output_limits
-
         return not output_limits(self.client.server).check(self.client, self.pending_bytes)
 
 
@@ -556,8 +551,7 @@ def noreplicas_guard(client: Client, cmd: Any, argv: list[bytes]) -> Any:
     """processCommand's NOREPLICAS: a write command (or EXEC of a queue holding one, or a
     script declared able to write) while too few good replicas (execute() calls this only
     while min-replicas-to-write is set: server.extensions["primary_guard"])."""
-    from aki.replication.replica import is_write_command
-    from aki.resp.types import ErrorReply
+    from aki.replication.replica import is_write_command  # (replica.py imports this module)
 
     if client.kind in ("master", "aof") or enough_good_replicas(client.server):
         return None

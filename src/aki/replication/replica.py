@@ -700,7 +700,7 @@ def load_full_sync(server: Server, path: Path) -> int:
     """Replace the whole dataset with the RDB at ``path`` in one transaction; returns the
     master's stream database (aux ``repl-stream-db``, else 0). On any error the previous
     dataset stays, and the error goes up (the link is retried)."""
-    from aki.rdb import AuxRecord, FunctionRecord, RDBError, RDBReader
+    from aki.rdb import RDBError, RDBReader
     from aki.storage import bulk
 
     app = server.extensions.get("app")
@@ -730,18 +730,11 @@ def load_full_sync(server: Server, path: Path) -> int:
                                  on_warning=lambda m: log.warning("%s", m))
         with open(path, "rb") as f:
             reader = RDBReader(f, on_warning=lambda m: log.warning("%s", m))
-            for rec in reader.records():
-                if type(rec) is AuxRecord:
-                    if rec.key == b"repl-stream-db":
-                        try:
-                            stream_db = int(rec.value)
-                        except ValueError:
-                            pass
-                    continue
-                if type(rec) is FunctionRecord:
-                    loader.add_function(rec.code)
-                    continue
-                loader.add(*rec)
+            aux = loader.add_rdb_records(reader.records())
+        try:
+            stream_db = int(aux.get(b"repl-stream-db", b"0"))
+        except ValueError:
+            pass
         loader.finish()
         engine.commit()
         ok = True

@@ -278,6 +278,22 @@ class BulkLoader:
             self.flush()
         return True
 
+    def add_rdb_records(self, records: Iterator[Any]) -> dict[bytes, bytes]:
+        """Every record of an RDB reader: keys and function libraries loaded; the AUX
+        fields returned (``repl-stream-db`` ...)."""
+        from aki.rdb import AuxRecord, FunctionRecord
+
+        aux: dict[bytes, bytes] = {}
+        for rec in records:
+            t = type(rec)
+            if t is AuxRecord:
+                aux[rec.key] = rec.value
+            elif t is FunctionRecord:
+                self.add_function(rec.code)
+            else:
+                self.add(*rec)
+        return aux
+
     def add_function(self, code: bytes) -> None:
         """A function library, stored as meta 'function:<name>' (its FUNCTION LOAD source)."""
         self._wait()

@@ -514,14 +514,16 @@ class Config:
                 if name in written:
                     continue
                 written.add(name)
-                lines.append(f"{words[0]} {self._quoted(name)}".rstrip())
+                lines.append(self._rewrite_line(words[0], name))
             else:
                 lines.append(line)
         for name in _TABLE:
             if name in written:
                 continue
             if force_all or self._values[name] != defaults._values[name]:
-                lines.append(f"{name} {self._quoted(name)}".rstrip())
+                line = self._rewrite_line(name, name)
+                if line:
+                    lines.append(line)
         lines += users or []
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "w") as f:
@@ -529,6 +531,15 @@ class Config:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+    def _rewrite_line(self, word: str, name: str) -> str:
+        """One directive's line for CONFIG REWRITE. ``replicaof`` is written as Redis's
+        rewriteConfigReplicaOfOption does: ``replicaof host port`` unquoted, and on a
+        primary the old line is blanked (a promoted replica restarts as a primary)."""
+        if name == "replicaof":
+            v = self.format(name)
+            return f"{word} {v}" if v else ""
+        return f"{word} {self._quoted(name)}".rstrip()
 
     def _quoted(self, name: str) -> str:
         v = self.format(name)

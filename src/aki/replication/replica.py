@@ -343,7 +343,7 @@ class MasterLink:
                 server.second_repl_offset = server.master_repl_offset + 1
                 server.replid = new
                 self.cached = (new, self.cached[1])
-                _disconnect_replicas(server)
+                _disconnect_replicas(server, keep_backlog=True)  # they must hear of it
             self.master_replid = self.cached[0]
             self.reploff = self.read_reploff = self.cached[1]
             self._attach_client(self.client_db)

@@ -596,10 +596,15 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
 
 
 def end_pause(server) -> None:
-    """The pause is over: every parked connection drains its pending requests."""
-    server.paused_until = 0.0
-    server.pause_kind = ""
-    if "expire_before_pause" in server.extensions:
+    """The pause is over: every parked connection drains its pending requests. While a
+    FAILOVER holds writes (replication/failover.py) only its write pause remains."""
+    if server.extensions.get("failover_pause"):
+        server.paused_until = max(server.paused_until, time.time() + 10 * 365 * 86400.0)
+        server.pause_kind = "write"
+    else:
+        server.paused_until = 0.0
+        server.pause_kind = ""
+    if "expire_before_pause" in server.extensions and not server.paused_until:
         server.ks.lazy_expire = server.extensions.pop("expire_before_pause")
     waiters = server.extensions.get("pause_waiters") or []
     server.extensions["pause_waiters"] = []

@@ -29,6 +29,7 @@ from aki.core.registry import (
     total_calls,
 )
 from aki.errors import RedisError
+from aki.replication.failover import state as failover_state
 from aki.resp.types import OK, Raw, RespSet, Status, Verbatim
 
 # -- tagged JSON -> reply values ------------------------------------------------------------
@@ -715,7 +716,7 @@ def _section(server, name: str, client) -> list[str] | None:
         lines.extend(replicas)
         backlog = prim.backlog if prim is not None else None
         return lines + [
-            "master_failover_state:no-failover",
+            f"master_failover_state:{failover_state(server)}",
             f"master_replid:{server.replid}",
             f"master_replid2:{server.replid2}",
             f"master_repl_offset:{server.master_repl_offset}",

@@ -23,6 +23,8 @@ def replicaof(c, argv):
     server = c.server
     if "app" not in server.extensions:
         raise RedisError("ERR REPLICAOF needs a server (the embedded library has no network)")
+    if "failover" in server.extensions:
+        raise RedisError("ERR REPLICAOF not allowed while failing over.")
     host, port_arg = argv[1], argv[2]
     if host.lower() == b"no" and port_arg.lower() == b"one":
         if server.extensions.get("master_link") is not None:

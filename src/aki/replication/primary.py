@@ -438,6 +438,10 @@ class Primary:
                     r.ack_offset = offset
                 r.ack_time = time.time()
         self._check_waiters()
+        if "failover" in self.server.extensions:
+            from aki.replication.failover import update
+
+            update(self.server)  # the target may have caught up
 
     def save_position(self) -> None:
         """Shutdown hook: record the stream position the file is at (see restore_position)."""
@@ -497,7 +501,8 @@ class Primary:
                 continue
             now = time.time()
             if self.replicas and now - self.last_ping >= max(1, int(cfg.repl_ping_replica_period)) \
-                    and "master_link" not in server.extensions:  # a replica proxies its primary's
+                    and "master_link" not in server.extensions \
+                    and not self._failover_with_timeout():  # a replica proxies its primary's
                 self.last_ping = now
                 ping = encode([b"PING"])
                 if server.engine.in_tx:
@@ -520,6 +525,12 @@ class Primary:
                     server.propagators.remove(self.feed)
                 log.info("Replication backlog freed after %d seconds without connected "
                          "replicas.", ttl)
+
+    def _failover_with_timeout(self) -> bool:
+        """replicationCron withholds the PING during a FAILOVER with a TIMEOUT (it would
+        move the offset the target must reach)."""
+        fo = self.server.extensions.get("failover")
+        return fo is not None and bool(fo.end_time) and bool(self.server.paused_until)
 
     # -- introspection -----------------------------------------------------------------
 

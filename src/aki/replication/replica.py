@@ -53,6 +53,7 @@ from aki.core.blocking import Suspend
 from aki.core.dispatch import READONLY_REPLICA, execute, run_internal
 from aki.core.registry import COMMANDS, Command
 from aki.core.session import Client
+from aki.replication import failover
 from aki.resp.types import ErrorReply
 
 if TYPE_CHECKING:
@@ -314,11 +315,17 @@ class MasterLink:
         else:
             log.info("Partial resynchronization not possible (no cached master)")
             args = [b"PSYNC", b"?", b"-1"]
+        if failover.in_progress(self.server):
+            args.append(b"FAILOVER")  # the target promotes itself, then answers
         self._send(args)
         while True:
             reply = await self._line()
             if reply:  # empty lines: the master keeps the link alive before replying
                 break
+        # a FAILOVER we run ends with the answer: +CONTINUE / +FULLRESYNC, or an abort
+        failover.psync_answered(self.server, reply.startswith((b"+CONTINUE", b"+FULLRESYNC")))
+        if reply.startswith(b"-") and self.stopped:
+            raise LinkError("")  # the failover was aborted: we are a primary again
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split(b" ")
             self.cached = None  # replicationDiscardCachedMaster

@@ -62,6 +62,11 @@ AKI_DIRECTIVES: dict[str, dict] = {
     "load-rdb": {"kind": "String", "default": "", "flags": ["IMMUTABLE_CONFIG"]},
     "rdb-db": {"kind": "Int", "default": "-1", "min": -1, "max": 2**31 - 1,
                "numtype": "INTEGER_CONFIG", "flags": ["IMMUTABLE_CONFIG"]},
+    # a replica that heard nothing from its primary for this many ms promotes itself
+    # (replication/replica.py MasterLink._auto_promote); 0: never
+    "replica-auto-promote-after": {"kind": "LongLong", "default": "0", "min": 0,
+                                   "max": 2**63 - 1, "numtype": "INTEGER_CONFIG",
+                                   "flags": ["MODIFIABLE_CONFIG"]},
 }
 
 for _name, _entry in AKI_DIRECTIVES.items():

@@ -111,6 +111,9 @@ class MasterLink:
         self.pending_data = bytearray()  # those bytes, for sub-replicas
         self.applied_in_batch = False
         self.load_rdb_hook = None  # tests may replace the loader
+        self.heard = time.time()  # last bytes from the master (replica-auto-promote-after)
+        self.was_up = False  # the link has been up since this REPLICAOF / start
+        self.promote_task: asyncio.Task | None = None
 
     # -- interface: INFO replication, ROLE, GETACK -----------------------------------
 
@@ -172,6 +175,8 @@ class MasterLink:
         app = self.server.extensions["app"]
         self.task = app.loop.create_task(self._run())
         app.tasks.append(self.task)
+        self.promote_task = app.loop.create_task(self._auto_promote())
+        app.tasks.append(self.promote_task)
         app.committer.after_commit.append(self._after_commit)
         app.committer.before_commit.append(self._before_commit)
 
@@ -184,11 +189,29 @@ class MasterLink:
                 app.committer.after_commit.remove(self._after_commit)
             if self._before_commit in app.committer.before_commit:
                 app.committer.before_commit.remove(self._before_commit)
-            if self.task is not None and self.task in app.tasks:
-                app.tasks.remove(self.task)
+            for task in (self.task, self.promote_task):
+                if task is not None and task in app.tasks:
+                    app.tasks.remove(task)
         self._close()
         if self.task is not None:
             self.task.cancel()
+        if self.promote_task is not None and self.promote_task is not asyncio.current_task():
+            self.promote_task.cancel()
+
+    async def _auto_promote(self) -> None:
+        """aki's ``replica-auto-promote-after <ms>`` (0, the default: never): once the link
+        has been up, a master silent for that long (no stream, no PING: it died, hangs or
+        is cut off) is given up and this replica promotes itself, as REPLICAOF NO ONE."""
+        cfg = self.server.config
+        while not self.stopped:
+            await asyncio.sleep(0.1)
+            ms = int(cfg.replica_auto_promote_after or 0)
+            if not ms or not self.was_up or self.server.cron_paused:
+                continue
+            silent = time.time() - self.heard
+            if silent * 1000 >= ms:
+                promote_self(self.server, int(silent * 1000))
+                return
 
     def cached_master(self) -> tuple[str, int] | None:
         """What a PSYNC to another master could continue from (the cached master)."""
@@ -494,6 +517,8 @@ class MasterLink:
         self.client = c
         self.cached = None
         self.state = CONNECTED
+        self.was_up = True
+        self.heard = time.time()  # a long RDB load is no silence of the master
         self.down_since = 0.0
         self.last_io = time.time()
         self.read_reploff = self.reploff + len(self.buf)  # stream bytes already read
@@ -634,6 +659,7 @@ class MasterLink:
                 raise LinkError("Connection with master lost.")
             raise LinkError("Master closed the connection during the handshake")
         self.buf += data
+        self.heard = time.time()
         self.server.stats.net_repl_input += len(data)
         if self.state == CONNECTED:
             self.read_reploff += len(data)
@@ -847,6 +873,28 @@ def unset_master(server: Server) -> None:
                 "replication ID is %s", server.replid2, server.second_repl_offset,
                 server.replid)
     _disconnect_replicas(server, keep_backlog=True)  # they PSYNC again with replid2
+
+
+def promote_self(server: Server, silent_ms: int) -> None:
+    """replica-auto-promote-after ran out: REPLICAOF NO ONE on the replica's own behalf
+    (in a batch, so the recorded stream position is deleted in its COMMIT), and, when
+    the server has a config file, CONFIG REWRITE, as Sentinel does after a promotion, so
+    that a restart does not follow the dead primary again."""
+    link = server.extensions.get("master_link")
+    if link is None:
+        return
+    log.warning("No data from MASTER %s:%d for %d ms (replica-auto-promote-after %s): "
+                "promoting myself", link.host, link.port, silent_ms,
+                server.config.replica_auto_promote_after)
+    run_internal(server, lambda: unset_master(server))
+    log.info("MASTER MODE enabled (replica-auto-promote-after)")
+    if server.config.source_file:
+        from aki.config import ConfigError
+
+        try:
+            server.config.rewrite()
+        except (ConfigError, OSError) as exc:
+            log.warning("CONFIG REWRITE after the promotion failed: %s", exc)
 
 
 # -- the position across restarts --------------------------------------------------------

@@ -14,7 +14,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -130,6 +131,7 @@ class ConfigError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.directive: str | None = None  # set by Config.applying_once
 
 
 _UNITS = {
@@ -199,6 +201,10 @@ class Config:
     def __init__(self) -> None:
         object.__setattr__(self, "_values", _Values(self.__dict__))
         object.__setattr__(self, "_hooks", {})
+        object.__setattr__(self, "_appliers", {})
+        # inside applying_once(): the apply functions due, each with the first directive
+        # that made it due (the one Redis's error names)
+        object.__setattr__(self, "_deferred", None)
         object.__setattr__(self, "source_file", None)
         # ``user`` lines of the config file (each: name, rules...), loaded by the ACL at start
         object.__setattr__(self, "acl_user_lines", [])
@@ -251,6 +257,40 @@ class Config:
     def on_change(self, name: str, fn: Callable[[object], None]) -> None:
         """Call ``fn(new_value)`` after ``name`` changes (CONFIG SET or a reload)."""
         self._hooks.setdefault(name, []).append(fn)
+
+    def on_apply(self, names: Iterable[str], fn: Callable[[], None]) -> None:
+        """Redis's apply function: ``fn()`` runs after any of ``names`` is set, once per
+        CONFIG SET however many of them it sets (a new certificate and its key must be
+        loaded together), and also when a VOLATILE_CONFIG (a file name) is set to the
+        same value, which reloads the file. A ConfigError from it undoes the set."""
+        for name in names:
+            self._appliers.setdefault(name, []).append(fn)
+
+    @contextmanager
+    def applying_once(self) -> Iterator[None]:
+        """CONFIG SET of several directives: every value is set first, then each apply
+        function due runs once, as in Redis's configSetCommand. A failing one raises its
+        ConfigError with ``directive`` naming the directive that made it due."""
+        pending: list[tuple[Callable[[], None], str]] = []
+        object.__setattr__(self, "_deferred", pending)
+        try:
+            yield
+        finally:
+            object.__setattr__(self, "_deferred", None)
+        for fn, name in pending:
+            try:
+                fn()
+            except ConfigError as exc:
+                exc.directive = name
+                raise
+
+    def _apply(self, name: str) -> None:
+        deferred = self._deferred
+        for fn in self._appliers.get(name, ()):
+            if deferred is None:
+                fn()
+            elif all(fn != f for f, _n in deferred):  # bound methods: equal, not identical
+                deferred.append((fn, name))
 
     def names(self) -> list[str]:
         return list(_TABLE)
@@ -426,10 +466,11 @@ class Config:
             except OSError as exc:
                 self._values[name] = old
                 raise ConfigError(exc.strerror or str(exc)) from None
-        if old != value:
+        if old != value or "VOLATILE_CONFIG" in entry["flags"]:
             try:
                 for fn in self._hooks.get(name, ()):
                     fn(value)
+                self._apply(name)
             except ConfigError:
                 self._values[name] = old  # a hook could not apply it: nothing changed
                 raise

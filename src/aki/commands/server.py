@@ -373,21 +373,32 @@ def config_set(c, argv):
                 f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc.message}"
             ) from None
     old = [(name, cfg.format(name)) for name, _g, _t in pairs]
-    done = []
-    for name, _given, text in pairs:
+    done: list[str] = []
+    name = ""
+    try:
+        # apply functions (the TLS context ...) run once, after every value is set
+        with cfg.applying_once():
+            for name, _given, text in pairs:
+                cfg.set(name, text)
+                done.append(name)
+    except ConfigError as exc:
         try:
-            cfg.set(name, text)
-            done.append(name)
-        except ConfigError as exc:
-            for oname, otext in old:
-                if oname in done:
-                    try:
-                        cfg.set(oname, otext)
-                    except ConfigError:
-                        pass
-            raise RedisError(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc.message}"
-            ) from None
+            with cfg.applying_once():  # restoreBackupConfig: old values, applied again
+                for oname, otext in old:
+                    if oname in done:
+                        try:
+                            cfg.set(oname, otext)
+                        except ConfigError:
+                            pass
+        except ConfigError:
+            pass
+        if exc.directive is not None:
+            log.warning("Failed applying new configuration. Possibly related to new %s "
+                        "setting. Restoring previous settings.", exc.directive)
+        name = exc.directive or name
+        raise RedisError(
+            f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc.message}"
+        ) from None
     return OK
 
 

@@ -43,6 +43,12 @@ EFFECTIVE = {
     "set-proc-title", "shutdown-timeout", "shutdown-on-sigterm", "shutdown-on-sigint",
     "enable-protected-configs", "enable-module-command", "crash-log-enabled",
     "latency-tracking", "latency-tracking-info-percentiles", "always-show-logo",
+    # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
+    # tls-client-* files (outgoing TLS) stay inert
+    "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",
+    "tls-ca-cert-dir", "tls-auth-clients", "tls-protocols", "tls-ciphers", "tls-ciphersuites",
+    "tls-prefer-server-ciphers", "tls-session-caching", "tls-session-cache-size",
+    "tls-session-cache-timeout", "tls-dh-params-file",
 }
 
 # aki's own directives: name -> (kind, default, description)

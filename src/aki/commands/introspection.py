@@ -492,7 +492,7 @@ def _section(server, name: str, client) -> list[str] | None:
             f"process_id:{os.getpid()}",
             "process_supervised:no",
             f"run_id:{server.run_id}",
-            f"tcp_port:{cfg.port}",
+            f"tcp_port:{cfg.port or cfg.tls_port}",  # as Redis: the TLS port without TCP
             f"server_time_usec:{int(now * 1_000_000)}",
             f"uptime_in_seconds:{up}",
             f"uptime_in_days:{up // 86400}",

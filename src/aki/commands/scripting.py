@@ -704,6 +704,10 @@ def _serve_others(state: _Run) -> None:
             continue
         if conn.suspended is not None or conn.pending:
             continue  # blocked or paused clients keep their input for later, as in Redis
+        if conn.transport is not None and conn.transport.get_extra_info("sslcontext") is not None:
+            # TLS: the socket holds encrypted bytes only uvloop's TLS layer may read, so
+            # these clients wait for the script's end (Redis would serve them now)
+            continue
         conns[client.fd] = conn
     if not conns:
         return

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -22,6 +23,7 @@ from aki.core.dispatch import run_internal
 from aki.core.state import Server
 from aki.durability.checkpoint import Checkpointer
 from aki.durability.committer import Committer
+from aki.server import tls
 from aki.server.connection import RespConnection
 
 log = logging.getLogger("aki")
@@ -38,6 +40,10 @@ class App:
         self.committer.after_commit.append(self.checkpointer.after_commit)
         self.listeners: list[asyncio.AbstractServer] = []
         self.tcp_listeners: list[asyncio.AbstractServer] = []
+        # tls-port: its sockets, and the context each new TLS connection is handed
+        self.tls_listeners: list[TLSAcceptor] = []
+        self.tls_ctx: ssl.SSLContext | None = None
+        self.tls_stale = False  # tls-* changed while tls-port was 0: rebuild when it is set
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.exit_code = 0
@@ -63,9 +69,20 @@ class App:
                 raise SystemExit(f"Could not create server TCP listening socket "
                                  f"{cfg.bind}:{cfg.port}: {exc}") from exc
             await self._serve_sockets(socks)
+        if cfg.tls_port:
+            try:
+                socks = bind_tcp(cfg.bind, cfg.tls_port, cfg.tcp_backlog)
+            except OSError as exc:
+                log.warning("Failed listening on port %d (TLS), aborting.", cfg.tls_port)
+                raise SystemExit(f"Could not create server TLS listening socket "
+                                 f"{cfg.bind}:{cfg.tls_port}: {exc}") from exc
+            self._serve_tls(socks)
         cfg.on_change("port", lambda port: self._rebind(cfg.bind, port))
         cfg.on_change("bind", lambda bind: self._rebind(
-            bind, cfg.port, "Failed to bind to specified addresses."))
+            bind, cfg.port, "Failed to bind to specified addresses.", tls_too=True))
+        cfg.on_apply(tls.CONTEXT_DIRECTIVES, self._tls_reconfigure)
+        cfg.on_apply(("tls-port",), self._tls_port_changed)
+        cfg.on_change("tls-auth-clients", self._tls_auth_changed)
         if cfg.unixsocket:
             try:
                 os.unlink(cfg.unixsocket)
@@ -84,14 +101,24 @@ class App:
             self.listeners.append(srv)
 
     def _rebind(self, bind: str, port: int,
-                error: str = "Unable to listen on this port. Check server logs.") -> None:
+                error: str = "Unable to listen on this port. Check server logs.",
+                tls_too: bool = False) -> None:
         """CONFIG SET port/bind: bind the new sockets now (or refuse with Redis's text for
-        that directive), then swap."""
+        that directive), then swap. A new ``bind`` moves the TLS listeners too, as
+        Redis's changeBindAddr does; nothing changes unless both can move."""
         from aki.config import ConfigError
 
+        cfg = self.server.config
+        tls_port = cfg.tls_port if tls_too else 0
         try:
-            socks = bind_tcp(bind, port, self.server.config.tcp_backlog) if port else []
+            socks = bind_tcp(bind, port, cfg.tcp_backlog) if port else []
         except OSError:
+            raise ConfigError(error) from None
+        try:
+            tls_socks = bind_tcp(bind, tls_port, cfg.tcp_backlog) if tls_port else []
+        except OSError:
+            for sock in socks:
+                sock.close()
             raise ConfigError(error) from None
         old = self.tcp_listeners
         self.tcp_listeners = []
@@ -100,6 +127,53 @@ class App:
             if srv in self.listeners:
                 self.listeners.remove(srv)
         self.loop.create_task(self._serve_sockets(socks))
+        if tls_port:
+            self._close_tls()
+            self._serve_tls(tls_socks)
+
+    # -- TLS -------------------------------------------------------------------------------
+
+    def _serve_tls(self, socks: list[socket.socket]) -> None:
+        for sock in socks:
+            self.tls_listeners.append(TLSAcceptor(self, sock))
+
+    def _close_tls(self) -> None:
+        for acceptor in self.tls_listeners:
+            acceptor.close()
+        self.tls_listeners = []
+
+    def _tls_reconfigure(self) -> None:
+        """applyTlsCfg: with tls-port on, build the context from the new values now (new
+        connections get it; a failure changes nothing and answers Redis's error)."""
+        if not self.server.config.tls_port:
+            self.tls_stale = True
+            return
+        self.tls_ctx = tls_context(self.server.config)
+        self.tls_stale = False
+
+    def _tls_port_changed(self) -> None:
+        """applyTLSPort: configure TLS if it is not (or if tls-* changed meanwhile, where
+        Redis would keep its older context), then listen on the new port (0: none)."""
+        from aki.config import ConfigError
+
+        cfg = self.server.config
+        if cfg.tls_port and (self.tls_ctx is None or self.tls_stale):
+            self.tls_ctx = tls_context(cfg)
+            self.tls_stale = False
+        try:
+            socks = bind_tcp(cfg.bind, cfg.tls_port, cfg.tcp_backlog) if cfg.tls_port else []
+        except OSError as exc:
+            log.warning("Could not create server TCP listening socket %s:%d: %s",
+                        cfg.bind, cfg.tls_port, exc)
+            raise ConfigError("Unable to listen on this port. Check server logs.") from None
+        self._close_tls()
+        self._serve_tls(socks)
+
+    def _tls_auth_changed(self, mode: str) -> None:
+        """tls-auth-clients: Redis reads it when it accepts a connection, so it applies to
+        the next connections without rebuilding the context."""
+        if self.tls_ctx is not None:
+            self.tls_ctx.verify_mode = tls.VERIFY_MODES[mode]
 
     async def _cron(self) -> None:
         """serverCron: active expiry and reclaiming deleted big collections, in small steps."""
@@ -143,6 +217,7 @@ class App:
     async def stop(self) -> None:
         for srv in self.listeners:
             srv.close()
+        self._close_tls()
         for t in self.tasks:
             t.cancel()
         self.committer.flush()
@@ -159,6 +234,101 @@ class App:
                 os.unlink(server.config.unixsocket)
             except OSError:
                 pass
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext:
+    """tlsConfigure for CONFIG SET: the new context, or Redis's reply after logging why."""
+    from aki.config import ConfigError
+
+    try:
+        return tls.build_context(cfg)
+    except tls.TLSConfigError as exc:
+        log.warning("%s", exc)
+        raise ConfigError("Unable to update TLS configuration. Check server logs.") from None
+
+
+class TLSConnection(RespConnection):
+    """The RESP connection on a TLS transport: the same class, but the TLS layer may still
+    hold handshake bytes (session tickets) when connection_made lowers the write limit,
+    so uvloop asks to pause before the client exists; that is not a slow reader."""
+
+    __slots__ = ()
+
+    def pause_writing(self) -> None:
+        if hasattr(self, "client"):
+            super().pause_writing()
+
+
+class TLSAcceptor:
+    """One listening socket of tls-port. aki accepts here itself, instead of through
+    ``create_server(ssl=...)``, so that each connection is handed the context current when
+    it arrives (a CONFIG SET of new certificates reaches new connections only) and a
+    failed handshake (plain RESP sent to the TLS port, no client certificate) is logged
+    as Redis logs it. Once the handshake is done the connection is the RespConnection of
+    the TCP port (TLSConnection adds only a guard). These sockets are not in
+    ``App.listeners``: a busy script's accept loop there speaks plain TCP."""
+
+    MAX_ACCEPTS_PER_CALL = 1000  # as Redis's acceptTLSHandler
+
+    def __init__(self, app: App, sock: socket.socket) -> None:
+        self.app = app
+        self.sock = sock
+        self.handshakes: set[asyncio.Task] = set()  # strong references while they run
+        app.loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(self.MAX_ACCEPTS_PER_CALL):
+            try:
+                conn, addr = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and the like: Redis logs and goes on
+                log.warning("Accepting client connection: %s", exc.strerror or exc)
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self.app.loop.create_task(self._handshake(conn, addr))
+            self.handshakes.add(task)
+            task.add_done_callback(self.handshakes.discard)
+
+    async def _handshake(self, conn: socket.socket, addr: object) -> None:
+        app = self.app
+        ctx = app.tls_ctx
+        if ctx is None:  # not reachable: a TLS listener exists only with a context
+            conn.close()
+            return
+        try:
+            await app.loop.connect_accepted_socket(lambda: TLSConnection(app), conn, ssl=ctx)
+        except (OSError, ValueError) as exc:
+            # uvloop owns the socket and closes it; no client was created for it (Redis
+            # counts the connection all the same)
+            app.server.stats.total_connections += 1
+            where = _fmt_peer(addr)
+            log.warning("Error accepting a client connection: %s (addr=%s)",
+                        tls.accept_error_text(exc), where)
+
+    def close(self) -> None:
+        self.app.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+def _fmt_peer(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr)
+
+
+def tls_startup(cfg: Config) -> ssl.SSLContext | None:
+    """initServer's TLS check: with tls-port set, a context or exit(1) after Redis's two
+    log lines (the reason, then "Failed to configure TLS ...")."""
+    if not cfg.tls_port:
+        return None
+    try:
+        return tls.build_context(cfg)
+    except tls.TLSConfigError as exc:
+        log.warning("%s", exc)
+        log.warning("Failed to configure TLS. Check logs for more info.")
+        raise SystemExit("Failed to configure TLS. Check logs for more info.") from None
 
 
 # errno values for which Redis's listenToPort skips an address even when not optional
@@ -239,8 +409,10 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     log.info("aki %s (Redis %s compatible) starting, pid=%d", __version__, "7.0.15", os.getpid())
     for name in sorted(set(inert or [])):
         log.info("config directive '%s' accepted but inert: aki has no such subsystem", name)
+    tls_ctx = tls_startup(cfg)  # before the file is opened, as Redis checks before loading
     server = Server(cfg)
     app = App(server, loop)
+    app.tls_ctx = tls_ctx
     for hook in startup_hooks:
         hook(app)
     await app.start()
@@ -253,14 +425,16 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     where = []
     if cfg.port:
         where.append(f"{cfg.bind}:{cfg.port}")
+    if cfg.tls_port:
+        where.append(f"{cfg.bind}:{cfg.tls_port} (TLS)")
     if cfg.unixsocket:
         where.append(cfg.unixsocket)
     log.info("database file %s, listening on %s", server.engine.path, ", ".join(where))
     if cfg.always_show_logo:
         # Redis's logo carries " PID: n", printed once the listeners are up: what test
         # harnesses (Redis's own suite among them) wait for before connecting
-        log.info("aki %s (Redis 7.0.15 protocol) port %s PID: %d", __version__, cfg.port,
-                 os.getpid())
+        log.info("aki %s (Redis 7.0.15 protocol) port %s PID: %d", __version__,
+                 cfg.port or cfg.tls_port, os.getpid())
     log.info("Ready to accept connections")
     await app.stopping.wait()
     log.info("shutting down: committing, checkpointing, closing %s", server.engine.path)

@@ -344,3 +344,35 @@ def test_lazyfree_counters_follow_background_reclaim(r):
     assert info["lazyfree_pending_objects"] == 0 and info["lazyfreed_objects"] == 1
     r.config_resetstat()
     assert r.info("memory")["lazyfreed_objects"] == 0
+
+
+def _server_side_timer(server_port: int, client_port: int) -> int | None:
+    """The timer kind /proc/net/tcp shows for the server's end of one connection
+    (2 = keepalive pending), or None if the socket is not listed."""
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        local, remote, timer = fields[1], fields[2], fields[5]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return int(timer.split(":")[0], 16)
+    return None
+
+
+def test_tcp_keepalive_applies_to_new_connections(aki_server, r):
+    """tcp-keepalive (default 300) arms the keepalive timer of every accepted TCP
+    connection, as anetKeepAlive does; 0 leaves it off (live through CONFIG SET)."""
+    def timer_of_new_connection() -> int | None:
+        s = socket.create_connection(("127.0.0.1", aki_server.port))
+        try:
+            s.sendall(b"PING\r\n")
+            assert s.recv(16) == b"+PONG\r\n"
+            return _server_side_timer(aki_server.port, s.getsockname()[1])
+        finally:
+            s.close()
+
+    assert r.config_get("tcp-keepalive") == {"tcp-keepalive": "300"}
+    assert timer_of_new_connection() == 2
+    r.config_set("tcp-keepalive", 0)
+    try:
+        assert timer_of_new_connection() == 0
+    finally:
+        r.config_set("tcp-keepalive", 300)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -97,6 +98,8 @@ class RespConnection(asyncio.Protocol):
             transport.close()
             self.closing = True
             return
+        if not unix and cfg.tcp_keepalive > 0 and sockobj is not None:
+            _keepalive(sockobj, cfg.tcp_keepalive)
         server.clients[client.id] = client
         client.write_out = self._push
         client.output_size = self._output_size
@@ -377,3 +380,16 @@ def _fmt_addr(addr) -> str:
         return ""
     host, port = addr[0], addr[1]
     return f"{host}:{port}"
+
+
+def _keepalive(sock, interval: int) -> None:
+    """anetKeepAlive: probes after ``interval`` seconds idle, then every interval/3, and
+    the peer is dead after 3 unanswered (tcp-keepalive), so a vanished client is noticed."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, interval // 3))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError as exc:  # as Redis: logged, the connection is kept
+        log.warning("could not set tcp-keepalive on a client socket: %s", exc)

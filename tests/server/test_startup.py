@@ -230,6 +230,22 @@ def test_port_in_use_fails_cleanly(tmp_path: Path):
         blocker.close()
 
 
+@pytest.mark.parametrize("args", [["--port", "0"], ["--bind", ""]])
+def test_no_listener_exits_as_redis_does(tmp_path: Path, args):
+    """No TCP, TLS or unix socket listener: Redis's initServer line and exit 1, before the
+    database file is created."""
+    proc = subprocess.run([sys.executable, "-m", "aki", "server", *args,
+                           "--dbfile", str(tmp_path / "d.aki")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "# Configured to not listen anywhere, exiting." in proc.stdout + proc.stderr
+    assert not (tmp_path / "d.aki").exists()
+    redis_proc = subprocess.run(["redis-server", *args], capture_output=True, text=True,
+                                timeout=30, cwd=tmp_path)
+    assert redis_proc.returncode == 1
+    assert "# Configured to not listen anywhere, exiting." in redis_proc.stdout
+
+
 def test_default_dbfile_in_working_directory(tmp_path: Path):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "aki", "server", "--port", str(port)],

@@ -410,6 +410,10 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     for name in sorted(set(inert or [])):
         log.info("config directive '%s' accepted but inert: aki has no such subsystem", name)
     tls_ctx = tls_startup(cfg)  # before the file is opened, as Redis checks before loading
+    tcp = bool(cfg.bind.strip())
+    if not ((cfg.port and tcp) or (cfg.tls_port and tcp) or cfg.unixsocket or cfg.http_port):
+        log.warning("Configured to not listen anywhere, exiting.")  # initServer
+        return 1
     server = Server(cfg)
     app = App(server, loop)
     app.tls_ctx = tls_ctx

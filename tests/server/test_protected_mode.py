@@ -102,6 +102,25 @@ def test_empty_bind_listens_on_no_tcp_socket(tmp_path: Path):
         srv.stop()
 
 
+def test_config_set_bind_to_overlapping_and_bad_addresses(tmp_path: Path):
+    """changeBindAddr: the old listeners close before the new bind, so an address in both
+    ("127.0.0.1 -::1" -> "127.0.0.1") moves; a bind that fails restores the old one."""
+    srv = start_aki(tmp_path)
+    try:
+        r = srv.client()
+        assert r.config_get("bind") == {"bind": "127.0.0.1 -::1"}
+        assert r.config_set("bind", "127.0.0.1")
+        assert r.config_get("bind") == {"bind": "127.0.0.1"}
+        assert _talk(srv.port, source="127.0.0.1") == b"+PONG\r\n"
+        with pytest.raises(redis.ResponseError, match=r"^CONFIG SET failed \(possibly related to argument 'bind'\) - Failed to bind to specified addresses\.$"):
+            r.config_set("bind", "127.0.0.1 192.0.2.123")  # not an address of this host
+        assert r.config_get("bind") == {"bind": "127.0.0.1"}
+        assert _talk(srv.port, source="127.0.0.1") == b"+PONG\r\n"
+        r.close()
+    finally:
+        srv.stop()
+
+
 def test_always_show_logo_prints_pid_once_listening(tmp_path: Path):
     """Redis's test suite waits for " PID: n" in the log before it connects."""
     srv = start_aki(tmp_path, "--always-show-logo", "yes")

@@ -62,6 +62,7 @@ class App:
 
     async def start(self) -> None:
         cfg = self.server.config
+        self.bound = cfg.bind  # the addresses listened on (CONFIG SET bind restores them)
         if cfg.port:
             try:
                 socks = bind_tcp(cfg.bind, cfg.port, cfg.tcp_backlog)
@@ -111,25 +112,51 @@ class App:
         cfg = self.server.config
         tls_port = cfg.tls_port if tls_too else 0
         try:
-            socks = bind_tcp(bind, port, cfg.tcp_backlog) if port else []
+            socks, tls_socks = self._bind_both(bind, port, tls_port)
         except OSError:
-            raise ConfigError(error) from None
+            if not tls_too:
+                raise ConfigError(error) from None
+            # The new addresses may overlap the ones in use ("127.0.0.1 -::1" ->
+            # "127.0.0.1"): as changeBindAddr, close the old listeners first, and bind
+            # the old addresses again if the new ones still fail.
+            self._close_tcp()
+            self._close_tls()
+            try:
+                socks, tls_socks = self._bind_both(bind, port, tls_port)
+            except OSError:
+                log.warning("Failed to bind, trying to restore old listening sockets.")
+                socks, tls_socks = self._bind_both(self.bound, cfg.port, cfg.tls_port)
+                self.loop.create_task(self._serve_sockets(socks))
+                self._serve_tls(tls_socks)
+                raise ConfigError(error) from None
+        self.bound = bind
+        self._close_tcp()
+        self.loop.create_task(self._serve_sockets(socks))
+        if tls_port:
+            self._close_tls()
+            self._serve_tls(tls_socks)
+
+    def _bind_both(self, bind: str, port: int,
+                   tls_port: int) -> tuple[list[socket.socket], list[socket.socket]]:
+        """Listening sockets for ``port`` and ``tls_port`` (0: none) on ``bind``; on a
+        failure none stays open."""
+        backlog = self.server.config.tcp_backlog
+        socks = bind_tcp(bind, port, backlog) if port else []
         try:
-            tls_socks = bind_tcp(bind, tls_port, cfg.tcp_backlog) if tls_port else []
+            tls_socks = bind_tcp(bind, tls_port, backlog) if tls_port else []
         except OSError:
             for sock in socks:
                 sock.close()
-            raise ConfigError(error) from None
+            raise
+        return socks, tls_socks
+
+    def _close_tcp(self) -> None:
         old = self.tcp_listeners
         self.tcp_listeners = []
         for srv in old:
             srv.close()
             if srv in self.listeners:
                 self.listeners.remove(srv)
-        self.loop.create_task(self._serve_sockets(socks))
-        if tls_port:
-            self._close_tls()
-            self._serve_tls(tls_socks)
 
     # -- TLS -------------------------------------------------------------------------------
 

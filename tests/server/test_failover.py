@@ -227,3 +227,29 @@ def test_failover_to_any_replica_and_a_rejected_psync(nodes):
     wait_until(lambda: _state(p) == "no-failover", 10, "the failover to end")
     assert t.execute_command("ROLE")[0] == b"master"
     assert f"Failover target 127.0.0.1:{target.port} is synced" in primary.log.read_text()
+
+
+def test_failover_pause_and_client_pause_are_kept_apart(nodes):
+    """CLIENT UNPAUSE does not lift FAILOVER's write pause, and ending the failover does
+    not lift a CLIENT PAUSE that is still running (Redis's separate pause purposes)."""
+    primary, target = nodes(), nodes()
+    _replicate(primary, target)
+    p = primary.client()
+    result: list = []
+    with _stopped(target):
+        assert p.execute_command("FAILOVER", "TO", "127.0.0.1", target.port,
+                                 "TIMEOUT", 60000) == b"OK"
+        writer = threading.Thread(target=lambda: result.append(primary.client().set("w", 1)))
+        writer.start()
+        assert p.execute_command("CLIENT", "UNPAUSE") == b"OK"
+        writer.join(0.5)
+        assert writer.is_alive() and not result  # still held by the failover
+        assert p.execute_command("CLIENT", "PAUSE", 60000, "WRITE") == b"OK"
+        assert p.execute_command("FAILOVER", "ABORT") == b"OK"
+        writer.join(0.5)
+        assert writer.is_alive() and not result  # now held by CLIENT PAUSE
+        assert p.get("w") is None  # reads go on
+        assert p.execute_command("CLIENT", "UNPAUSE") == b"OK"
+        writer.join(5)
+        assert result == [True]
+    assert p.execute_command("ROLE")[0] == b"master"

@@ -597,15 +597,22 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
 
 def end_pause(server) -> None:
     """The pause is over: every parked connection drains its pending requests. While a
-    FAILOVER holds writes (replication/failover.py) only its write pause remains."""
-    if server.extensions.get("failover_pause"):
-        server.paused_until = max(server.paused_until, time.time() + 10 * 365 * 86400.0)
+    FAILOVER holds writes (replication/failover.py) only the client's pause ends: the
+    failover's write pause stays, as Redis keeps each pause purpose apart."""
+    saved = server.extensions.get("failover_pause")
+    if saved is not None:
+        saved["until"], saved["kind"] = 0.0, ""
         server.pause_kind = "write"
     else:
         server.paused_until = 0.0
         server.pause_kind = ""
-    if "expire_before_pause" in server.extensions and not server.paused_until:
-        server.ks.lazy_expire = server.extensions.pop("expire_before_pause")
+        if "expire_before_pause" in server.extensions:
+            server.ks.lazy_expire = server.extensions.pop("expire_before_pause")
+    wake_paused(server)
+
+
+def wake_paused(server) -> None:
+    """Parked connections try their pending requests again (those still held park again)."""
     waiters = server.extensions.get("pause_waiters") or []
     server.extensions["pause_waiters"] = []
     app = server.extensions.get("app")
@@ -617,7 +624,9 @@ def end_pause(server) -> None:
 
 
 def _pause_timer(server) -> None:
-    if server.paused_until and time.time() >= server.paused_until - 0.0005:
+    saved = server.extensions.get("failover_pause")
+    until = saved["until"] if saved is not None else server.paused_until
+    if until and time.time() >= until - 0.0005:
         end_pause(server)
 
 
@@ -642,6 +651,11 @@ def client_pause(c, argv):
         server.pause_kind = kind
     if end > server.paused_until:
         server.paused_until = end
+    saved = server.extensions.get("failover_pause")
+    if saved is not None:  # FAILOVER's write pause holds: this one is kept for after it
+        if kind == "all" or saved["kind"] != "all":
+            saved["kind"] = kind
+        saved["until"] = max(saved["until"], end)
     server.extensions["pause"] = pause_blocks
     server.extensions.setdefault("pause_waiters", [])
     if server.paused_until and "expire_before_pause" not in server.extensions:
@@ -651,8 +665,8 @@ def client_pause(c, argv):
         server.ks.lazy_expire = False
     app = server.extensions.get("app")
     if app is not None and server.paused_until:
-        app.loop.call_later(max(server.paused_until - time.time(), 0) + 0.001,
-                            _pause_timer, server)
+        until = saved["until"] if saved is not None else server.paused_until
+        app.loop.call_later(max(until - time.time(), 0) + 0.001, _pause_timer, server)
     return OK
 
 

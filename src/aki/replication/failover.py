@@ -177,16 +177,20 @@ def find_replica(server: Server, host: str, port: int):  # -> ReplicaLink | None
 
 # -- the write pause (PAUSE_DURING_FAILOVER) ----------------------------------------------
 #
-# aki has one pause (commands/connection.py); CLIENT PAUSE and FAILOVER share it. The
-# failover's purpose is marked by ``server.extensions["failover_pause"]``: end_pause()
-# (CLIENT UNPAUSE, or a CLIENT PAUSE running out) leaves a write pause in place while it
-# is set, as Redis keeps the strongest of its pause purposes.
+# aki has one pause (commands/connection.py); CLIENT PAUSE and FAILOVER share it, as
+# Redis's pause purposes do: the effective pause is the strongest. While FAILOVER holds
+# writes, ``server.extensions["failover_pause"]`` keeps the clients' own pause (its end
+# and kind): CLIENT PAUSE / UNPAUSE and its timer change only that, and when the
+# failover ends whatever is left of it is in force again.
 
 
 def _pause_writes(server: Server) -> None:
     from aki.commands.connection import pause_blocks
 
-    server.extensions["failover_pause"] = True
+    active = bool(server.paused_until)
+    server.extensions["failover_pause"] = {
+        "until": server.paused_until if active else 0.0,
+        "kind": server.pause_kind if active else ""}
     if server.pause_kind != "all" or not server.paused_until:
         server.pause_kind = "write"
     server.paused_until = max(server.paused_until, time.time() + _FOREVER)
@@ -199,7 +203,19 @@ def _pause_writes(server: Server) -> None:
 
 
 def _unpause(server: Server) -> None:
-    from aki.commands.connection import end_pause
+    """The failover's write pause ends; a client's pause still running stays in force."""
+    from aki.commands.connection import _pause_timer, end_pause, wake_paused
 
-    if server.extensions.pop("failover_pause", None):
+    saved = server.extensions.pop("failover_pause", None)
+    if saved is None:
+        return
+    if saved["until"] > time.time():
+        server.paused_until = saved["until"]
+        server.pause_kind = saved["kind"]
+        app = server.extensions.get("app")
+        if app is not None:
+            app.loop.call_later(max(saved["until"] - time.time(), 0) + 0.001,
+                                _pause_timer, server)
+        wake_paused(server)
+    else:
         end_pause(server)

@@ -15,7 +15,14 @@ import pytest
 import redis
 from redis.sentinel import MasterNotFoundError, Sentinel
 
-from tests.conftest import REDIS_SERVER, ServerProcess, free_port, start_aki, wait_until
+from tests.conftest import (
+    REDIS_SERVER,
+    ServerProcess,
+    free_port,
+    start_aki,
+    start_redis,
+    wait_until,
+)
 
 NAME = "mymaster"
 
@@ -174,3 +181,40 @@ def test_sentinel_commands_are_unknown_to_aki(pair):
     for args in (("SENTINEL", "masters"), ("SENTINEL", "get-master-addr-by-name", NAME),
                  ("sentinel",), ("SENTINEL", "replicas", NAME)):
         assert pair.same(*args).startswith(b"-ERR unknown command")
+
+
+def test_sentinel_promotes_a_redis_replica_of_aki(tmp_path):
+    """A mixed group: an aki primary, a real Redis replica (preferred) and an aki replica.
+    Sentinel promotes the Redis one and points the aki replica at it."""
+    started: list[ServerProcess] = []
+    try:
+        primary = start_aki(tmp_path / "p" if (tmp_path / "p").mkdir() is None else None)
+        started.append(primary)
+        rr = start_redis(None, "--replicaof", f"127.0.0.1 {primary.port}",
+                         "--replica-priority", "10")
+        started.append(rr)
+        ra = start_aki(None, "--replicaof", f"127.0.0.1 {primary.port}")
+        started.append(ra)
+        sentinel = _start_sentinel(tmp_path, primary.port)
+        started.append(sentinel)
+        s = sentinel.client(decode_responses=True)
+        wait_until(lambda: set(_replicas(s)) == {rr.port, ra.port}
+                   and all(r["master-link-status"] == "ok" for r in _replicas(s).values()),
+                   20, "sentinel to see both replicas")
+        p = primary.client()
+        p.hset("h", mapping={"a": 1, "b": 2})
+        p.zadd("z", {"m": 1.5})
+        assert p.execute_command("WAIT", 2, 5000) == 2
+        primary.stop("kill")
+        sent = Sentinel([("127.0.0.1", sentinel.port)], socket_timeout=5)
+        wait_until(lambda: _discovered(sent) == ("127.0.0.1", rr.port), 30, "+switch-master")
+        m = sent.master_for(NAME, socket_timeout=5)
+        assert m.hgetall("h") == {b"a": b"1", b"b": b"2"} and m.zscore("z", "m") == 1.5
+        m.set("from", "redis")
+        a = ra.client()
+        wait_until(lambda: _follows(a, rr.port), 30, "the aki replica to follow Redis")
+        wait_until(lambda: a.get("from") == b"redis", 10, "Redis's stream on aki")
+        assert a.hgetall("h") == {b"a": b"1", b"b": b"2"}
+    finally:
+        for srv in reversed(started):
+            srv.stop("kill")

@@ -31,6 +31,14 @@ def _replicate(primary: ServerProcess, *replicas: ServerProcess) -> None:
         r.client().replicaof("127.0.0.1", primary.port)
     for r in replicas:
         wait_until(lambda r=r: _follows(r.client(), primary.port), 20, "the sync")
+    # and online on the primary's side (after a diskless sync Redis waits for an ACK)
+    wait_until(lambda: _online(primary.client()) >= {r.port for r in replicas}, 20, "online")
+
+
+def _online(c: redis.Redis) -> set[int]:
+    info = c.info("replication")
+    return {v["port"] for k, v in info.items()
+            if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"}
 
 
 def _stopped(srv: ServerProcess):

@@ -441,7 +441,9 @@ class Primary:
         if "failover" in self.server.extensions:
             from aki.replication.failover import update
 
-            update(self.server)  # the target may have caught up
+            # the target may have caught up; checked after this ACK's command, as Redis's
+            # beforeSleep does, since failing over disconnects the replicas
+            self.app.loop.call_soon(update, self.server)
 
     def save_position(self) -> None:
         """Shutdown hook: record the stream position the file is at (see restore_position)."""

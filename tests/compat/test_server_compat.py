@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import RawClient
+from tests.conftest import RawClient, wait_until
 
 
 def test_command_info_of_implemented(pair):
@@ -546,3 +546,22 @@ def test_debug_pause_cron_stops_active_expiry(pair):
     while time.time() < deadline and pair.both("DBSIZE") != (b":0\r\n", b":0\r\n"):
         time.sleep(0.05)
     pair.same("DBSIZE")
+
+
+def _idle(client) -> bool:
+    info = client.cmd("INFO", "persistence")
+    return (b"aof_rewrite_in_progress:0" in info and b"rdb_bgsave_in_progress:0" in info
+            and b"aof_rewrite_scheduled:0" in info)
+
+
+def test_bgsave_and_bgrewriteaof_inside_exec_are_scheduled(pair):
+    """server.in_exec: Redis forks nothing inside EXEC, both only schedule (same replies)."""
+    for c in (pair.a, pair.r):
+        wait_until(lambda c=c: _idle(c), what="no background save before the test")
+    pair.same("MULTI")
+    pair.same("SET", "foo", "bar")
+    pair.same("BGREWRITEAOF")
+    pair.same("BGSAVE")
+    pair.same("EXEC")
+    for c in (pair.a, pair.r):
+        wait_until(lambda c=c: _idle(c), what="the scheduled save and rewrite to end")

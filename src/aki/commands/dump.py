@@ -160,14 +160,15 @@ def bgrewriteaof(c, argv):
     aof = server.extensions.get("aof") or server.extensions.get("aof_offline")
     if aof is not None and aof.rewriting:
         raise RedisError("ERR Background append only file rewriting already in progress")
-    in_exec = c.in_multi or getattr(c, "in_exec", False)
+    # inside EXEC, or with a BGSAVE running (Redis's other child), Redis only schedules it
+    scheduled = server.in_exec or server.extensions.get("bgsave", {}).get("running")
     if server.extensions.get("aof") is not None:
         aof.request_rewrite()
     else:  # appendonly no: Redis 7 still writes a new base; aki writes the whole log
         from aki.durability.aof import rewrite_while_off
 
         rewrite_while_off(server)
-    if in_exec:
+    if scheduled:
         return Status("Background append only file rewriting scheduled")
     return Status("Background append only file rewriting started")
 

@@ -247,10 +247,24 @@ def bgsave(c, argv):
             bg["scheduled"] = True
             return Status("Background saving scheduled")
         raise RedisError("ERR Background save already in progress")
-    if c.in_multi or getattr(c, "in_exec", False):
+    if aof_rewriting(server) or server.in_exec:
+        # Redis forks no second child, nor inside EXEC: the save waits (aki's starts
+        # after this batch's COMMIT; a rewrite thread does not stop it)
+        if not (schedule or server.in_exec):
+            raise RedisError("ERR Another child process is active (AOF?): can't BGSAVE right "
+                             "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                             "possible.")
         bg["scheduled"] = True
+        after_commit(server, "bgsave")
+        return Status("Background saving scheduled")
     after_commit(server, "bgsave")
     return Status("Background saving started")
+
+
+def aof_rewriting(server) -> bool:
+    """A BGREWRITEAOF is running (Redis's AOF child), the log on or off."""
+    return any(getattr(server.extensions.get(name), "rewriting", False)
+               for name in ("aof", "aof_offline"))
 
 
 @command("shutdown")

@@ -180,6 +180,7 @@ def exec_(c, argv):
     freeze = ks.clock is None  # keys expire by the time EXEC started, as in Redis
     if freeze:
         ks.clock = now_ms()
+    server.in_exec = True
     try:
         for args in queue:
             cmd = resolve(c, args)
@@ -195,6 +196,7 @@ def exec_(c, argv):
                     continue
             replies.append(call(c, cmd, args))
     finally:
+        server.in_exec = False
         c.deny_blocking = False
         if freeze:
             ks.clock = None

@@ -130,6 +130,7 @@ class Server:
         self.after_command: list[Callable[[], None]] = []
         # nesting of dispatch.call(): 0 between top-level commands, >1 inside EXEC/scripts
         self.call_depth = 0
+        self.in_exec = False  # EXEC is running its queue (BGSAVE & co. are only scheduled)
         # close_hooks(client): a client went away (WATCH, pub/sub, blocking cleanup)
         self.close_hooks: list[Callable[[Client], None]] = []
         # request_commit(): the transport schedules the end-of-batch commit

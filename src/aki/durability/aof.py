@@ -797,6 +797,10 @@ def _switch(app: Any, on: bool) -> None:
         log.warning("Unable to turn on AOF: a BGREWRITEAOF of the switched-off log is running")
         raise ConfigError("Unable to turn on AOF. Check server logs.")
 
+    if on and server.extensions.get("aof") is None and server.in_exec:
+        log.warning("AOF was enabled during a transaction. An AOF background was scheduled "
+                    "to start when possible.")
+
     def apply() -> None:
         current = server.extensions.get("aof")
         if on and current is None:

@@ -204,7 +204,8 @@ class MasterLink:
         is cut off) is given up and this replica promotes itself, as REPLICAOF NO ONE."""
         cfg = self.server.config
         while not self.stopped:
-            await asyncio.sleep(0.1)
+            # off (the default): a look twice a second, so a CONFIG SET takes effect
+            await asyncio.sleep(0.1 if cfg.replica_auto_promote_after else 0.5)
             ms = int(cfg.replica_auto_promote_after or 0)
             if not ms or not self.was_up or self.server.cron_paused:
                 continue

@@ -288,7 +288,12 @@ def test_serve_stale_data_no_matches_a_real_replica(a, aki, tmp_path):
         for cmd in [("GET", "k"), ("SET", "k", "v"), ("PING",), ("DBSIZE",), ("INFO", "foo"),
                     ("CONFIG", "GET", "replica-serve-stale-data"), ("MULTI",), ("GET", "k"),
                     ("EXEC",), ("MULTI",), ("EXEC",), ("EVAL", "return 1", 0),
-                    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn 1", 0)]:
+                    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn 1", 0),
+                    # scriptVerifyAllowStale: a command without the stale flag inside it
+                    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('get','k')", 0),
+                    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.pcall('get','k')", 0),
+                    ("EVAL", "#!lua flags=no-writes,allow-stale\n"
+                             "return redis.call('info','foo')", 0)]:
             got, want = ra.cmd(*cmd), rb.cmd(*cmd)
             assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}"
         ra.close()

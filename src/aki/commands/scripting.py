@@ -154,6 +154,11 @@ class _Run:
             _reject(server, cmd, M.CALL_WRONG_ARITY)
         if cmd.noscript and not server.script_disable_deny:
             _reject(server, cmd, M.CALL_NOT_ALLOWED)
+        if not cmd.stale and not server.config.replica_serve_stale_data:
+            # scriptVerifyAllowStale: an allow-stale script on a replica whose link is down
+            link = server.extensions.get("master_link")
+            if link is not None and not link.connected():
+                _reject(server, cmd, M.CALL_STALE)
         acl = server.extensions.get("acl")
         if acl is not None and "guard" in server.extensions:
             refused = acl.script_check(self.lua, self.caller, cmd, argv)

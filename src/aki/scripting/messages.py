@@ -45,6 +45,7 @@ BUSY_FUNCTION = (
 CALL_WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
 CALL_UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
 CALL_NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+CALL_STALE = "ERR Can not execute the command on a stale replica"
 CALL_WRITE_IN_READONLY = "ERR Write commands are not allowed from read-only scripts."
 CALL_ACL = "ERR The user executing the script {}"
 CALL_STALE = "ERR Can not execute the command on a stale replica"

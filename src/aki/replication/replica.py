@@ -34,6 +34,11 @@ Invariants (what a crash, or a failure, can and cannot leave behind):
   deleted inside a full-sync load and by REPLICAOF NO ONE): after a restart, clean or
   kill -9, a replica with ``replicaof`` configured continues with PSYNC from exactly
   there; without a recorded position it syncs in full.
+* A replica leaves its master on its own only with ``replica-auto-promote-after`` set
+  (off by default), after the link was up and the master then sent nothing for that
+  long; the promotion is REPLICAOF NO ONE run in a batch (the recorded position goes
+  with its COMMIT). A PSYNC carrying FAILOVER (our primary handing over, failover.py)
+  promotes it only when it names this replica's own replication id.
 
 The interface other modules use (INFO replication, ROLE, REPLCONF GETACK, the primary
 side): ``MasterLink.info_lines()``, ``MasterLink.role_reply()``, ``MasterLink.send_ack()``,

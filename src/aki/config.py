@@ -319,6 +319,10 @@ class Config:
                 raise ConfigError(
                     "argument(s) must be one of the following: " + ", ".join(entry["values"])
                 )
+            if entry.get("bitflags"):
+                # configEnumGetName: the set flags in the table's order ("default" is none)
+                return " ".join(v for v in entry["values"] if v in words and v != "default") \
+                    or "default"
             return " ".join(words)
         if kind in ("String", "SDS"):
             if name == "proc-title-template" and not _proc_title_template_ok(text):

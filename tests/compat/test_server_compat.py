@@ -565,3 +565,12 @@ def test_bgsave_and_bgrewriteaof_inside_exec_are_scheduled(pair):
     pair.same("EXEC")
     for c in (pair.a, pair.r):
         wait_until(lambda c=c: _idle(c), what="the scheduled save and rewrite to end")
+
+
+def test_multi_arg_enum_configs_read_back_in_table_order(pair):
+    """configEnumGetName: shutdown-on-sig* flags come back in Redis's table order, once."""
+    for value in ("nosave force now", "default save", "save save", "force now", "default"):
+        for name in ("shutdown-on-sigint", "shutdown-on-sigterm"):
+            pair.same("CONFIG", "SET", name, value)
+            pair.same("CONFIG", "GET", name)
+    pair.same("CONFIG", "SET", "shutdown-on-sigint", "bogus")

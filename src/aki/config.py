@@ -214,6 +214,9 @@ class Config:
         object.__setattr__(self, "source_file", None)
         # ``user`` lines of the config file (each: name, rules...), loaded by the ACL at start
         object.__setattr__(self, "acl_user_lines", [])
+        # ``rename-command old new`` lines, in order: (old, new, where, lineno, line), applied
+        # to the command table by the server at start (aki.core.registry.rename_command)
+        object.__setattr__(self, "renames", [])
         # set by the ACL: the ``user`` lines CONFIG REWRITE writes (none with an aclfile)
         object.__setattr__(self, "acl_rewrite", None)
         for name, entry in _TABLE.items():
@@ -521,7 +524,13 @@ class Config:
             if name == "user" and len(args) >= 2:
                 self.acl_user_lines.append(list(args[1:]))
                 continue
-            if name in ("rename-command", "user", "loadmodule", "sentinel"):
+            if name == "rename-command":
+                if len(words) != 3:
+                    raise StartupConfigError(path, lineno, line,
+                                             "Bad directive or wrong number of arguments")
+                self.renames.append((words[1], words[2], path, lineno, line))
+                continue
+            if name in ("user", "loadmodule", "sentinel"):
                 inert.append(name)
                 continue
             if not self.known(name):

@@ -14,7 +14,7 @@ import apsw
 import pytest
 import redis
 
-from tests.conftest import ServerProcess, free_port, start_aki, wait_port
+from tests.conftest import REDIS_SERVER, RawClient, ServerProcess, free_port, start_aki, wait_port
 
 
 def _start_with_conf(tmp_path: Path, conf_text: str, port: int) -> ServerProcess:
@@ -302,3 +302,75 @@ def test_directive_and_value_in_one_argument(tmp_path: Path):
         r.close()
     finally:
         srv.stop()
+
+
+def _renamed_pair(tmp_path: Path, conf_text: str, *cli: str) -> tuple[ServerProcess, ServerProcess]:
+    """aki and redis-server started from the same config file and command-line flags."""
+    servers = []
+    for name, argv0 in (("aki", [sys.executable, "-m", "aki", "server"]), ("redis", [REDIS_SERVER])):
+        work = tmp_path / name
+        work.mkdir()
+        conf = work / "server.conf"
+        conf.write_text(conf_text)
+        port = free_port()
+        extra = ["--dbfile", str(work / "data.aki")] if name == "aki" else ["--save", ""]
+        argv = [*argv0, str(conf), "--port", str(port), "--dir", str(work), *extra, *cli]
+        servers.append(ServerProcess(argv, port, work, work / "server.log", True).start())
+    return servers[0], servers[1]
+
+
+def test_rename_command_answers_as_redis(tmp_path: Path):
+    """rename-command from the file and the command line: the old name is unknown, the new
+    one works (in scripts too), "" removes the command; replies byte for byte."""
+    aki, real = _renamed_pair(tmp_path, 'rename-command flushdb badger\nrename-command CONFIG ""\n',
+                              "--rename-command", "flushall", "")
+    try:
+        a, r = RawClient(aki.port), RawClient(real.port)
+        for cmd in [("SET", "k", "v"), ("FLUSHDB",), ("DBSIZE",), ("BADGER",), ("DBSIZE",),
+                    ("CONFIG", "GET", "port"), ("FLUSHALL",), ("SET", "k", "v"),
+                    ("EVAL", "return redis.call('flushdb')", 0),
+                    ("EVAL", "return redis.call('badger')", 0), ("DBSIZE",),
+                    ("COMMAND", "INFO", "flushdb", "badger", "config"), ("COMMAND", "COUNT"),
+                    ("MULTI",), ("FLUSHDB",), ("EXEC",)]:
+            got, want = a.cmd(*cmd), r.cmd(*cmd)
+            assert got == want, f"{cmd!r}: aki {got!r} != redis {want!r}"
+        a.close()
+        r.close()
+    finally:
+        aki.stop()
+        real.stop()
+
+
+def test_rename_command_survives_config_rewrite(tmp_path: Path):
+    aki, real = _renamed_pair(tmp_path, "rename-command flushdb badger\n")
+    try:
+        for srv in (aki, real):
+            c = srv.client()
+            assert c.config_rewrite()
+            srv.restart()
+            c = srv.client()
+            with pytest.raises(redis.ResponseError, match="^unknown command 'FLUSHDB'"):
+                c.flushdb()
+            assert c.execute_command("BADGER")
+    finally:
+        aki.stop()
+        real.stop()
+
+
+@pytest.mark.parametrize("line,reason", [
+    ("rename-command nosuch x", "No such command in rename-command"),
+    ("rename-command get set", "Target command name already exists"),
+    ("rename-command get", "Bad directive or wrong number of arguments"),
+])
+def test_rename_command_errors_as_redis(tmp_path: Path, line, reason):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f"port {free_port()}\n{line}\n")
+    outs = []
+    for argv in ([sys.executable, "-m", "aki", "server", str(conf), "--dbfile",
+                  str(tmp_path / "d.aki")], [REDIS_SERVER, str(conf)]):
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert proc.returncode == 1
+        outs.append(proc.stdout + proc.stderr)
+    for out in outs:
+        assert f">>> '{line}'\n{reason}\n" in out
+        assert "at line 2" in out

@@ -55,6 +55,12 @@ _PLAIN: dict[bytes, Command] = {}
 _MONITOR_FIRST = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"}
 
 
+def forget_spellings() -> None:
+    """Drop the name caches after the table changed (rename-command at start-up)."""
+    _BY_SPELLING.clear()
+    _PLAIN.clear()
+
+
 def resolve(client: Client, argv: list[bytes], count: bool = False) -> Command | ErrorReply:
     """Find the (sub)command for ``argv`` and check its arity, as processCommand does.
     ``count``: a wrong arity is a rejected call of that command (INFO commandstats)."""

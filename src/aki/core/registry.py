@@ -195,6 +195,25 @@ def command(
     return bind
 
 
+def rename_command(old: str, new: str) -> str | None:
+    """``rename-command old new`` (config file only, as in Redis): the command answers to
+    ``new`` from now on, or to nothing when ``new`` is empty; its own name (COMMAND,
+    INFO commandstats, SLOWLOG, ACL rules) stays. Returns Redis's error text, or None.
+    Several renames apply in order; the caller then drops the dispatch caches."""
+    key = old.lower().encode("utf-8", "surrogateescape")
+    cmd = COMMANDS.get(key)
+    if cmd is None:
+        return "No such command in rename-command"
+    del COMMANDS[key]
+    if new:
+        target = new.lower().encode("utf-8", "surrogateescape")
+        if target in COMMANDS:
+            COMMANDS[key] = cmd
+            return "Target command name already exists"
+        COMMANDS[target] = cmd
+    return None
+
+
 def lookup(name: bytes) -> Command | None:
     cmd = COMMANDS.get(name)
     if cmd is None:

@@ -97,8 +97,8 @@ class Universe:
         # so that rules and their descriptions stay Redis 7.0's: each is allowed when a
         # sibling with the same categories is (CLIENT SETNAME), or else its container.
         self.proxies: dict[str, _Cmd] = {}
-        for name, reg in COMMANDS.items():
-            top = self.tops.get(name.decode())
+        for reg in COMMANDS.values():
+            top = self.tops.get(reg.name)  # its own name, whatever rename-command did
             if top is None:
                 continue
             for sname, sub in reg.subcommands.items():

@@ -351,6 +351,32 @@ def test_the_masters_write_sees_a_key_expired_only_here(m, a, master, aki):
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 
 
+def test_client_pause_holds_the_masters_stream(m, a, master):
+    """processCommand pauses the master's client too: during CLIENT PAUSE WRITE the replica
+    reads the stream (slave_read_repl_offset) but applies none of it (slave_repl_offset,
+    what it ACKs) until the pause ends, as a Redis replica (TCL unit/pause)."""
+    a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    _stream_flowing(m, a)
+    m.set("foo", "bar")
+    wait_until(lambda: a.info("replication")["slave_repl_offset"]
+               == m.info("replication")["master_repl_offset"], what="the replica in step")
+    before = a.info("replication")["slave_repl_offset"]
+    a.execute_command("CLIENT", "PAUSE", 100000, "WRITE")
+    try:
+        m.set("foo2", "bar2")
+        target = m.info("replication")["master_repl_offset"]
+        wait_until(lambda: a.info("replication")["slave_read_repl_offset"] == target,
+                   what="the write read by the replica")
+        time.sleep(0.2)
+        assert a.info("replication")["slave_repl_offset"] == before
+        assert a.get("foo2") is None
+    finally:
+        a.execute_command("CLIENT", "UNPAUSE")
+    wait_until(lambda: a.info("replication")["slave_repl_offset"] == target,
+               what="the held stream applied after the pause")
+    assert a.get("foo2") == b"bar2"
+
+
 def test_a_writable_replica_expires_its_own_keys(m, a, master):
     """Keys a writable replica's clients wrote with a TTL are expired by the replica (the
     master never sends their DEL); the master's keys still wait for the master."""

@@ -575,7 +575,7 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
     if time.time() >= server.paused_until:
         end_pause(server)
         return False
-    if client.kind in ("replica", "master"):
+    if client.kind == "replica":  # replicas are never paused; the master's stream is
         return False
     if server.pause_kind == "all":
         return True

@@ -100,6 +100,7 @@ class MasterLink:
         self.master_replid = cached[0] if cached else ""
         self.reploff = cached[1] if cached else 0
         self.read_reploff = self.reploff
+        self.pause_waiting = False  # a CLIENT PAUSE holds the stream (_held_by_pause)
         self.client: Client | None = None  # the master client while connected
         self.client_db = 0  # its SELECTed database, kept across a partial resync
         self.last_io = 0.0
@@ -582,6 +583,8 @@ class MasterLink:
                 if parsed is None:
                     break
                 argv, end = parsed
+                if server.paused_until and argv and self._held_by_pause(argv):
+                    break  # read on, apply from here when the pause ends
                 n = end - pos
                 if feed is not None:
                     self.pending_data += buf[pos:end]
@@ -610,6 +613,23 @@ class MasterLink:
                 ext["guard"] = guard
             del buf[:pos]
         return applied >= _APPLY_SLICE
+
+    def _held_by_pause(self, argv: list[bytes]) -> bool:
+        """CLIENT PAUSE holds the master's client too (processCommand pauses every client
+        but replicas): its stream is still read (slave_read_repl_offset grows) but not
+        applied (slave_repl_offset, the ACKed offset, stays) until the pause ends."""
+        check = self.server.extensions.get("pause")
+        if check is None or not check(self.client, argv):
+            return False
+        if not self.pause_waiting:
+            self.pause_waiting = True
+            self.server.extensions.setdefault("pause_waiters", []).append(self._pause_over)
+        return True
+
+    def _pause_over(self) -> None:
+        self.pause_waiting = False
+        if not self.stopped and self.buf and self._apply_buffer():
+            asyncio.get_running_loop().call_soon(self._pause_over)  # the next slice
 
     def _before_commit(self) -> None:
         """The position the batch's data is at goes into the same COMMIT (see

@@ -5,6 +5,7 @@ client reads is the one real Redis sends for the same commands."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -438,3 +439,42 @@ def test_replicas_continue_after_a_clean_restart_of_the_primary(tmp_path):
     finally:
         replica.stop()
         aki.stop()
+
+
+def _rdb_records(path) -> tuple[list[bytes], list[bytes]]:
+    """(key names, function library codes) in an RDB file."""
+    from aki.rdb.reader import FunctionRecord, KeyRecord, RDBReader
+
+    keys, libs = [], []
+    with open(path, "rb") as f:
+        for rec in RDBReader(f).records():
+            if isinstance(rec, KeyRecord):
+                keys.append(rec.key)
+            elif isinstance(rec, FunctionRecord):
+                libs.append(rec.code)
+    return keys, libs
+
+
+def test_redis_cli_rdb_and_functions_rdb(tmp_path):
+    """redis-cli --rdb (REPLCONF rdb-only 1) gets the whole RDB and no stream, then is
+    let go; --functions-rdb (rdb-filter-only functions) gets the functions and no keys."""
+    srv = start_aki(tmp_path)
+    try:
+        c = srv.client()
+        c.mset({"a": "1", "b": "2"})
+        c.function_load("#!lua name=mylib\nredis.register_function('f1', function() return 1 end)")
+        for flag, want_keys in (("--rdb", [b"a", b"b"]), ("--functions-rdb", [])):
+            out = tmp_path / f"{flag.strip('-')}.rdb"
+            proc = subprocess.run(["redis-cli", "-p", str(srv.port), flag, str(out)],
+                                  capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0 and "Transfer finished with success" in proc.stdout + proc.stderr
+            keys, libs = _rdb_records(out)
+            assert sorted(keys) == want_keys
+            assert len(libs) == 1 and b"mylib" in libs[0]
+            wait_until(lambda: c.info("replication")["connected_slaves"] == 0,
+                       what="the rdb-only replica let go")
+        assert "RDB transfer completed, rdb only replica" in srv.log.read_text()
+        with pytest.raises(redis.ResponseError, match="^Unsupported rdb-filter-only option: keys$"):
+            c.execute_command("REPLCONF", "rdb-filter-only", "functions keys")
+    finally:
+        srv.stop()

@@ -187,11 +187,16 @@ def replconf(c, argv):
                 raise RedisError("ERR value is out of range, value must between 0 and 1")
             info["rdb_only"] = bool(v)
         elif opt == b"rdb-filter-only":
-            for f in val.split():
+            from aki.resp.parser import split_args
+
+            filters = split_args(val)  # sdssplitargs: quotes allowed
+            if filters is None:
+                raise RedisError("ERR Missing rdb-filter-only values")
+            for f in filters:
                 if f.lower() != b"functions":
                     raise RedisError("ERR Unsupported rdb-filter-only option: "
                                      + f.decode("latin-1"))
-            info["rdb_filter"] = val
+            info["rdb_filter"] = {f.lower().decode() for f in filters}
         else:
             raise RedisError("ERR Unrecognized REPLCONF option: " + argv[i].decode("latin-1"))
     return OK

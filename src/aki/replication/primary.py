@@ -120,6 +120,14 @@ class ReplicaLink:
         self.ack_offset = 0
         self.ack_time = time.time()
         self.tmp: Path | None = None
+        info = getattr(client, "replconf", None) or {}
+        # REPLCONF rdb-only 1 (redis-cli --rdb): the RDB and no stream, then disconnected
+        self.rdb_only = bool(info.get("rdb_only"))
+        # REPLCONF rdb-filter-only (redis-cli --functions-rdb): no keys; functions only if
+        # named (SLAVE_REQ_RDB_EXCLUDE_DATA / _FUNCTIONS)
+        filters = info.get("rdb_filter")
+        self.exclude_data = filters is not None
+        self.exclude_functions = filters is not None and "functions" not in filters
 
     def ip(self) -> str:
         if self.addr:
@@ -129,6 +137,8 @@ class ReplicaLink:
     def write(self, data: bytes) -> bool:
         """Send (or, during the full sync, queue) stream bytes; False when the queue is
         over the ``replica`` class of client-output-buffer-limit (Redis then drops it)."""
+        if self.rdb_only:
+            return True  # canFeedReplicaReplBuffer: it gets no stream
         if self.state == ONLINE:
             self.client.write_out(data)  # type: ignore[misc]
             return True
@@ -320,10 +330,12 @@ class Primary:
             link.client.write_out(  # type: ignore[misc]
                 b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset))
         link.tmp = Path(server.config.dir) / f"temp-sync-{os.getpid()}-{link.client.id}.rdb"
-        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, link.tmp)
+        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, link.tmp,
+                                            link.exclude_data, link.exclude_functions)
         fut.add_done_callback(lambda f: self._rdb_done(link, f))
 
-    def _write_rdb(self, conn: apsw.Connection, path: Path) -> int:
+    def _write_rdb(self, conn: apsw.Connection, path: Path, exclude_data: bool = False,
+                   exclude_functions: bool = False) -> int:
         from aki.storage.bulk import write_snapshot_rdb
 
         cfg = self.server.config
@@ -331,7 +343,8 @@ class Primary:
             with open(path, "wb") as f:
                 write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
                                    checksum=bool(cfg.rdbchecksum), begin=False,
-                                   on_warning=log.warning)
+                                   on_warning=log.warning, keys=not exclude_data,
+                                   functions_too=not exclude_functions)
             return path.stat().st_size
         finally:
             conn.close()
@@ -375,6 +388,11 @@ class Primary:
         finally:
             self._unlink(link)
         if link.client.closed:
+            return
+        if link.rdb_only:  # replicaPutOnline: the RDB was all it asked for
+            log.info("RDB transfer completed, rdb only replica (%s:%d) should be disconnected "
+                     "asap", link.ip(), link.port)
+            self.drop(link)
             return
         link.state = ONLINE
         link.ack_time = time.time()

@@ -474,8 +474,10 @@ def functions(conn: apsw.Connection) -> list[bytes]:
 def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = None,
                        compress: bool = True, checksum: bool = True, aof_base: bool = False,
                        on_warning: Callable[[str], None] | None = None,
-                       progress: Callable[[int], None] | None = None, begin: bool = True) -> int:
-    """Write an RDB of ``conn``'s data (all databases or logical ``db``) to ``fileobj``.
+                       progress: Callable[[int], None] | None = None, begin: bool = True,
+                       keys: bool = True, functions_too: bool = True) -> int:
+    """Write an RDB of ``conn``'s data (all databases or logical ``db``) to ``fileobj``;
+    ``keys``/``functions_too`` False leave those out (a replica's rdb-filter-only).
 
     With ``begin`` it opens (and ends) a read transaction on ``conn`` so everything comes
     from one snapshot; without, the caller already holds one. Returns the keys written."""
@@ -488,9 +490,11 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
     try:
         dbmap = read_dbmap(conn)
         w.begin()
-        for code in functions(conn):
+        for code in functions(conn) if functions_too else ():
             w.write_function(code)
         for logical, phys in enumerate(dbmap):
+            if not keys:
+                break
             if db is not None and logical != db:
                 continue
             size, expires = db_counts(conn, phys)

@@ -377,6 +377,24 @@ def test_client_pause_holds_the_masters_stream(m, a, master):
     assert a.get("foo2") == b"bar2"
 
 
+def test_bind_source_addr_is_the_replicas_address(m, a, master):
+    """bind-source-addr: the replica connects to its master from that address (the master
+    lists it so); an address it cannot bind is dropped (Redis's best-effort binding)."""
+    a.config_set("bind-source-addr", "127.0.0.2")
+    m.config_set("protected-mode", "no")  # 127.0.0.2 is not loopback to protected mode
+    try:
+        a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+        wait_until(lambda: (m.info("replication").get("slave0") or {}).get("ip") == "127.0.0.2",
+                   what="the replica seen from 127.0.0.2")
+        a.execute_command("REPLICAOF", "NO", "ONE")
+        a.config_set("bind-source-addr", "192.0.2.1")  # not this host's
+        a.execute_command("REPLICAOF", "127.0.0.1", master.port)
+        _stream_flowing(m, a)
+    finally:
+        a.config_set("bind-source-addr", "")
+        m.config_set("protected-mode", "yes")
+
+
 def test_a_writable_replica_expires_its_own_keys(m, a, master):
     """Keys a writable replica's clients wrote with a TTL are expired by the replica (the
     master never sends their DEL); the master's keys still wait for the master."""

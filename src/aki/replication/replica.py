@@ -290,8 +290,7 @@ class MasterLink:
         self.transfer_lastio = time.time()
         log.info("MASTER <-> REPLICA sync started")
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout)
+            reader, writer = await asyncio.wait_for(self._connect(cfg.bind_source_addr), timeout)
         except TimeoutError:
             raise LinkError("Timeout connecting to the MASTER...") from None
         except OSError as exc:
@@ -530,6 +529,18 @@ class MasterLink:
         self.last_io = time.time()
         self.read_reploff = self.reploff + len(self.buf)  # stream bytes already read
         server.master_repl_offset = self.reploff
+
+    async def _connect(self, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The connection to the master, from ``bind-source-addr`` when set; as Redis's
+        best-effort binding, a source address that cannot be bound is dropped."""
+        if source:
+            try:
+                return await asyncio.open_connection(self.host, self.port,
+                                                     local_addr=(source, 0))
+            except OSError as exc:
+                log.info("cannot bind the MASTER connection to %s (%s): connecting unbound",
+                         source, exc.strerror or exc)
+        return await asyncio.open_connection(self.host, self.port)
 
     def _kill(self) -> None:
         """CLIENT KILL of the master client: drop the link (it is retried, with PSYNC)."""

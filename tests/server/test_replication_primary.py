@@ -478,3 +478,30 @@ def test_redis_cli_rdb_and_functions_rdb(tmp_path):
             c.execute_command("REPLCONF", "rdb-filter-only", "functions keys")
     finally:
         srv.stop()
+
+
+def test_script_set_repl_targets_the_aof_and_the_replicas_apart(tmp_path):
+    """redis.set_repl: REPL_NONE writes go nowhere, REPL_AOF to the AOF only, REPL_REPLICA
+    to the replicas only (TCL 'Test selective replication of certain Redis commands')."""
+    aki = start_aki(tmp_path, "--appendonly", "yes", "--dir", str(tmp_path))
+    replica = None
+    try:
+        p = aki.client()
+        replica = start_redis(None, "--replicaof", "127.0.0.1", str(aki.port))
+        rep = replica.client()
+        wait_until(lambda: _in_sync(p, rep), what="the full sync")
+        p.eval("redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); "
+               "redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); "
+               "redis.call('set','c','3'); redis.set_repl(redis.REPL_REPLICA); "
+               "redis.call('set','e','5'); redis.set_repl(redis.REPL_ALL); "
+               "redis.call('set','d','4')", 0)
+        wait_until(lambda: _in_sync(p, rep), what="the stream")
+        assert p.mget("a", "b", "c", "d", "e") == [b"1", b"2", b"3", b"4", b"5"]
+        assert rep.mget("a", "b", "c", "d", "e") == [b"1", None, None, b"4", b"5"]
+        log = (tmp_path / "appendonly.aof").read_bytes()
+        for key, present in (("a", True), ("b", False), ("c", True), ("d", True), ("e", False)):
+            assert (b"$3\r\nset\r\n$1\r\n%s\r\n" % key.encode() in log.lower()) == present, key
+    finally:
+        if replica is not None:
+            replica.stop()
+        aki.stop()

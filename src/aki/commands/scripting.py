@@ -47,11 +47,20 @@ from aki.commands.connection import help_reply
 from aki.core.dispatch import READONLY_REPLICA, _count_error, call, rewrite
 from aki.core.registry import COMMANDS, Command, command, table_entry
 from aki.core.session import Client
+from aki.core.state import AofOnly, ReplOnly
 from aki.errors import RedisError
 from aki.rdb.crc64 import crc64
 from aki.replication.primary import enough_good_replicas
 from aki.resp.types import OK, ErrorReply
-from aki.scripting import REPL_NONE, ScriptError, ScriptRun, ScriptRuntime, check_script_run
+from aki.scripting import (
+    REPL_ALL,
+    REPL_AOF,
+    REPL_NONE,
+    ScriptError,
+    ScriptRun,
+    ScriptRuntime,
+    check_script_run,
+)
 from aki.scripting import messages as M
 from aki.storage.bulk import FUNCTION_PREFIX
 from aki.storage.keyspace import now_ms
@@ -178,8 +187,14 @@ class _Run:
         tx = server.tx_propagation
         mark = len(tx) if tx is not None else 0
         reply = call(lua, cmd, argv)
-        if run.repl == REPL_NONE and tx is not None:
-            del tx[mark:]  # redis.set_repl(redis.REPL_NONE): effects not propagated
+        if run.repl != REPL_ALL and tx is not None:
+            # redis.set_repl(): REPL_NONE, the effects go nowhere; REPL_AOF and
+            # REPL_REPLICA (REPL_SLAVE), to that target only
+            if run.repl == REPL_NONE:
+                del tx[mark:]
+            else:
+                only = AofOnly if run.repl == REPL_AOF else ReplOnly
+                tx[mark:] = [(db, only(args)) for db, args in tx[mark:]]
         return reply
 
     def acl_check(self, argv: list[bytes]) -> bool | None:

@@ -32,6 +32,11 @@ class ReplOnly(list):
     PUBLISH, SPUBLISH). The AOF feed skips it; everything else treats it as argv."""
 
 
+class AofOnly(list):
+    """A propagated command for the AOF only, never the replicas (PROPAGATE_AOF: a
+    script's writes after ``redis.set_repl(redis.REPL_AOF)``)."""
+
+
 class WholeDb(bytes):
     """The key FLUSHDB, FLUSHALL and SWAPDB report touched, so that ``execute()`` runs
     the touch hooks (tracking's null invalidation, the dirty counter). It equals no
@@ -213,7 +218,8 @@ class Server:
             p(db, [b"DEL", key])
 
     def propagate(self, db: int, argv: list[bytes]) -> None:
-        """A committed write for the AOF and the replicas (``ReplOnly``: replicas only)."""
+        """A committed write for the AOF and the replicas (``ReplOnly``: replicas only,
+        ``AofOnly``: the AOF only)."""
         if self.tx_propagation is not None:
             self.tx_propagation.append((db, argv))
             return

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import apsw
 
 from aki.core.pubsub import output_limits
+from aki.core.state import AofOnly
 from aki.durability.aof import encode  # the stream is what the AOF gets, in the same RESP
 from aki.resp.types import ErrorReply
 
@@ -196,7 +197,7 @@ class Primary:
         """A propagated write of the open batch (server.propagators). A replica sends its
         sub-replicas its primary's stream as it came (feed_from_master), never its own
         propagation (a writable replica's local writes stay local, as in Redis)."""
-        if "master_link" in self.server.extensions:
+        if "master_link" in self.server.extensions or type(argv) is AofOnly:
             return
         if db != self.cur_db and db >= 0:
             self.buf.append(encode([b"SELECT", b"%d" % db]))

@@ -171,6 +171,19 @@ def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
     return ServerProcess(argv, port, workdir, workdir / "aki.log", own).start()
 
 
+def start_aki_from_config(workdir: Path, text: str, *extra: str) -> ServerProcess:
+    """aki started from a config file (first, as for redis-server: CONFIG REWRITE then has
+    a file to rewrite), the file ``workdir/aki.conf`` and the database in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "aki.conf"
+    conf.write_text(text)
+    port = free_port()
+    return ServerProcess(
+        [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
+         "--dbfile", str(workdir / "data.aki"), *extra],
+        port, workdir, workdir / "aki.log", own_port=True).start()
+
+
 def start_redis(workdir: Path | None = None, *extra: str, port: int | None = None) -> ServerProcess:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="redis-test-"))
     own = port is None

@@ -7,24 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import redis
 
-from tests.conftest import ServerProcess, free_port, start_aki, wait_until
-
-
-def _from_config(workdir: Path, text: str) -> ServerProcess:
-    workdir.mkdir()
-    conf = workdir / "aki.conf"
-    conf.write_text(text)
-    port = free_port()
-    return ServerProcess(
-        [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
-         "--dbfile", str(workdir / "data.aki")],
-        port, workdir, workdir / "aki.log", own_port=True).start()
+from tests.conftest import free_port, start_aki, start_aki_from_config, wait_until
 
 
 def _connected(c: redis.Redis) -> bool:
@@ -36,7 +23,7 @@ def test_replica_promotes_itself_when_the_primary_goes_silent(tmp_path):
     primary = start_aki(None, "--repl-ping-replica-period", "1")
     started = [primary]
     try:
-        auto = _from_config(tmp_path / "auto", f"replicaof 127.0.0.1 {primary.port}\n"
+        auto = start_aki_from_config(tmp_path / "auto", f"replicaof 127.0.0.1 {primary.port}\n"
                             "replica-auto-promote-after 3000\n")
         started.append(auto)
         plain = start_aki(None, "--replicaof", f"127.0.0.1 {primary.port}")

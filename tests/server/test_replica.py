@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import signal
 import socket
-import sys
 import threading
 import time
 
@@ -16,7 +15,14 @@ import pytest
 import redis
 
 from aki.rdb import load_value, write_rdb
-from tests.conftest import RawClient, ServerProcess, free_port, start_aki, start_redis, wait_until
+from tests.conftest import (
+    RawClient,
+    free_port,
+    start_aki,
+    start_aki_from_config,
+    start_redis,
+    wait_until,
+)
 
 DBS = (0, 2, 5)
 _WRITE_FN = (b"#!lua name=replib\n"
@@ -421,17 +427,6 @@ def test_a_writable_replica_expires_its_own_keys(m, a, master):
         m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 1)
 
 
-def _aki_with_config(tmp_path, text: str) -> ServerProcess:
-    """aki started from a config file (first, as for redis-server), its file in r/."""
-    conf = tmp_path / "aki.conf"
-    conf.write_text(text)
-    port = free_port()
-    return ServerProcess(
-        [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
-         "--dbfile", str(tmp_path / "r" / "data.aki")],
-        port, tmp_path / "r", tmp_path / "r" / "aki.log", own_port=True).start()
-
-
 def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "r").mkdir()
@@ -440,7 +435,7 @@ def test_replicaof_in_the_config_file_with_masterauth(tmp_path):
     try:
         mc = master.client(password="s3cret")
         mc.set("secret", "data")
-        replica = _aki_with_config(tmp_path, f"replicaof 127.0.0.1 {master.port}\n"
+        replica = start_aki_from_config(tmp_path / "r", f"replicaof 127.0.0.1 {master.port}\n"
                                              "masterauth s3cret\n")
         try:
             rc = replica.client()
@@ -468,7 +463,7 @@ def test_a_restarted_replica_continues_with_psync(tmp_path, how):
     try:
         mc = master.client()
         mc.rpush("l", *range(50))
-        replica = _aki_with_config(tmp_path, f"replicaof 127.0.0.1 {master.port}\n")
+        replica = start_aki_from_config(tmp_path / "r", f"replicaof 127.0.0.1 {master.port}\n")
         try:
             rc = replica.client()
             _stream_flowing(mc, rc)

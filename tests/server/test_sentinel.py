@@ -8,7 +8,6 @@ plain redis-server."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,23 +19,12 @@ from tests.conftest import (
     ServerProcess,
     free_port,
     start_aki,
+    start_aki_from_config,
     start_redis,
     wait_until,
 )
 
 NAME = "mymaster"
-
-
-def _aki_from_config(workdir: Path, text: str) -> ServerProcess:
-    """aki started from a config file (CONFIG REWRITE then has a file to rewrite)."""
-    workdir.mkdir()
-    conf = workdir / "aki.conf"
-    conf.write_text(text)
-    port = free_port()
-    return ServerProcess(
-        [sys.executable, "-m", "aki", "server", str(conf), "--port", str(port),
-         "--dbfile", str(workdir / "data.aki")],
-        port, workdir, workdir / "aki.log", own_port=True).start()
 
 
 def _start_sentinel(workdir: Path, master_port: int) -> ServerProcess:
@@ -92,10 +80,10 @@ def servers(tmp_path):
     try:
         primary = start_aki(tmp_path / "p" if (tmp_path / "p").mkdir() is None else None)
         started.append(primary)
-        r1 = _aki_from_config(tmp_path / "r1", f"replicaof 127.0.0.1 {primary.port}\n"
+        r1 = start_aki_from_config(tmp_path / "r1", f"replicaof 127.0.0.1 {primary.port}\n"
                               "replica-priority 10\n")
         started.append(r1)
-        r2 = _aki_from_config(tmp_path / "r2", f"replicaof 127.0.0.1 {primary.port}\n"
+        r2 = start_aki_from_config(tmp_path / "r2", f"replicaof 127.0.0.1 {primary.port}\n"
                               "replica-priority 100\n")
         started.append(r2)
         sentinel = _start_sentinel(tmp_path, primary.port)

@@ -125,7 +125,11 @@ class App:
                 socks, tls_socks = self._bind_both(bind, port, tls_port)
             except OSError:
                 log.warning("Failed to bind, trying to restore old listening sockets.")
-                socks, tls_socks = self._bind_both(self.bound, cfg.port, cfg.tls_port)
+                try:
+                    socks, tls_socks = self._bind_both(self.bound, cfg.port, cfg.tls_port)
+                except OSError as exc:  # as Redis: logged, and the server goes on
+                    log.warning("Failed to restore old listening sockets: %s", exc)
+                    raise ConfigError(error) from None
                 self.loop.create_task(self._serve_sockets(socks))
                 self._serve_tls(tls_socks)
                 raise ConfigError(error) from None

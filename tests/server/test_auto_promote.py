@@ -36,7 +36,7 @@ def test_replica_promotes_itself_when_the_primary_goes_silent(tmp_path):
         wait_until(lambda: _connected(a) and _connected(n), 20, "both replicas to sync")
         for i in range(20):
             p.set(f"k{i}", i)
-        assert p.execute_command("WAIT", 2, 5000) == 2
+        assert p.execute_command("WAIT", 2, 15000) == 2
         old_id = p.info("replication")["master_replid"]
 
         # an idle primary still PINGs every second: no promotion

@@ -120,7 +120,7 @@ def test_sentinel_fails_over_aki(servers):
     for i in range(50):
         p.set(f"before:{i}", i)
     p.rpush("list", *range(10))
-    assert p.execute_command("WAIT", 2, 5000) == 2  # both replicas hold every write
+    assert p.execute_command("WAIT", 2, 15000) == 2  # both replicas hold every write
 
     primary.stop("kill")
     new_port = wait_until(lambda: _master_port(s) != primary.port and _master_port(s),
@@ -161,7 +161,7 @@ def test_sentinel_fails_over_aki(servers):
     with pytest.raises(redis.ReadOnlyError):
         p.set("x", 1)
     m.set("last", 1)
-    assert m.execute_command("WAIT", 2, 5000) == 2
+    assert m.execute_command("WAIT", 2, 15000) == 2
 
 
 def test_sentinel_commands_are_unknown_to_aki(pair):
@@ -192,7 +192,7 @@ def test_sentinel_promotes_a_redis_replica_of_aki(tmp_path):
         p = primary.client()
         p.hset("h", mapping={"a": 1, "b": 2})
         p.zadd("z", {"m": 1.5})
-        assert p.execute_command("WAIT", 2, 5000) == 2
+        assert p.execute_command("WAIT", 2, 15000) == 2
         primary.stop("kill")
         sent = Sentinel([("127.0.0.1", sentinel.port)], socket_timeout=5)
         wait_until(lambda: _discovered(sent) == ("127.0.0.1", rr.port), 30, "+switch-master")

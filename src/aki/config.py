@@ -25,7 +25,8 @@ _TABLE: dict[str, dict] = json.loads(resources.files("aki").joinpath("config_tab
 
 # Directives with a real effect in aki (the rest of Redis's table is inert).
 EFFECTIVE = {
-    "port", "bind", "bind-source-addr", "unixsocket", "unixsocketperm", "requirepass", "maxclients", "databases",
+    "port", "bind", "bind-source-addr", "unixsocket", "unixsocketperm", "requirepass",
+    "maxclients", "databases",
     "appendfsync", "appendonly", "appendfilename", "appenddirname", "aof-load-truncated",
     "aof-timestamp-enabled", "no-appendfsync-on-rewrite", "loglevel", "logfile", "dir",
     "dbfilename", "save", "rdbcompression", "rdbchecksum", "hz", "timeout", "proto-max-bulk-len",

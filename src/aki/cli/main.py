@@ -94,19 +94,14 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
             values = [w.decode("utf-8", "surrogateescape") for w in words[1:]]
         while extra and not extra[0].startswith("--"):
             values.append(extra.pop(0))
-        if flag[2:].lower() == "rename-command":  # keep an empty new name: quote each word
-            values = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+        if flag[2:].lower() == "rename-command":  # --rename-command FLUSHDB "" (two words)
+            if len(values) != 2:
+                raise click.UsageError(f"{flag} {' '.join(values)}: wrong number of arguments")
+            cfg.renames.append((*values, "the command line", 0,
+                                "rename-command " + " ".join(values)))
+            continue
         directives.append((flag[2:], " ".join(values)))
     for name, value in directives:
-        if name.lower() == "rename-command":  # --rename-command FLUSHDB "" (two words)
-            from aki.resp.parser import split_args
-
-            words = split_args(value.encode("utf-8", "surrogateescape")) or []
-            if len(words) != 2:
-                raise click.UsageError(f"--rename-command {value}: wrong number of arguments")
-            cfg.renames.append((*(w.decode("utf-8", "surrogateescape") for w in words),
-                                "the command line", 0, f"rename-command {value}"))
-            continue
         if name == "user":  # --user "alice on >pw ~* +@all", as redis-server takes it
             from aki.resp.parser import split_args
 

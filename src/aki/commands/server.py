@@ -247,18 +247,17 @@ def bgsave(c, argv):
             bg["scheduled"] = True
             return Status("Background saving scheduled")
         raise RedisError("ERR Background save already in progress")
-    if aof_rewriting(server) or server.in_exec:
-        # Redis forks no second child, nor inside EXEC: the save waits (aki's starts
-        # after this batch's COMMIT; a rewrite thread does not stop it)
-        if not (schedule or server.in_exec):
-            raise RedisError("ERR Another child process is active (AOF?): can't BGSAVE right "
-                             "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
-                             "possible.")
+    # Redis forks no second child, nor inside EXEC: the save waits (aki's starts after this
+    # batch's COMMIT either way; a rewrite thread does not stop it)
+    scheduled = server.in_exec or aof_rewriting(server)
+    if scheduled and not (schedule or server.in_exec):
+        raise RedisError("ERR Another child process is active (AOF?): can't BGSAVE right "
+                         "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                         "possible.")
+    if scheduled:
         bg["scheduled"] = True
-        after_commit(server, "bgsave")
-        return Status("Background saving scheduled")
     after_commit(server, "bgsave")
-    return Status("Background saving started")
+    return Status("Background saving scheduled" if scheduled else "Background saving started")
 
 
 def aof_rewriting(server) -> bool:

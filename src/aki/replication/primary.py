@@ -332,11 +332,11 @@ class Primary:
                 b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset))
         link.tmp = Path(server.config.dir) / f"temp-sync-{os.getpid()}-{link.client.id}.rdb"
         fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, link.tmp,
-                                            link.exclude_data, link.exclude_functions)
+                                            not link.exclude_data, not link.exclude_functions)
         fut.add_done_callback(lambda f: self._rdb_done(link, f))
 
-    def _write_rdb(self, conn: apsw.Connection, path: Path, exclude_data: bool = False,
-                   exclude_functions: bool = False) -> int:
+    def _write_rdb(self, conn: apsw.Connection, path: Path, keys: bool = True,
+                   functions_too: bool = True) -> int:
         from aki.storage.bulk import write_snapshot_rdb
 
         cfg = self.server.config
@@ -344,8 +344,8 @@ class Primary:
             with open(path, "wb") as f:
                 write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
                                    checksum=bool(cfg.rdbchecksum), begin=False,
-                                   on_warning=log.warning, keys=not exclude_data,
-                                   functions_too=not exclude_functions)
+                                   on_warning=log.warning, keys=keys,
+                                   functions_too=functions_too)
             return path.stat().st_size
         finally:
             conn.close()

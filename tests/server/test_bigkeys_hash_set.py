@@ -150,7 +150,7 @@ def test_del_of_big_keys_does_not_block(big, aki_server):
         th.join()
         big.config_set("hz", 10)
         other.close()
-    assert del_time < 0.5
-    assert worst[0] < 1.0, f"PING stalled {worst[0]:.3f}s while the big keys were reclaimed"
+    assert del_time < 0.1, f"DEL took {del_time:.3f}s"
+    assert worst[0] < 0.1, f"PING stalled {worst[0]:.3f}s while the big keys were reclaimed"
     assert element_rows(path, "hash_fields") == big.hlen("smallh")
     assert element_rows(path, "set_members") == big.scard("smalls")

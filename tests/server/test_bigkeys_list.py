@@ -100,8 +100,8 @@ def test_million_element_list(big, aki_server):
         stop.set()
         th.join()
         r.config_set("hz", 10)
-    assert del_time < 0.5, del_time
-    assert worst[0] < 0.5, worst[0]
+    assert del_time < 0.1, f"DEL took {del_time:.3f}s"
+    assert worst[0] < 0.1, f"a PING waited {worst[0]:.3f}s during reclaim"
     assert r.exists("big") == 0
     r.rpush("big", "again")
     assert r.lrange("big", 0, -1) == [b"again"]

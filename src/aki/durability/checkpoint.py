@@ -8,10 +8,15 @@ Invariants (what a crash can and cannot leave behind):
 * The background checkpoint is PASSIVE on its own connection: it never waits
   for the writer and never blocks readers. Under a steady stream of commits
   the WAL would never be entirely copied (new frames keep arriving), so it
-  could not restart and would grow without bound; after a background pass the
+  could not restart and would grow without bound; after a background run the
   writer therefore finishes with a RESTART checkpoint between two batches,
   which only copies the frames written meanwhile and never waits for a reader
   (busy timeout 0: if a snapshot reader holds the WAL, it is simply retried).
+  That copy, and the fsync of the main file after it, would be paid on the
+  loop, so a background run makes several passes and the WAL restarts when
+  one ends with nothing left (no copy, no fsync); if the writer committed
+  meanwhile, another run goes first (at most ``MAX_DEFERRED`` in a row, so
+  the WAL stays bounded under any write rate).
 * SAVE/SHUTDOWN use a TRUNCATE checkpoint on the writer, outside any batch,
   so the ``-wal`` file is empty and the main file alone holds everything.
 """
@@ -32,24 +37,35 @@ log = logging.getLogger("aki.durability")
 
 
 class Checkpointer:
+    MAX_PASSES = 8  # background passes per run, each copying what the writer added meanwhile
+    MAX_DEFERRED = 8  # runs in a row overtaken by the writer: then the loop restarts anyway
+
     def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
         self.server = server
         self.loop = loop
         self.running = False
         self._conn: apsw.Connection | None = None
         self.last_duration_ms = 0.0
-        self.backfilled = False  # a background pass finished: the writer may restart the WAL
+        # frames the last background run copied (-1: it could not run), None: no run yet
+        self.copied: int | None = None
+        self.deferred = 0
 
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
         limit = self.server.config.checkpoint_wal_size
         if not ok or self.running or engine.wal_pages * engine.page_size < limit:
             return
-        if self.backfilled:
-            # the bulk was copied in the background: finish and restart the WAL here
-            self.backfilled = False
-            if self._restart(engine):
-                return
+        if self.copied is not None:
+            # a background run copied the bulk, but the writer committed since, and
+            # restarting now would copy (and fsync) that on the loop: run once more,
+            # unless that keeps happening (then the WAL must not grow on)
+            copied, self.copied = self.copied, None
+            if copied < 0 or self.deferred >= self.MAX_DEFERRED:
+                self.deferred = 0
+                if self._restart(engine):
+                    return
+            else:
+                self.deferred += 1
         self.running = True
         self.loop.run_in_executor(None, self._run).add_done_callback(self._done)
 
@@ -75,10 +91,19 @@ class Checkpointer:
 
     def _run(self) -> tuple[int, int]:
         if self._conn is None:
-            self._conn = apsw.Connection(str(self.server.engine.path))
-            self._conn.setbusytimeout(0)
+            conn = apsw.Connection(str(self.server.engine.path))
+            conn.setbusytimeout(0)
+            # a connection learns that the file is in WAL mode only when it first reads
+            # it; until then wal_checkpoint does nothing and answers (-1, -1)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            self._conn = conn
         start = time.perf_counter()
-        res = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+        # pass again while the writer appended meanwhile, so that the RESTART (on the
+        # loop) has nothing left to copy
+        for _ in range(self.MAX_PASSES):
+            res = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
+            if res[0] < 0 or res[1] >= res[0]:
+                break
         self.last_duration_ms = (time.perf_counter() - start) * 1000
         return res
 
@@ -88,8 +113,18 @@ class Checkpointer:
         if exc is not None:
             log.warning("background checkpoint failed: %s", exc)
             return
-        self.server.engine.checkpoints += 1
-        self.backfilled = True
+        copied = fut.result()[1]
+        if copied < 0:
+            log.warning("background checkpoint could not run; the writer folds the WAL itself")
+        else:
+            engine = self.server.engine
+            engine.checkpoints += 1
+            if copied > engine.wal_pages or (copied == engine.wal_pages and self._restart(engine)):
+                # SQLite restarted the WAL itself at the first write after the run, or
+                # nothing was committed since its last pass and the restart copied nothing
+                self.deferred = 0
+                return
+        self.copied = copied
 
     def close(self) -> None:
         if self._conn is not None:

@@ -27,6 +27,7 @@ from aki.server import tls
 from aki.server.connection import RespConnection
 
 log = logging.getLogger("aki")
+RECLAIM_STEP = 500  # element rows of a deleted collection reclaimed per loop pass
 
 
 class App:
@@ -224,7 +225,12 @@ class App:
                         break
                 server.add_latency("expire-cycle", int((time.perf_counter() - start) * 1000))
             if ks.has_garbage():
-                run_internal(server, lambda: ks.reclaim_garbage(2000))
+                # small steps, each its own loop pass and commit, so a client waits for
+                # one step (a few ms), not for the whole tick's share of reclaiming
+                deadline = time.perf_counter() + 0.25 / hz
+                while run_internal(server, lambda: ks.reclaim_garbage(RECLAIM_STEP)) \
+                        == RECLAIM_STEP and time.perf_counter() < deadline:
+                    await asyncio.sleep(0)
             self._close_idle_clients()
             for conn in list(server.extensions.get("backlogged", ())):
                 conn._check_output()  # soft output limits run out even without traffic

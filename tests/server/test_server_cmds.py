@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import RawClient, start_aki
+from tests.conftest import RawClient, start_aki, wait_until
 
 
 def _info(r, *sections) -> dict:
@@ -215,6 +215,24 @@ def test_save_empties_wal(own_aki):
     assert c.bgsave() is True
     time.sleep(0.2)
     assert c.info("persistence")["rdb_bgsave_in_progress"] == 0
+
+
+def test_bgsave_folds_the_wal_into_the_file(own_aki):
+    """After BGSAVE the main file alone holds what was written before it."""
+    c = own_aki.client()
+    c.mset({f"k{i}": "v" * 100 for i in range(500)})
+    before = c.info("aki")["aki_checkpoints"]
+    assert c.bgsave() is True
+    wait_until(lambda: c.info("aki")["aki_checkpoints"] > before)
+    own_aki.proc.kill()
+    own_aki.proc.wait(10)
+    own_aki.proc = None
+    own_aki.logf.close()
+    for side in ("data.aki-wal", "data.aki-shm"):
+        (own_aki.workdir / side).unlink()
+    own_aki.start()
+    c = own_aki.client()
+    assert c.dbsize() == 500 and c.get("k499") == b"v" * 100
 
 
 def test_debug_reload_keeps_data(own_aki):

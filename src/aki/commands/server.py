@@ -13,6 +13,7 @@ from aki.config import _TABLE, AKI_DIRECTIVES, ConfigError
 from aki.core.dispatch import protected_allowed, rewrite
 from aki.core.registry import COMMANDS, command
 from aki.core.state import WHOLE_DB
+from aki.durability.checkpoint import checkpoint_connection
 from aki.errors import RedisError
 from aki.resp.types import OK, Status
 
@@ -191,9 +192,8 @@ def _start_bgsave(server) -> None:
     def work():
         if rdb_work is not None:
             rdb_work()
-        conn = apsw.Connection(path)
+        conn = checkpoint_connection(path, 1000)
         try:
-            conn.setbusytimeout(1000)
             return conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
         finally:
             conn.close()

@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("aki.durability")
 
 
+def checkpoint_connection(path: str, busy_ms: int) -> apsw.Connection:
+    """A connection for checkpoints from a worker thread. It reads the file first: until
+    a connection has, it does not know the file is in WAL mode, and its wal_checkpoint
+    does nothing (answers (-1, -1))."""
+    conn = apsw.Connection(path)
+    conn.setbusytimeout(busy_ms)
+    conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    return conn
+
+
 class Checkpointer:
     MAX_PASSES = 8  # background passes per run, each copying what the writer added meanwhile
     MAX_DEFERRED = 8  # runs in a row overtaken by the writer: then the loop restarts anyway
@@ -91,12 +101,7 @@ class Checkpointer:
 
     def _run(self) -> tuple[int, int]:
         if self._conn is None:
-            conn = apsw.Connection(str(self.server.engine.path))
-            conn.setbusytimeout(0)
-            # a connection learns that the file is in WAL mode only when it first reads
-            # it; until then wal_checkpoint does nothing and answers (-1, -1)
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-            self._conn = conn
+            self._conn = checkpoint_connection(str(self.server.engine.path), 0)
         start = time.perf_counter()
         # pass again while the writer appended meanwhile, so that the RESTART (on the
         # loop) has nothing left to copy

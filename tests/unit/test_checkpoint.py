@@ -62,7 +62,9 @@ def test_the_wal_restarts_when_the_background_run_has_copied_everything(engine: 
     asyncio.run(main())
 
 
-def test_a_writer_that_keeps_overtaking_the_background_run_is_bounded(engine: Engine):
+@pytest.mark.parametrize("rows", [1, 400])
+def test_a_writer_that_keeps_overtaking_the_background_run_is_bounded(engine: Engine,
+                                                                     rows: int):
     async def main() -> None:
         ck = checkpointer(engine, asyncio.get_running_loop())
         run = ck._run
@@ -71,7 +73,9 @@ def test_a_writer_that_keeps_overtaking_the_background_run_is_bounded(engine: En
             # a batch that began before the passes ended commits after them (the loop
             # awaits meanwhile, so the engine is not used by two threads at once)
             engine.begin()
-            engine.cur.execute("INSERT INTO meta (name, value) VALUES (randomblob(8), 1)")
+            for _ in range(rows):
+                engine.cur.execute(
+                    "INSERT INTO meta (name, value) VALUES (randomblob(8), randomblob(4000))")
             res = run()
             engine.commit()
             return res

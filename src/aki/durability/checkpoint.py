@@ -12,11 +12,14 @@ Invariants (what a crash can and cannot leave behind):
   writer therefore finishes with a RESTART checkpoint between two batches,
   which only copies the frames written meanwhile and never waits for a reader
   (busy timeout 0: if a snapshot reader holds the WAL, it is simply retried).
-  That copy, and the fsync of the main file after it, would be paid on the
-  loop, so a background run makes several passes and the WAL restarts when
-  one ends with nothing left (no copy, no fsync); if the writer committed
-  meanwhile, another run goes first (at most ``MAX_DEFERRED`` in a row, so
-  the WAL stays bounded under any write rate).
+  That copy, and the fsyncs of both files with it, would be paid on the
+  loop, so a background run makes two passes (the second takes what the
+  writer added during the first) and the WAL restarts when a run ends with
+  nothing committed since (no copy, no fsync); a run the writer overtook is
+  followed by another, at most ``MAX_DEFERRED`` in a row, so the WAL stays
+  bounded under any write rate (the forced restart then copies only what came
+  after the last pass). Every pass fsyncs, so passes are not free: eight per
+  run cost 17 % of SET throughput at -P 16.
 * SAVE/SHUTDOWN use a TRUNCATE checkpoint on the writer, outside any batch,
   so the ``-wal`` file is empty and the main file alone holds everything.
 """
@@ -47,8 +50,8 @@ def checkpoint_connection(path: str, busy_ms: int) -> apsw.Connection:
 
 
 class Checkpointer:
-    MAX_PASSES = 8  # background passes per run, each copying what the writer added meanwhile
-    MAX_DEFERRED = 8  # runs in a row overtaken by the writer: then the loop restarts anyway
+    MAX_PASSES = 2  # per run: the second copies what the writer added during the first
+    MAX_DEFERRED = 4  # runs in a row overtaken by the writer: then the loop restarts anyway
 
     def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
         self.server = server
@@ -66,9 +69,9 @@ class Checkpointer:
         if not ok or self.running or engine.wal_pages * engine.page_size < limit:
             return
         if self.copied is not None:
-            # a background run copied the bulk, but the writer committed since, and
-            # restarting now would copy (and fsync) that on the loop: run once more,
-            # unless that keeps happening (then the WAL must not grow on)
+            # a background run copied the bulk, but the writer committed since: restarting
+            # here would copy that and fsync both files on the loop (tens of ms measured
+            # for a few hundred frames), so one more run goes first, a few at most
             copied, self.copied = self.copied, None
             if copied < 0 or self.deferred >= self.MAX_DEFERRED:
                 self.deferred = 0
@@ -103,8 +106,7 @@ class Checkpointer:
         if self._conn is None:
             self._conn = checkpoint_connection(str(self.server.engine.path), 0)
         start = time.perf_counter()
-        # pass again while the writer appended meanwhile, so that the RESTART (on the
-        # loop) has nothing left to copy
+        # pass again if the writer appended meanwhile, so that little is left for the loop
         for _ in range(self.MAX_PASSES):
             res = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
             if res[0] < 0 or res[1] >= res[0]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import apsw
+import pytest
 import redis
 
 from tests.conftest import ServerProcess, start_aki
@@ -87,8 +88,14 @@ def _has_command(r: redis.Redis, name: str) -> bool:
         return "unknown command" not in str(exc)
 
 
-def test_kill9_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: Path):
-    srv = start_aki(tmp_path, "--appendfsync", "always")
+@pytest.mark.parametrize("checkpoints", [False, True], ids=["default", "checkpointing"])
+def test_kill9_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: Path,
+                                                                   checkpoints: bool):
+    """With ``checkpointing``, a 1 MB WAL limit makes the background checkpoint and the
+    WAL restart run throughout, so kills also land in the middle of them."""
+    extra = ("--checkpoint-wal-size", "1mb") if checkpoints else ()
+    srv = start_aki(tmp_path, "--appendfsync", "always", *extra)
+    checkpointed = 0
     rnd = random.Random(int.from_bytes(os.urandom(4), "big"))
     all_writers: list[Writer] = []
     try:
@@ -101,6 +108,11 @@ def test_kill9_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: Pat
             for w in writers:
                 w.start()
             time.sleep(rnd.uniform(0.2, 1.5))
+            if checkpoints:
+                probe = srv.client()
+                checkpointed += probe.info("aki")["aki_checkpoints"]
+                probe.close()
+                time.sleep(rnd.uniform(0, 0.3))
             srv.stop("kill")
             for w in writers:
                 w.join(15)
@@ -115,6 +127,7 @@ def test_kill9_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: Pat
     finally:
         srv.stop()
     _integrity_ok(tmp_path / "data.aki")
+    assert checkpointed > 0 or not checkpoints, "no checkpoint ran before the kills"
 
 
 def _integrity_ok(path: Path) -> None:

@@ -261,6 +261,29 @@ def test_shutdown_clean(own_aki):
     assert own_aki.client().get("persist") == b"yes"
 
 
+def test_shutdown_while_a_background_checkpoint_runs(tmp_path):
+    """SHUTDOWN waits for the checkpoint thread instead of closing its connection under
+    it (that failed the shutdown with a ThreadingViolationError)."""
+    for i in range(4):
+        (tmp_path / str(i)).mkdir()
+        srv = start_aki(tmp_path / str(i), "--checkpoint-wal-size", "1mb")
+        c = srv.client()
+        pipe = c.pipeline(transaction=False)
+        for j in range(300):
+            pipe.set(f"k{j}", "x" * 20000)  # about 6 MB of WAL: checkpoints start
+        pipe.execute()
+        time.sleep(i * 0.01)
+        c.shutdown()  # redis-py takes the closed connection as success
+        assert srv.proc.wait(20) == 0
+        log = srv.log.read_text()
+        assert "Traceback" not in log and "ready to exit" in log
+        srv.proc = None
+        srv.logf.close()
+        srv.start()
+        assert srv.client().get("k299") == b"x" * 20000
+        srv.stop()
+
+
 def test_timeout_closes_idle(own_aki):
     c = own_aki.client()
     c.config_set("timeout", 1)

@@ -62,6 +62,7 @@ class Checkpointer:
         # frames the last background run copied (-1: it could not run), None: no run yet
         self.copied: int | None = None
         self.deferred = 0
+        self._future: asyncio.Future | None = None
 
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
@@ -79,8 +80,24 @@ class Checkpointer:
                     return
             else:
                 self.deferred += 1
+        self._start()
+
+    def _start(self) -> asyncio.Future:
         self.running = True
-        self.loop.run_in_executor(None, self._run).add_done_callback(self._done)
+        fut = self._future = self.loop.run_in_executor(None, self._run)
+        fut.add_done_callback(self._done)
+        return fut
+
+    async def idle(self) -> None:
+        """Wait for the run in progress: its connection must not be closed or shared
+        while a worker thread is inside it."""
+        if self._future is not None and not self._future.done():
+            await asyncio.wait([self._future])
+
+    async def run_now(self) -> None:
+        """A background run on request (the HTTP API), after the one in progress."""
+        await self.idle()
+        await self._start()
 
     def _restart(self, engine) -> bool:
         """RESTART checkpoint on the writer, between batches; False if a reader holds the WAL."""

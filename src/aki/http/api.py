@@ -215,11 +215,8 @@ class HttpFace:
         return web.json_response({"ok": True})
 
     async def checkpoint(self, request: web.Request) -> web.Response:
-        engine = self.server.engine
         self.app.committer.flush()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.app.checkpointer._run)
-        engine.checkpoints += 1
+        await self.app.checkpointer.run_now()
         return web.json_response({"ok": True})
 
     async def command(self, request: web.Request) -> web.Response:

@@ -258,6 +258,7 @@ class App:
         for t in self.tasks:
             t.cancel()
         self.committer.flush()
+        await self.checkpointer.idle()
         self.checkpointer.close()
         server = self.server
         for hook in server.extensions.get("shutdown_hooks", []):

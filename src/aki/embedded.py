@@ -46,6 +46,7 @@ from aki.core.blocking import Suspend
 from aki.core.dispatch import execute, run_internal
 from aki.core.session import Client
 from aki.core.state import Server
+from aki.durability.checkpoint import Checkpointer
 from aki.resp.encoder import encode
 from aki.resp.parser import RequestParser
 
@@ -70,6 +71,9 @@ class Core:
         self.last_housekeeping = time.monotonic()
         self.dirty_since_fsync = False
         self.closed = False
+        # the WAL is folded into the file in the background past checkpoint-wal-size
+        # (SQLite's own auto-checkpoint is off: the engine's WAL hook replaces it)
+        self.checkpointer = Checkpointer(self.server, None)
         self._fsyncer: threading.Thread | None = None
         if config.appendfsync == "everysec":
             self._fsyncer = threading.Thread(target=self._everysec, name="aki-fsync", daemon=True)
@@ -100,6 +104,9 @@ class Core:
             Core._open.pop(self.path, None)
         with self.lock:
             self.closed = True
+            self.checkpointer.wait()
+            self.checkpointer.poll()
+            self.checkpointer.close()
             self.server.close()
 
     # -- running commands ----------------------------------------------------------
@@ -121,6 +128,9 @@ class Core:
             engine.rollback()
             server.ks.invalidate()
             raise
+        checkpointer = self.checkpointer
+        checkpointer.poll()
+        checkpointer.after_commit(True)
         if server.dirty != self.last_dirty:  # a write: expiry and reclaim ride on writes
             self.last_dirty = server.dirty
             self.dirty_since_fsync = True

@@ -366,3 +366,20 @@ def test_read_that_must_expire_retries_after_another_process_wrote(tmp_path):
         assert db.get("k") is None  # no "rolled back" error
         assert fired and db.exists("k") == 0
         assert db.get("other") == b"2"
+
+
+def test_the_wal_stays_bounded(tmp_path):
+    """The embedded database folds its WAL into the file past checkpoint-wal-size, as the
+    server does (it grew without bound: SQLite's own auto-checkpoint is off in aki)."""
+    path = tmp_path / "lib.aki"
+    wal = tmp_path / "lib.aki-wal"
+    limit = 1 << 20
+    with aki.open(path, checkpoint_wal_size=limit) as database:
+        largest = 0
+        for i in range(3000):
+            database.set(f"k{i % 500}", os.urandom(4000))  # about 12 MB written in all
+            largest = max(largest, wal.stat().st_size)
+        assert largest < 4 * limit, f"the WAL grew to {largest} bytes"
+        assert database.info("aki")["aki_checkpoints"] > 0
+    with aki.open(path) as database:
+        assert database.dbsize() == 500

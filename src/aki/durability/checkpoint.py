@@ -20,6 +20,9 @@ Invariants (what a crash can and cannot leave behind):
   bounded under any write rate (the forced restart then copies only what came
   after the last pass). Every pass fsyncs, so passes are not free: eight per
   run cost 17 % of SET throughput at -P 16.
+* Embedded (``aki.open``, no event loop), the run goes to a worker thread the same
+  way and the writing thread takes its result after a commit, under the
+  database's lock (``poll``), so the restart never races a batch.
 * SAVE/SHUTDOWN use a TRUNCATE checkpoint on the writer, outside any batch,
   so the ``-wal`` file is empty and the main file alone holds everything.
 """
@@ -27,6 +30,7 @@ Invariants (what a crash can and cannot leave behind):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
     from aki.core.state import Server
 
 log = logging.getLogger("aki.durability")
+# embedded databases' background runs (a server uses its loop's default executor)
+_EMBEDDED_RUNS = concurrent.futures.ThreadPoolExecutor(max_workers=2,
+                                                       thread_name_prefix="aki-checkpoint")
 
 
 def checkpoint_connection(path: str, busy_ms: int) -> apsw.Connection:
@@ -53,7 +60,8 @@ class Checkpointer:
     MAX_PASSES = 2  # per run: the second copies what the writer added during the first
     MAX_DEFERRED = 4  # runs in a row overtaken by the writer: then the loop restarts anyway
 
-    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop | None) -> None:
+        """``loop`` None: embedded use, where the writer calls poll() after its commits."""
         self.server = server
         self.loop = loop
         self.running = False
@@ -62,7 +70,7 @@ class Checkpointer:
         # frames the last background run copied (-1: it could not run), None: no run yet
         self.copied: int | None = None
         self.deferred = 0
-        self._future: asyncio.Future | None = None
+        self._future: asyncio.Future | concurrent.futures.Future | None = None
 
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
@@ -82,11 +90,25 @@ class Checkpointer:
                 self.deferred += 1
         self._start()
 
-    def _start(self) -> asyncio.Future:
+    def _start(self) -> asyncio.Future | concurrent.futures.Future:
         self.running = True
+        if self.loop is None:  # embedded: poll() hands the result over, under the caller's lock
+            fut = self._future = _EMBEDDED_RUNS.submit(self._run)
+            return fut
         fut = self._future = self.loop.run_in_executor(None, self._run)
         fut.add_done_callback(self._done)
         return fut
+
+    def poll(self) -> None:
+        """Embedded (no loop): take a finished run's result, from the thread that writes."""
+        fut = self._future
+        if self.running and fut is not None and fut.done():
+            self._done(fut)
+
+    def wait(self) -> None:
+        """Embedded: wait for the run in progress (before closing)."""
+        if self._future is not None:
+            concurrent.futures.wait([self._future])
 
     async def idle(self) -> None:
         """Wait for the run in progress: its connection must not be closed or shared
@@ -131,7 +153,7 @@ class Checkpointer:
         self.last_duration_ms = (time.perf_counter() - start) * 1000
         return res
 
-    def _done(self, fut: asyncio.Future) -> None:
+    def _done(self, fut: asyncio.Future | concurrent.futures.Future) -> None:
         self.running = False
         exc = fut.exception()
         if exc is not None:

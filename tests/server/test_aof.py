@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import free_port, start_aki, start_redis
+from tests.conftest import free_port, start_aki, start_redis, wait_until
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rdb"
 
@@ -139,6 +139,33 @@ def test_bgrewriteaof_compacts_and_keeps_writes(tmp_path):
     assert r.get("after") == b"yes" and r.llen("during") == 50
     r.close()
     srv.stop()
+
+
+def test_automatic_rewrite_on_growth(tmp_path):
+    """auto-aof-rewrite-percentage/-min-size start a rewrite by themselves, as Redis's
+    serverCron does; the base size moves to the rewritten log's."""
+    srv = aof_server(tmp_path, "--auto-aof-rewrite-min-size", "65536",
+                     "--auto-aof-rewrite-percentage", "100")
+    r = srv.client()
+    try:
+        base = r.info("persistence")["aof_base_size"]
+        assert r.info("persistence")["aof_rewrites"] == 0
+        for i in range(2000):  # ~100 KB of log for one key: a rewrite leaves one SET
+            r.set("k", f"{i:050d}")
+        wait_until(lambda: r.info("persistence")["aof_rewrites"] == 1, timeout=20)
+        info = r.info("persistence")
+        assert info["aof_last_bgrewrite_status"] == "ok"
+        assert base < info["aof_base_size"] < 65536 and info["aof_current_size"] < 65536
+        assert "Starting automatic rewriting of AOF on" in srv.log.read_text()
+        r.config_set("auto-aof-rewrite-percentage", 0)  # 0 turns it off
+        for i in range(2000):
+            r.set("k", f"{i:050d}")
+        time.sleep(0.5)
+        assert r.info("persistence")["aof_rewrites"] == 1
+        assert r.get("k") == f"{1999:050d}".encode()
+    finally:
+        r.close()
+        srv.stop()
 
 
 def test_interrupted_swap_recovers(tmp_path):

@@ -624,7 +624,7 @@ def _section(server, name: str, client) -> list[str] | None:
             f"aof_current_rewrite_time_sec:{aof.get('aof_current_rewrite_time_sec', -1)}",
             f"aof_last_bgrewrite_status:{aof.get('aof_last_bgrewrite_status', 'ok')}",
             f"aof_rewrites:{aof.get('aof_rewrites', 0)}",
-            "aof_rewrites_consecutive_failures:0",
+            f"aof_rewrites_consecutive_failures:{aof.get('aof_rewrites_consecutive_failures', 0)}",
             f"aof_last_write_status:{aof.get('aof_last_write_status', 'ok')}",
             "aof_last_cow_size:0",
             "module_fork_in_progress:0",
@@ -633,7 +633,7 @@ def _section(server, name: str, client) -> list[str] | None:
         if aof.get("aof_enabled"):
             lines += [
                 f"aof_current_size:{aof.get('aof_current_size', 0)}",
-                f"aof_base_size:{aof.get('aof_current_size', 0)}",
+                f"aof_base_size:{aof.get('aof_base_size', 0)}",
                 "aof_pending_rewrite:0",
                 "aof_buffer_length:0",
                 "aof_pending_bio_fsync:0",

@@ -255,6 +255,9 @@ class AppendOnlyLog:
         self.last_rewrite_time = -1
         self.last_rewrite_status = "ok"
         self.rewrites = 0
+        self.base_size = 0  # size after start-up or the last rewrite (auto-aof-rewrite-*)
+        self.failures = 0  # rewrites failed in a row
+        self.auto_not_before = 0.0  # after repeated failures, no automatic rewrite before
         self.pending_swap = False
         # CONFIG SET appendonly no arrived during a rewrite: go off when it ends
         self.off_after_rewrite = False
@@ -335,7 +338,7 @@ class AppendOnlyLog:
             else:
                 self._replay(offset)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self.size = os.fstat(self.fd).st_size
+        self.size = self.base_size = os.fstat(self.fd).st_size
         self.enabled = True
 
     def begin_live(self) -> None:
@@ -345,7 +348,7 @@ class AppendOnlyLog:
             self.tmp.unlink()
         self._write_fresh()
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self.size = os.fstat(self.fd).st_size
+        self.size = self.base_size = os.fstat(self.fd).st_size
         self.enabled = True
 
     def mark_stale(self) -> None:
@@ -556,6 +559,24 @@ class AppendOnlyLog:
 
     # -- rewrite -----------------------------------------------------------------------
 
+    def maybe_auto_rewrite(self) -> None:
+        """serverCron's automatic rewrite: the log is past ``auto-aof-rewrite-min-size``
+        and has grown by ``auto-aof-rewrite-percentage`` over its size after start-up or
+        the last rewrite. After three failures in a row it waits 1, 2, 4 ... 60 minutes
+        between tries, as Redis 7.0 does."""
+        cfg = self.server.config
+        perc = cfg.auto_aof_rewrite_percentage
+        if (not perc or not self.enabled or self.rewriting
+                or self.size <= cfg.auto_aof_rewrite_min_size):
+            return
+        bgsave = self.server.extensions.get("bgsave")
+        if (bgsave and bgsave.get("running")) or time.time() < self.auto_not_before:
+            return
+        growth = self.size * 100 // (self.base_size or 1) - 100
+        if growth >= perc:
+            log.info("Starting automatic rewriting of AOF on %d%% growth", growth)
+            self.request_rewrite()
+
     def request_rewrite(self) -> bool:
         """Start a rewrite once the current batch has committed. False if one is running."""
         if self.rewriting:
@@ -645,6 +666,8 @@ class AppendOnlyLog:
         return True
 
     def _rewrite_succeeded(self) -> None:
+        self.failures = 0
+        self.auto_not_before = 0.0
         self.rewriting = False
         self.rewrite_buf = []
         self.rewrites += 1
@@ -654,6 +677,12 @@ class AppendOnlyLog:
         self._rewrite_ended()
 
     def _rewrite_failed(self) -> None:
+        self.failures += 1
+        if self.failures >= 3:
+            minutes = min(60, 1 << (self.failures - 3))
+            self.auto_not_before = time.time() + minutes * 60
+            log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, "
+                        "will retry in %d minutes", minutes)
         self.rewriting = False
         self.rewrite_buf = []
         self.last_rewrite_status = "err"
@@ -683,7 +712,7 @@ class AppendOnlyLog:
             return
         old = self.fd
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self.size = new_size
+        self.size = self.base_size = new_size
         if old >= 0:
             os.close(old)
         self._rewrite_succeeded()
@@ -709,6 +738,8 @@ class AppendOnlyLog:
             "aof_rewrites": self.rewrites,
             "aof_last_write_status": self.last_fsync_status,
             "aof_current_size": self.size,
+            "aof_base_size": self.base_size,
+            "aof_rewrites_consecutive_failures": self.failures,
         }
 
 

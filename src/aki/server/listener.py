@@ -231,6 +231,9 @@ class App:
                 while run_internal(server, lambda: ks.reclaim_garbage(RECLAIM_STEP)) \
                         == RECLAIM_STEP and time.perf_counter() < deadline:
                     await asyncio.sleep(0)
+            aof = server.extensions.get("aof")
+            if aof is not None:
+                aof.maybe_auto_rewrite()
             self._close_idle_clients()
             for conn in list(server.extensions.get("backlogged", ())):
                 conn._check_output()  # soft output limits run out even without traffic

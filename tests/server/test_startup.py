@@ -60,6 +60,19 @@ def test_config_file_with_include_and_inert_directives(tmp_path: Path):
     assert "'maxclients'" not in log  # effective directives are not reported as inert
 
 
+def test_pidfile_written_and_removed(tmp_path: Path):
+    """``pidfile`` (relative to ``dir``, as in Redis): the pid and a newline while the
+    server runs, gone after a clean shutdown."""
+    srv = start_aki(tmp_path, "--dir", str(tmp_path), "--pidfile", "aki.pid")
+    pidfile = tmp_path / "aki.pid"
+    try:
+        assert pidfile.read_text() == f"{srv.proc.pid}\n"
+        assert srv.client().config_get("pidfile") == {"pidfile": "aki.pid"}
+    finally:
+        srv.stop()
+    assert not pidfile.exists()
+
+
 @pytest.mark.parametrize("conf,lineno,needle", [
     ("port 7000\nmaxclients abc\n", 2, "maxclients abc"),
     ("# c\n\nappendfsync sometimes\n", 3, "appendfsync sometimes"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import socket
 import ssl
 import sys
 import time
+from pathlib import Path
 
 from aki import __version__
 from aki.config import Config
@@ -217,11 +219,16 @@ class App:
             if server.cron_paused:
                 continue
             if server.active_expire:
+                # Redis's activeExpireCycle: active-expire-effort 1..10 raises the keys
+                # looked at per step (20 + 5 per level) and the share of the tick (25 %
+                # + 2 per level)
+                effort = server.config.active_expire_effort - 1
+                per_step = 20 + 5 * effort
                 start = time.perf_counter()
-                deadline = start + 0.25 / hz
+                deadline = start + (25 + 2 * effort) / 100 / hz
                 while True:
-                    n = run_internal(server, lambda: ks.expire_cycle(20))
-                    if not n or n < 20 or time.perf_counter() > deadline:
+                    n = run_internal(server, functools.partial(ks.expire_cycle, per_step))
+                    if not n or n < per_step or time.perf_counter() > deadline:
                         break
                 server.add_latency("expire-cycle", int((time.perf_counter() - start) * 1000))
             if ks.has_garbage():
@@ -480,6 +487,7 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
         # harnesses (Redis's own suite among them) wait for before connecting
         log.info("aki %s (Redis 7.0.15 protocol) port %s PID: %d", __version__,
                  cfg.port or cfg.tls_port, os.getpid())
+    pidfile = _create_pidfile(cfg)
     log.info("Ready to accept connections")
     await app.stopping.wait()
     log.info("shutting down: committing, checkpointing, closing %s", server.engine.path)
@@ -487,8 +495,25 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     if http is not None:
         await http.stop()
     await app.stop()
+    if pidfile is not None:
+        pidfile.unlink(missing_ok=True)
     log.info("aki is now ready to exit, bye bye...")
     return app.exit_code
+
+
+def _create_pidfile(cfg: Config) -> Path | None:
+    """``pidfile``: the process id and a newline, as Redis writes it (relative to ``dir``,
+    where Redis has changed directory by then); removed at shutdown. A file that cannot
+    be written is a warning, not a failure, as in Redis."""
+    if not cfg.pidfile:
+        return None
+    path = Path(cfg.dir) / cfg.pidfile
+    try:
+        path.write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        log.warning("Failed to write PID file: %s", exc.strerror)
+        return None
+    return path
 
 
 # Functions called with the App before listening (HTTP face, replication, AOF ...).

@@ -14,7 +14,7 @@ import pytest
 
 from aki.cli.import_ import ImportFailed, import_into_file
 from aki.rdb import load_value
-from tests.conftest import start_aki, start_redis
+from tests.conftest import start_aki, start_redis, wait_until
 
 LIB = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return 1 end)"
 FAR = 4_102_444_800_000  # 2100-01-01 in ms
@@ -301,5 +301,34 @@ def test_save_writes_rdb_when_configured(tmp_path):
     try:
         rc = red.client()
         assert rc.get("k2") == b"v2" and rc.hgetall("h") == {b"f": b"v"}
+    finally:
+        red.stop()
+
+
+def test_save_points_start_a_bgsave_by_themselves(tmp_path):
+    """``save <seconds> <changes>``: once that many writes happened and that many seconds
+    passed since the last save, a BGSAVE starts by itself, as Redis's serverCron does."""
+    srv = start_aki(tmp_path, "--save", "1 3", "--dir", str(tmp_path))
+    rdb = tmp_path / "dump.rdb"
+    try:
+        r = srv.client()
+        r.set("a", "1")
+        r.set("b", "2")
+        time.sleep(1.5)
+        assert not rdb.exists()  # two changes: below the save point
+        r.set("c", "3")
+        wait_until(rdb.exists, timeout=10)
+        wait_until(lambda: r.info("persistence")["rdb_changes_since_last_save"] == 0)
+        assert "3 changes in 1 seconds. Saving..." in srv.log.read_text()
+        assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+        r.close()
+    finally:
+        srv.stop()
+    d = tmp_path / "red"
+    d.mkdir()
+    shutil.copy(rdb, d / "dump.rdb")
+    red = start_redis(d)
+    try:
+        assert red.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
     finally:
         red.stop()

@@ -223,6 +223,31 @@ def _start_bgsave(server) -> None:
     app.loop.run_in_executor(None, work).add_done_callback(done)
 
 
+def save_points_due(server) -> None:
+    """serverCron's save points (``save 3600 1 300 100 ...``): a BGSAVE once ``changes``
+    writes happened and ``seconds`` passed since the last save; after a failed one, not
+    again within 5 seconds (CONFIG_BGSAVE_RETRY_DELAY)."""
+    from aki.durability import rdbsave
+
+    if not rdbsave.enabled(server) or aof_rewriting(server):
+        return
+    bg = server.extensions.setdefault("bgsave", {})
+    if bg.get("running") or "bgsave" in server.extensions.get("after_commit_work", ()):
+        return
+    now = time.time()
+    if server.last_bgsave_status != "ok" and now - bg.get("started", 0) <= 5:
+        return
+    words = str(server.config.save).split()
+    for seconds, changes in zip(map(int, words[0::2]), map(int, words[1::2]), strict=False):
+        if server.dirty >= changes and now - server.lastsave > seconds:
+            log.info("%d changes in %d seconds. Saving...", changes, seconds)
+            if server.engine.in_tx:
+                after_commit(server, "bgsave")  # once this loop pass's batch is committed
+            else:
+                _start_bgsave(server)
+            return
+
+
 @command("save")
 def save(c, argv):
     bg = c.server.extensions.get("bgsave")

@@ -255,7 +255,7 @@ class AppendOnlyLog:
         self.last_rewrite_time = -1
         self.last_rewrite_status = "ok"
         self.rewrites = 0
-        self.base_size = 0  # size after start-up or the last rewrite (auto-aof-rewrite-*)
+        self.base_size = 0  # size after the last rewrite (auto-aof-rewrite-*; meta aof_base)
         self.failures = 0  # rewrites failed in a row
         self.auto_not_before = 0.0  # after repeated failures, no automatic rewrite before
         self.pending_swap = False
@@ -338,7 +338,9 @@ class AppendOnlyLog:
             else:
                 self._replay(offset)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self.size = self.base_size = os.fstat(self.fd).st_size
+        self.size = os.fstat(self.fd).st_size
+        base = self._meta("aof_base")
+        self.base_size = base if base is not None and 0 < base <= self.size else self.size
         self.enabled = True
 
     def begin_live(self) -> None:
@@ -385,7 +387,9 @@ class AppendOnlyLog:
         self.server.engine.fsync_wal()
         os.replace(self.tmp, self.path)
         _fsync_dir(self.path.parent)
-        self._commit_meta(aof_offset=new_offset, aof_pending=None)
+        # the log's size right after a rewrite: the base auto-aof-rewrite-percentage
+        # measures growth from, across restarts too (Redis 7 keeps it as its base file)
+        self._commit_meta(aof_offset=new_offset, aof_pending=None, aof_base=new_offset)
         self.cur_db = -1
 
     def _replay(self, offset: int) -> None:
@@ -561,8 +565,8 @@ class AppendOnlyLog:
 
     def maybe_auto_rewrite(self) -> None:
         """serverCron's automatic rewrite: the log is past ``auto-aof-rewrite-min-size``
-        and has grown by ``auto-aof-rewrite-percentage`` over its size after start-up or
-        the last rewrite. After three failures in a row it waits 1, 2, 4 ... 60 minutes
+        and has grown by ``auto-aof-rewrite-percentage`` over its size after the last
+        rewrite (or at start-up, for a log no rewrite has written). After three failures in a row it waits 1, 2, 4 ... 60 minutes
         between tries, as Redis 7.0 does."""
         cfg = self.server.config
         perc = cfg.auto_aof_rewrite_percentage

@@ -113,8 +113,12 @@ class Checkpointer:
     async def idle(self) -> None:
         """Wait for the run in progress: its connection must not be closed or shared
         while a worker thread is inside it."""
-        if self._future is not None and not self._future.done():
-            await asyncio.wait([self._future])
+        while self.running:
+            fut = self._future
+            if fut is not None and not fut.done():
+                await asyncio.wait([fut])
+            else:
+                await asyncio.sleep(0)  # done, but its _done callback is still queued
 
     async def run_now(self) -> None:
         """A background run on request (the HTTP API), after the one in progress."""

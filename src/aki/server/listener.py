@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from aki import __version__
+from aki.commands.server import save_points_due
 from aki.config import Config
 from aki.core.dispatch import run_internal
 from aki.core.state import Server
@@ -241,6 +242,7 @@ class App:
             aof = server.extensions.get("aof")
             if aof is not None:
                 aof.maybe_auto_rewrite()
+            save_points_due(server)
             self._close_idle_clients()
             for conn in list(server.extensions.get("backlogged", ())):
                 conn._check_output()  # soft output limits run out even without traffic

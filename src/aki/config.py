@@ -44,7 +44,7 @@ EFFECTIVE = {
     "repl-backlog-size", "repl-backlog-ttl", "repl-timeout", "repl-ping-replica-period",
     "min-replicas-to-write", "min-replicas-max-lag", "enable-debug-command",
     "enable-module-command", "enable-protected-configs", "acllog-max-len", "aclfile",
-    "acl-pubsub-default", "always-show-logo",
+    "acl-pubsub-default", "always-show-logo", "shutdown-on-sigterm", "shutdown-on-sigint",
     # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
     # tls-client-* files (outgoing TLS) stay inert
     "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",

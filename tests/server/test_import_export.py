@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from aki.cli.import_ import ImportFailed, import_into_file
 from aki.rdb import load_value
@@ -332,3 +333,41 @@ def test_save_points_start_a_bgsave_by_themselves(tmp_path):
         assert red.client().mget("a", "b", "c") == [b"1", b"2", b"3"]
     finally:
         red.stop()
+
+
+@pytest.mark.parametrize("save, how, written", [
+    ("3600 1", "sigterm", True),  # save points configured: the final snapshot
+    ("3600 1", "shutdown nosave", False),
+    ("", "sigterm", False),  # aki's default: the .aki file is the persistence
+    ("", "shutdown save", True),
+    ("3600 1", "sigterm, shutdown-on-sigterm nosave", False),
+])
+def test_shutdown_writes_the_final_rdb_as_redis(tmp_path, save, how, written):
+    """prepareForShutdown: with save points (and no NOSAVE), or with SHUTDOWN SAVE, the RDB
+    is written once more before exiting."""
+    srv = start_aki(tmp_path, "--save", save, "--dir", str(tmp_path))
+    rdb = tmp_path / "dump.rdb"
+    r = srv.client()
+    r.set("last", "write")
+    assert not rdb.exists()
+    if how.startswith("shutdown"):
+        with pytest.raises(redis.ConnectionError):  # Redis closes without a reply
+            r.execute_command(*how.upper().split())
+        assert srv.proc.wait(15) == 0
+    else:
+        if "nosave" in how:
+            r.config_set("shutdown-on-sigterm", "nosave")
+        assert srv.stop() == 0
+    log = srv.log.read_text()
+    assert rdb.exists() == written
+    assert ("Saving the final RDB snapshot before exiting." in log) == written
+    if written:
+        d = tmp_path / "red"
+        d.mkdir()
+        shutil.copy(rdb, d / "dump.rdb")
+        red = start_redis(d)
+        try:
+            assert red.client().get("last") == b"write"
+        finally:
+            red.stop()
+    srv.stop()

@@ -314,7 +314,7 @@ def shutdown(c, argv):
     if request is None:
         raise RedisError("ERR Errors trying to SHUTDOWN. Check logs.")
     log.warning("User requested shutdown...")
-    request(0)
+    request(0, frozenset(f.decode() for f in flags))
     # Redis exits without replying: the connection is closed, nothing is written.
     c.close_after_reply = True
     c.reply_mode = "skip"

@@ -98,10 +98,10 @@ def _write(server: Server, conn: apsw.Connection) -> int:
     return n
 
 
-def save_rdb(server: Server) -> bool:
+def save_rdb(server: Server, force: bool = False) -> bool:
     """SAVE: write the RDB now (call with no batch open). True when written; a no-op
-    returning False when ``save`` is empty."""
-    if not enabled(server):
+    returning False when ``save`` is empty, unless ``force`` (SHUTDOWN SAVE)."""
+    if not (enabled(server) or force):
         return False
     st = state(server)
     start = time.time()

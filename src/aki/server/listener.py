@@ -51,6 +51,7 @@ class App:
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.exit_code = 0
+        self.shutdown_flags: frozenset[str] = frozenset()  # SHUTDOWN SAVE / NOSAVE
         server.extensions["app"] = self
         server.shutdown_requested = self.request_shutdown
         ks = server.ks
@@ -259,9 +260,30 @@ class App:
                 if close:
                     close()
 
-    def request_shutdown(self, exit_code: int = 0) -> None:
+    def request_shutdown(self, exit_code: int = 0, flags: frozenset[str] = frozenset()) -> None:
+        """``flags``: SHUTDOWN's SAVE/NOSAVE (NOW and FORCE change nothing in aki: it
+        waits for no replica, and a failed final save never stops the exit)."""
         self.exit_code = exit_code
+        self.shutdown_flags = flags
         self.stopping.set()
+
+    def _signal_shutdown(self, value: str) -> None:
+        """SIGTERM/SIGINT, with the flags of shutdown-on-sigterm / shutdown-on-sigint."""
+        self.request_shutdown(0, frozenset(str(value).split()) - {"default"})
+
+    def _final_rdb(self) -> None:
+        """prepareForShutdown: with save points configured (and no NOSAVE), or with SAVE,
+        the RDB is written once more before exiting, as Redis does."""
+        from aki.durability import rdbsave
+
+        flags = self.shutdown_flags
+        if not ((rdbsave.enabled(self.server) and "nosave" not in flags) or "save" in flags):
+            return
+        log.info("Saving the final RDB snapshot before exiting.")
+        try:
+            rdbsave.save_rdb(self.server, force=True)
+        except Exception as exc:  # noqa: BLE001 - the exit goes on, the log says why
+            log.warning("Error trying to save the DB. Exit anyway. (%s)", exc)
 
     async def stop(self) -> None:
         for srv in self.listeners:
@@ -272,6 +294,7 @@ class App:
         self.committer.flush()
         await self.checkpointer.idle()
         self.checkpointer.close()
+        self._final_rdb()
         server = self.server
         for hook in server.extensions.get("shutdown_hooks", []):
             try:
@@ -474,8 +497,9 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
         from aki.http.api import start_http
 
         await start_http(app)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, app.request_shutdown)
+    # read when the signal comes: CONFIG SET may have changed them
+    loop.add_signal_handler(signal.SIGTERM, lambda: app._signal_shutdown(cfg.shutdown_on_sigterm))
+    loop.add_signal_handler(signal.SIGINT, lambda: app._signal_shutdown(cfg.shutdown_on_sigint))
     where = []
     if cfg.port:
         where.append(f"{cfg.bind}:{cfg.port}")

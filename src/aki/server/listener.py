@@ -271,14 +271,17 @@ class App:
         """SIGTERM/SIGINT, with the flags of shutdown-on-sigterm / shutdown-on-sigint."""
         self.request_shutdown(0, frozenset(str(value).split()) - {"default"})
 
-    def _final_rdb(self) -> None:
+    async def _final_rdb(self) -> None:
         """prepareForShutdown: with save points configured (and no NOSAVE), or with SAVE,
-        the RDB is written once more before exiting, as Redis does."""
+        the RDB is written once more before exiting, as Redis does (after a BGSAVE in
+        progress, which writes the same temp file: Redis kills its child instead)."""
         from aki.durability import rdbsave
 
         flags = self.shutdown_flags
         if not ((rdbsave.enabled(self.server) and "nosave" not in flags) or "save" in flags):
             return
+        while self.server.extensions.get("bgsave", {}).get("running"):
+            await asyncio.sleep(0.02)
         log.info("Saving the final RDB snapshot before exiting.")
         try:
             rdbsave.save_rdb(self.server, force=True)
@@ -294,7 +297,7 @@ class App:
         self.committer.flush()
         await self.checkpointer.idle()
         self.checkpointer.close()
-        self._final_rdb()
+        await self._final_rdb()
         server = self.server
         for hook in server.extensions.get("shutdown_hooks", []):
             try:

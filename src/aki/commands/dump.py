@@ -23,6 +23,7 @@ from aki import errors
 from aki.commands.common import parse_int
 from aki.core.dispatch import rewrite
 from aki.core.registry import command
+from aki.durability import rdbsave
 from aki.errors import RedisError
 from aki.rdb import Limits as RdbLimits
 from aki.rdb import dump_value, load_value
@@ -161,7 +162,7 @@ def bgrewriteaof(c, argv):
     if aof is not None and aof.rewriting:
         raise RedisError("ERR Background append only file rewriting already in progress")
     # inside EXEC, or with a BGSAVE running (Redis's other child), Redis only schedules it
-    scheduled = server.in_exec or server.extensions.get("bgsave", {}).get("running")
+    scheduled = server.in_exec or rdbsave.bgsave_running(server)
     if server.extensions.get("aof") is not None:
         aof.request_rewrite()
     else:  # appendonly no: Redis 7 still writes a new base; aki writes the whole log

@@ -231,11 +231,11 @@ def save_points_due(server) -> None:
 
     if not rdbsave.enabled(server) or aof_rewriting(server):
         return
-    bg = server.extensions.setdefault("bgsave", {})
-    if bg.get("running") or "bgsave" in server.extensions.get("after_commit_work", ()):
+    if rdbsave.bgsave_running(server) or "bgsave" in server.extensions.get("after_commit_work", ()):
         return
     now = time.time()
-    if server.last_bgsave_status != "ok" and now - bg.get("started", 0) <= 5:
+    started = server.extensions.get("bgsave", {}).get("started", 0)
+    if server.last_bgsave_status != "ok" and now - started <= 5:
         return
     words = str(server.config.save).split()
     for seconds, changes in zip(map(int, words[0::2]), map(int, words[1::2]), strict=False):

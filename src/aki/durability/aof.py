@@ -59,6 +59,7 @@ import apsw
 
 from aki.config import ConfigError
 from aki.core.state import ReplOnly
+from aki.durability import rdbsave
 
 if TYPE_CHECKING:
     from aki.core.state import Server
@@ -573,8 +574,7 @@ class AppendOnlyLog:
         if (not perc or not self.enabled or self.rewriting
                 or self.size <= cfg.auto_aof_rewrite_min_size):
             return
-        bgsave = self.server.extensions.get("bgsave")
-        if (bgsave and bgsave.get("running")) or time.time() < self.auto_not_before:
+        if rdbsave.bgsave_running(self.server) or time.time() < self.auto_not_before:
             return
         growth = self.size * 100 // (self.base_size or 1) - 100
         if growth >= perc:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import apsw
@@ -66,7 +65,6 @@ class Checkpointer:
         self.loop = loop
         self.running = False
         self._conn: apsw.Connection | None = None
-        self.last_duration_ms = 0.0
         # frames the last background run copied (-1: it could not run), None: no run yet
         self.copied: int | None = None
         self.deferred = 0
@@ -148,13 +146,11 @@ class Checkpointer:
     def _run(self) -> tuple[int, int]:
         if self._conn is None:
             self._conn = checkpoint_connection(str(self.server.engine.path), 0)
-        start = time.perf_counter()
         # pass again if the writer appended meanwhile, so that little is left for the loop
         for _ in range(self.MAX_PASSES):
             res = self._conn.wal_checkpoint(mode=apsw.SQLITE_CHECKPOINT_PASSIVE)
             if res[0] < 0 or res[1] >= res[0]:
                 break
-        self.last_duration_ms = (time.perf_counter() - start) * 1000
         return res
 
     def _done(self, fut: asyncio.Future | concurrent.futures.Future) -> None:

@@ -57,6 +57,12 @@ def enabled(server: Server) -> bool:
     return bool(str(server.config.save).strip())
 
 
+def bgsave_running(server: Server) -> bool:
+    """A BGSAVE (a checkpoint, and the RDB when ``save`` is set) runs in a worker thread:
+    Redis's "child process active" for another save, a rewrite or a shutdown's final save."""
+    return bool(server.extensions.get("bgsave", {}).get("running"))
+
+
 def rdb_path(server: Server) -> Path:
     return Path(server.config.dir) / server.config.dbfilename
 

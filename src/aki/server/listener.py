@@ -280,7 +280,7 @@ class App:
         flags = self.shutdown_flags
         if not ((rdbsave.enabled(self.server) and "nosave" not in flags) or "save" in flags):
             return
-        while self.server.extensions.get("bgsave", {}).get("running"):
+        while rdbsave.bgsave_running(self.server):
             await asyncio.sleep(0.02)
         log.info("Saving the final RDB snapshot before exiting.")
         try:

@@ -272,9 +272,11 @@ def test_object(pair):
         ("SET", "sh", "100"), ("OBJECT", "REFCOUNT", "sh"), ("OBJECT", "REFCOUNT", "i"),
         ("OBJECT", "REFCOUNT", "e"), ("OBJECT", "REFCOUNT", "nope"),
         ("OBJECT", "FREQ", "i"), ("OBJECT", "FREQ", "nope"), ("OBJECT", "IDLETIME", "nope"),
-        ("OBJECT", "IDLETIME", "i"),
         ("OBJECT", "HELP"), ("object", "help"), ("OBJECT", "HELP", "x"), ("OBJECT", "FOO"),
         ("OBJECT", "ENCODING"), ("OBJECT", "ENCODING", "a", "b"), ("OBJECT",))
+    # a key set a moment ago: Redis's LRU clock ticks once a second from its cron, so either
+    # server may answer 0 or 1 (it once answered 1 where aki answered 0 under a loaded CI)
+    assert all(reply in (b":0\r\n", b":1\r\n") for reply in pair.both("OBJECT", "IDLETIME", "i"))
     require(pair, "sadd")
     run(pair, ("SADD", "st", "1"), ("OBJECT", "ENCODING", "st"), ("OBJECT", "REFCOUNT", "st"),
         ("SADD", "st", "x"), ("OBJECT", "ENCODING", "st"))

@@ -597,9 +597,9 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
 
 def end_pause(server) -> None:
     """The pause is over: every parked connection drains its pending requests. While a
-    FAILOVER holds writes (replication/failover.py) only the client's pause ends: the
-    failover's write pause stays, as Redis keeps each pause purpose apart."""
-    saved = server.extensions.get("failover_pause")
+    FAILOVER or a SHUTDOWN holds writes (``hold_writes``) only the client's pause ends: the
+    held write pause stays, as Redis keeps each pause purpose apart."""
+    saved = server.extensions.get("client_pause_held")
     if saved is not None:
         saved["until"], saved["kind"] = 0.0, ""
         server.pause_kind = "write"
@@ -624,7 +624,7 @@ def wake_paused(server) -> None:
 
 
 def _pause_timer(server) -> None:
-    saved = server.extensions.get("failover_pause")
+    saved = server.extensions.get("client_pause_held")
     until = saved["until"] if saved is not None else server.paused_until
     if until and time.time() >= until - 0.0005:
         end_pause(server)
@@ -651,8 +651,8 @@ def client_pause(c, argv):
         server.pause_kind = kind
     if end > server.paused_until:
         server.paused_until = end
-    saved = server.extensions.get("failover_pause")
-    if saved is not None:  # FAILOVER's write pause holds: this one is kept for after it
+    saved = server.extensions.get("client_pause_held")
+    if saved is not None:  # a held write pause is on: this one is kept for after it
         if kind == "all" or saved["kind"] != "all":
             saved["kind"] = kind
         saved["until"] = max(saved["until"], end)
@@ -668,6 +668,61 @@ def client_pause(c, argv):
         until = saved["until"] if saved is not None else server.paused_until
         app.loop.call_later(max(until - time.time(), 0) + 0.001, _pause_timer, server)
     return OK
+
+
+# -- write pauses held by the server (PAUSE_DURING_FAILOVER, PAUSE_DURING_SHUTDOWN) ------
+#
+# FAILOVER and a SHUTDOWN waiting for its replicas hold writes for as long as they need,
+# each under its own purpose, as Redis's pause purposes: the effective pause is the
+# strongest one. While any is held, ``server.extensions["client_pause_held"]`` keeps the
+# clients' own pause (its end and kind): CLIENT PAUSE / UNPAUSE and its timer change only
+# that, and when the last hold is released whatever is left of it is in force again.
+
+_FOREVER = 10 * 365 * 86400.0
+
+
+def hold_writes(server, purpose: str) -> None:
+    """pauseClients(purpose, forever, WRITE)."""
+    holds = server.extensions.setdefault("write_holds", set())
+    if purpose in holds:
+        return
+    if not holds:
+        active = bool(server.paused_until)
+        server.extensions["client_pause_held"] = {
+            "until": server.paused_until if active else 0.0,
+            "kind": server.pause_kind if active else ""}
+    holds.add(purpose)
+    if server.pause_kind != "all" or not server.paused_until:
+        server.pause_kind = "write"
+    server.paused_until = max(server.paused_until, time.time() + _FOREVER)
+    server.extensions["pause"] = pause_blocks
+    server.extensions.setdefault("pause_waiters", [])
+    if "expire_before_pause" not in server.extensions:
+        # as CLIENT PAUSE: deleting an expired key is a write, so none is deleted now
+        server.extensions["expire_before_pause"] = server.ks.lazy_expire
+        server.ks.lazy_expire = False
+
+
+def release_writes(server, purpose: str) -> None:
+    """unpauseClients(purpose): once no hold is left, a client's pause still running
+    stays in force; otherwise writes run again."""
+    holds = server.extensions.get("write_holds")
+    if not holds or purpose not in holds:
+        return
+    holds.discard(purpose)
+    if holds:
+        return
+    saved = server.extensions.pop("client_pause_held", None)
+    if saved is not None and saved["until"] > time.time():
+        server.paused_until = saved["until"]
+        server.pause_kind = saved["kind"]
+        app = server.extensions.get("app")
+        if app is not None:
+            app.loop.call_later(max(saved["until"] - time.time(), 0) + 0.001,
+                                _pause_timer, server)
+        wake_paused(server)
+    else:
+        end_pause(server)
 
 
 @command("client|unpause")

@@ -475,6 +475,7 @@ def _section(server, name: str, client) -> list[str] | None:
     if name == "server":
         uname = os.uname()
         up = int(now - server.start_time)
+        app = server.extensions.get("app")  # None in the embedded library
         return [
             "# Server",
             "redis_version:7.0.15",
@@ -502,6 +503,7 @@ def _section(server, name: str, client) -> list[str] | None:
             f"executable:{sys.executable}",
             f"config_file:{cfg.source_file or ''}",
             "io_threads_active:0",
+            *(app.shutdown.info() if app is not None else ()),
         ]
     if name == "clients":
         clients = server.clients.values()
@@ -527,6 +529,8 @@ def _section(server, name: str, client) -> list[str] | None:
         sysmem = _total_system_memory()
         maxmem = cfg.maxmemory
         dataset = max(rss - startup, 0)
+        primary = server.extensions.get("primary")
+        backlog, unsent = primary.buffer_memory() if primary is not None else (0, 0)
         rt = server.extensions.get("scripting")
         scripts = getattr(rt, "scripts", {}) if rt is not None else {}
         libraries = getattr(rt, "libraries", {}) if rt is not None else {}
@@ -578,9 +582,9 @@ def _section(server, name: str, client) -> list[str] | None:
             "mem_fragmentation_ratio:1.00",
             "mem_fragmentation_bytes:0",
             "mem_not_counted_for_evict:0",
-            "mem_replication_backlog:0",
-            "mem_total_replication_buffers:0",
-            "mem_clients_slaves:0",
+            f"mem_replication_backlog:{backlog}",
+            f"mem_total_replication_buffers:{backlog + unsent}",
+            f"mem_clients_slaves:{unsent}",
             f"mem_clients_normal:{22272 * len(server.clients)}",
             "mem_cluster_links:0",
             "mem_aof_buffer:0",

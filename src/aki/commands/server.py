@@ -305,20 +305,18 @@ def shutdown(c, argv):
             raise RedisError(errors.SYNTAX)
     if (abort and flags) or (b"nosave" in flags and b"save" in flags):
         raise RedisError(errors.SYNTAX)
+    app = c.server.extensions.get("app")  # None in the embedded library
     if abort:
-        raise RedisError("ERR No shutdown in progress.")
+        if app is None or not app.shutdown.abort():
+            raise RedisError("ERR No shutdown in progress.")
+        return OK
     if c.kind == "lua" and b"now" not in flags:
         raise RedisError("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client")
-    server = c.server
-    request = server.shutdown_requested
-    if request is None:
+    if app is None:
         raise RedisError("ERR Errors trying to SHUTDOWN. Check logs.")
-    log.warning("User requested shutdown...")
-    request(0, frozenset(f.decode() for f in flags))
-    # Redis exits without replying: the connection is closed, nothing is written.
-    c.close_after_reply = True
-    c.reply_mode = "skip"
-    return None
+    # The client waits: Redis exits without replying (the connection just closes), or
+    # answers an error when the shutdown fails or is aborted (server/shutdown.py).
+    return app.shutdown.command(c, frozenset(f.decode() for f in flags))
 
 
 # -- CONFIG ----------------------------------------------------------------------------------

@@ -119,7 +119,6 @@ class Server:
         # DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call noscript commands (tests only)
         self.script_disable_deny = False
         self.cron_paused = False  # DEBUG PAUSE-CRON: the periodic work (server/listener.py) stops
-        self.shutdown_requested: Callable[..., None] | None = None
         self.paused_until = 0.0
         self.pause_kind = ""
         self.monitors: list[Client] = []

@@ -67,7 +67,8 @@ def rdb_path(server: Server) -> Path:
     return Path(server.config.dir) / server.config.dbfilename
 
 
-def _pin(server: Server) -> apsw.Connection:
+def pin_snapshot(server: Server) -> apsw.Connection:
+    """A read transaction on a connection of its own: the point in time a save writes."""
     conn = server.engine.snapshot_connection()
     conn.execute("BEGIN")
     conn.execute("SELECT count(*) FROM meta").fetchall()  # the read snapshot starts here
@@ -104,15 +105,18 @@ def _write(server: Server, conn: apsw.Connection) -> int:
     return n
 
 
-def save_rdb(server: Server, force: bool = False) -> bool:
+def save_rdb(server: Server, force: bool = False, conn: apsw.Connection | None = None) -> bool:
     """SAVE: write the RDB now (call with no batch open). True when written; a no-op
-    returning False when ``save`` is empty, unless ``force`` (SHUTDOWN SAVE)."""
+    returning False when ``save`` is empty, unless ``force`` (SHUTDOWN SAVE). ``conn``: a
+    snapshot pinned beforehand (``pin_snapshot``), when the writing runs in a worker."""
     if not (enabled(server) or force):
+        if conn is not None:
+            conn.close()
         return False
     st = state(server)
     start = time.time()
     try:
-        st.last_keys = _write(server, _pin(server))
+        st.last_keys = _write(server, conn if conn is not None else pin_snapshot(server))
     except (OSError, apsw.Error) as exc:
         st.last_status = "err"
         log.warning("writing %s failed: %s", rdb_path(server), exc)
@@ -131,7 +135,7 @@ def prepare_bgsave(server: Server) -> Callable[[], None] | None:
     st = state(server)
     if not enabled(server) or st.in_progress:
         return None
-    conn = _pin(server)
+    conn = pin_snapshot(server)
     st.in_progress = True
     st.started = time.time()
 

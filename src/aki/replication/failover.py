@@ -35,9 +35,6 @@ NO_FAILOVER = "no-failover"
 WAIT_FOR_SYNC = "waiting-for-sync"
 IN_PROGRESS = "failover-in-progress"
 
-# a write pause with no end of its own (Redis: pauseClients(..., LLONG_MAX, WRITE))
-_FOREVER = 10 * 365 * 86400.0
-
 
 class Failover:
     """One coordinated failover: its state, target and deadline."""
@@ -175,47 +172,17 @@ def find_replica(server: Server, host: str, port: int):  # -> ReplicaLink | None
     return None
 
 
-# -- the write pause (PAUSE_DURING_FAILOVER) ----------------------------------------------
-#
-# aki has one pause (commands/connection.py); CLIENT PAUSE and FAILOVER share it, as
-# Redis's pause purposes do: the effective pause is the strongest. While FAILOVER holds
-# writes, ``server.extensions["failover_pause"]`` keeps the clients' own pause (its end
-# and kind): CLIENT PAUSE / UNPAUSE and its timer change only that, and when the
-# failover ends whatever is left of it is in force again.
+# -- the write pause (PAUSE_DURING_FAILOVER): commands/connection.py's hold_writes ------
 
 
 def _pause_writes(server: Server) -> None:
-    from aki.commands.connection import pause_blocks
+    from aki.commands.connection import hold_writes
 
-    active = bool(server.paused_until)
-    server.extensions["failover_pause"] = {
-        "until": server.paused_until if active else 0.0,
-        "kind": server.pause_kind if active else ""}
-    if server.pause_kind != "all" or not server.paused_until:
-        server.pause_kind = "write"
-    server.paused_until = max(server.paused_until, time.time() + _FOREVER)
-    server.extensions["pause"] = pause_blocks
-    server.extensions.setdefault("pause_waiters", [])
-    if "expire_before_pause" not in server.extensions:
-        # as CLIENT PAUSE: deleting an expired key is a write, so none is deleted now
-        server.extensions["expire_before_pause"] = server.ks.lazy_expire
-        server.ks.lazy_expire = False
+    hold_writes(server, "failover")
 
 
 def _unpause(server: Server) -> None:
     """The failover's write pause ends; a client's pause still running stays in force."""
-    from aki.commands.connection import _pause_timer, end_pause, wake_paused
+    from aki.commands.connection import release_writes
 
-    saved = server.extensions.pop("failover_pause", None)
-    if saved is None:
-        return
-    if saved["until"] > time.time():
-        server.paused_until = saved["until"]
-        server.pause_kind = saved["kind"]
-        app = server.extensions.get("app")
-        if app is not None:
-            app.loop.call_later(max(saved["until"] - time.time(), 0) + 0.001,
-                                _pause_timer, server)
-        wake_paused(server)
-    else:
-        end_pause(server)
+    release_writes(server, "failover")

@@ -481,6 +481,18 @@ class Primary:
             engine.rollback()
             log.warning("could not record the replication position: %s", exc)
 
+    def buffer_memory(self) -> tuple[int, int]:
+        """INFO memory: the backlog's bytes, and the stream bytes the replicas have not
+        taken yet (queued during a full sync, or unsent on their sockets)."""
+        backlog = self.backlog.histlen if self.backlog is not None else 0
+        unsent = 0
+        for r in self.replicas:
+            unsent += r.pending_bytes
+            size = getattr(r.client, "output_size", None)
+            if size is not None:
+                unsent += size()
+        return backlog, unsent
+
     def good_replicas(self) -> int:
         """Online replicas whose last ACK is at most min-replicas-max-lag seconds old."""
         max_lag = int(self.server.config.min_replicas_max_lag)
@@ -496,6 +508,11 @@ class Primary:
         entry = [susp, offset, numreplicas]
         self.waiters.append(entry)
         susp.on_cancel = lambda: self.waiters.remove(entry) if entry in self.waiters else None
+        self.request_ack()
+
+    def request_ack(self) -> None:
+        """REPLCONF GETACK * into the stream, after this loop pass's batch (WAIT, and a
+        shutdown waiting for its replicas)."""
         self.getack = True
         if not self.server.engine.in_tx:
             self.after_commit(True)

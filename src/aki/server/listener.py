@@ -28,6 +28,7 @@ from aki.durability.checkpoint import Checkpointer
 from aki.durability.committer import Committer
 from aki.server import tls
 from aki.server.connection import RespConnection
+from aki.server.shutdown import Shutdown
 
 log = logging.getLogger("aki")
 RECLAIM_STEP = 500  # element rows of a deleted collection reclaimed per loop pass
@@ -51,9 +52,8 @@ class App:
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.exit_code = 0
-        self.shutdown_flags: frozenset[str] = frozenset()  # SHUTDOWN SAVE / NOSAVE
+        self.shutdown = Shutdown(self)
         server.extensions["app"] = self
-        server.shutdown_requested = self.request_shutdown
         ks = server.ks
 
         def stale() -> None:
@@ -220,6 +220,7 @@ class App:
             await asyncio.sleep(1.0 / hz)
             if server.cron_paused:
                 continue
+            self.shutdown.tick()
             if server.active_expire:
                 # Redis's activeExpireCycle: active-expire-effort 1..10 raises the keys
                 # looked at per step (20 + 5 per level) and the share of the tick (25 %
@@ -260,33 +261,9 @@ class App:
                 if close:
                     close()
 
-    def request_shutdown(self, exit_code: int = 0, flags: frozenset[str] = frozenset()) -> None:
-        """``flags``: SHUTDOWN's SAVE/NOSAVE (NOW and FORCE change nothing in aki: it
-        waits for no replica, and a failed final save never stops the exit)."""
-        self.exit_code = exit_code
-        self.shutdown_flags = flags
-        self.stopping.set()
-
-    def _signal_shutdown(self, value: str) -> None:
+    def _signal_shutdown(self, name: str, value: str) -> None:
         """SIGTERM/SIGINT, with the flags of shutdown-on-sigterm / shutdown-on-sigint."""
-        self.request_shutdown(0, frozenset(str(value).split()) - {"default"})
-
-    async def _final_rdb(self) -> None:
-        """prepareForShutdown: with save points configured (and no NOSAVE), or with SAVE,
-        the RDB is written once more before exiting, as Redis does (after a BGSAVE in
-        progress, which writes the same temp file: Redis kills its child instead)."""
-        from aki.durability import rdbsave
-
-        flags = self.shutdown_flags
-        if not ((rdbsave.enabled(self.server) and "nosave" not in flags) or "save" in flags):
-            return
-        while rdbsave.bgsave_running(self.server):
-            await asyncio.sleep(0.02)
-        log.info("Saving the final RDB snapshot before exiting.")
-        try:
-            rdbsave.save_rdb(self.server, force=True)
-        except Exception as exc:  # noqa: BLE001 - the exit goes on, the log says why
-            log.warning("Error trying to save the DB. Exit anyway. (%s)", exc)
+        self.shutdown.signal(name, frozenset(str(value).split()) - {"default"})
 
     async def stop(self) -> None:
         for srv in self.listeners:
@@ -297,7 +274,6 @@ class App:
         self.committer.flush()
         await self.checkpointer.idle()
         self.checkpointer.close()
-        await self._final_rdb()
         server = self.server
         for hook in server.extensions.get("shutdown_hooks", []):
             try:
@@ -501,8 +477,10 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
 
         await start_http(app)
     # read when the signal comes: CONFIG SET may have changed them
-    loop.add_signal_handler(signal.SIGTERM, lambda: app._signal_shutdown(cfg.shutdown_on_sigterm))
-    loop.add_signal_handler(signal.SIGINT, lambda: app._signal_shutdown(cfg.shutdown_on_sigint))
+    loop.add_signal_handler(signal.SIGTERM,
+                            lambda: app._signal_shutdown("SIGTERM", cfg.shutdown_on_sigterm))
+    loop.add_signal_handler(signal.SIGINT,
+                            lambda: app._signal_shutdown("SIGINT", cfg.shutdown_on_sigint))
     where = []
     if cfg.port:
         where.append(f"{cfg.bind}:{cfg.port}")

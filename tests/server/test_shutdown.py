@@ -1,0 +1,248 @@
+"""The shutdown sequence as Redis 7.0 runs it (server/shutdown.py): a primary waits for its
+replicas to acknowledge every write before exiting (SHUTDOWN and SIGTERM), up to
+``shutdown-timeout``; SHUTDOWN ABORT; SHUTDOWN NOW; a final RDB that cannot be written
+stops the exit unless FORCE or NOSAVE; a second SIGINT exits at once. The scenarios are
+those of Redis's tests/integration/shutdown.tcl and tests/unit/shutdown.tcl."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import redis
+
+from tests.conftest import RawClient, ServerProcess, start_aki, start_redis, wait_until
+
+FAILED = "Errors trying to SHUTDOWN. Check logs."
+
+
+@pytest.fixture
+def nodes():
+    started: list[ServerProcess] = []
+
+    def make(kind: str = "aki", *extra: str) -> ServerProcess:
+        srv = (start_aki if kind == "aki" else start_redis)(None, *extra)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        if srv.proc is not None and srv.proc.poll() is None:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        srv.stop("kill")
+
+
+def _replicate(primary: ServerProcess, replica: ServerProcess) -> None:
+    replica.client().replicaof("127.0.0.1", primary.port)
+    p = primary.client()
+    wait_until(lambda: p.info("replication").get("slave0", {}).get("state") == "online", 20,
+               "the replica online")
+    p.set("k", 1)
+    wait_until(lambda: replica.client().get("k") == b"1", 10, "k replicated")
+
+
+def _exits_on(srv: ServerProcess, *args: str) -> None:
+    """SHUTDOWN ...: Redis exits without a reply, the connection just closes (a raw
+    socket: redis-py would retry the command with back-off)."""
+    c = RawClient(srv.port)
+    with pytest.raises(ConnectionError, match="closed"):
+        c.cmd(*args)
+    c.close()
+    assert srv.proc.wait(10) == 0
+
+
+def _log(srv: ServerProcess) -> str:
+    return srv.log.read_text()
+
+
+def _shutting_down(c: redis.Redis) -> bool:
+    return int(c.info("server").get("shutdown_in_milliseconds", 0)) > 0
+
+
+class _Call(threading.Thread):
+    """A command on a connection of its own, whose outcome arrives later."""
+
+    def __init__(self, srv: ServerProcess, *args) -> None:
+        super().__init__(daemon=True)
+        self.c = srv.client()
+        self.args = args
+        self.outcome: object = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.outcome = self.c.execute_command(*self.args)
+        except redis.RedisError as exc:
+            self.outcome = exc
+
+
+@pytest.mark.parametrize("replica_kind", ["aki", "redis"])
+@pytest.mark.parametrize("how", ["shutdown", "sigterm"])
+def test_primary_waits_for_its_replica_to_catch_up(nodes, how, replica_kind):
+    primary, replica = nodes(), nodes(replica_kind)
+    _replicate(primary, replica)
+    p = primary.client()
+    p.config_set("shutdown-timeout", 300)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    p.incr("k")
+    if how == "sigterm":
+        os.kill(primary.proc.pid, signal.SIGTERM)
+    else:
+        shutdown = _Call(primary, "SHUTDOWN")
+    wait_until(lambda: _shutting_down(p), 10, "shutdown_in_milliseconds")
+    if how == "shutdown":
+        assert p.info("clients")["blocked_clients"] == 1
+    write = _Call(primary, "SET", "late", "write")  # writes are held meanwhile
+    write.join(0.3)
+    assert write.is_alive()
+    assert p.get("k") == b"2"  # reads go on
+    time.sleep(0.2)
+    assert primary.proc.poll() is None  # still waiting
+    os.kill(replica.proc.pid, signal.SIGCONT)
+    assert primary.proc.wait(30) == 0
+    assert replica.client().get("k") == b"2"
+    log = _log(primary)
+    assert "Waiting for replicas before shutting down." in log
+    assert "1 of 1 replicas are in sync when shutting down." in log
+    assert "Lagging replica" not in log
+    assert "ready to exit, bye bye" in log
+    write.join(5)
+    assert isinstance(write.outcome, redis.ConnectionError)  # never ran
+    assert replica.client().get("late") is None
+    if how == "shutdown":
+        shutdown.join(5)
+        assert isinstance(shutdown.outcome, redis.ConnectionError)  # no reply, as Redis
+
+
+def test_primary_stops_waiting_after_shutdown_timeout(nodes):
+    primary, replica = nodes(), nodes()
+    _replicate(primary, replica)
+    p = primary.client()
+    p.config_set("shutdown-timeout", 1)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    p.incr("k")
+    start = time.monotonic()
+    os.kill(primary.proc.pid, signal.SIGTERM)
+    wait_until(lambda: _shutting_down(p), 10, "shutdown_in_milliseconds")
+    assert primary.proc.wait(30) == 0
+    assert time.monotonic() - start >= 0.9
+    log = _log(primary)
+    assert "Lagging replica" in log
+    assert "0 of 1 replicas are in sync when shutting down." in log
+
+
+def test_shutdown_now_and_no_replicas_do_not_wait(nodes):
+    primary, replica = nodes(), nodes()
+    _replicate(primary, replica)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    primary.client().incr("k")
+    _exits_on(primary, "SHUTDOWN", "NOW")
+    assert "Waiting for replicas" not in _log(primary)
+    alone = nodes()
+    alone.client().config_set("shutdown-timeout", 300)
+    start = time.monotonic()
+    assert alone.stop() == 0
+    assert time.monotonic() - start < 5
+
+
+def test_shutdown_abort_answers_the_waiting_clients(nodes):
+    primary, replica = nodes(), nodes()
+    _replicate(primary, replica)
+    p = primary.client()
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    p.incr("k")
+    first, second = _Call(primary, "SHUTDOWN"), _Call(primary, "SHUTDOWN")
+    wait_until(lambda: p.info("clients")["blocked_clients"] == 2, 10, "two SHUTDOWNs waiting")
+    assert p.info("clients")["connected_clients"] == 3
+    write = _Call(primary, "SET", "held", "1")
+    write.join(0.3)
+    assert write.is_alive()
+    assert p.execute_command("SHUTDOWN", "ABORT") is True  # +OK
+    for call in (first, second):
+        call.join(5)
+        assert isinstance(call.outcome, redis.ResponseError) and str(call.outcome) == FAILED
+    write.join(5)
+    assert write.outcome is True  # +OK: the held write runs once the shutdown is off
+    assert "shutdown_in_milliseconds" not in p.info("server")
+    os.kill(replica.proc.pid, signal.SIGCONT)
+    time.sleep(0.3)
+    assert primary.proc.poll() is None and p.ping()
+    assert "Shutdown manually aborted." in _log(primary)
+    with pytest.raises(redis.ResponseError, match="No shutdown in progress."):
+        p.execute_command("SHUTDOWN", "ABORT")
+
+
+def test_shutdown_abort_cancels_a_signal_the_cron_has_not_run(nodes):
+    """Redis's unit/shutdown "SHUTDOWN ABORT can cancel SIGTERM"."""
+    srv = nodes()
+    c = srv.client()
+    c.execute_command("DEBUG", "PAUSE-CRON", 1)
+    os.kill(srv.proc.pid, signal.SIGTERM)
+    wait_until(lambda: "Received SIGTERM scheduling shutdown..." in _log(srv), 5, "the signal")
+    assert c.execute_command("SHUTDOWN", "ABORT") is True  # +OK
+    c.execute_command("DEBUG", "PAUSE-CRON", 0)
+    time.sleep(0.3)
+    assert c.ping() and srv.proc.poll() is None
+    assert "Shutdown manually aborted." in _log(srv)
+
+
+@pytest.mark.parametrize("how", ["shutdown", "sigterm", "sigint"])
+def test_a_final_rdb_that_cannot_be_written_stops_the_exit(nodes, how):
+    """Redis's unit/shutdown "SHUTDOWN will abort if rdb save failed": the server goes on
+    serving (its .aki file holds every write anyway); NOSAVE and FORCE exit."""
+    srv = nodes("aki", "--save", "3600 1")
+    (srv.workdir / "dump.rdb").mkdir()  # the rename over it fails
+    c = srv.client()
+    c.set("a", "1")
+    if how == "shutdown":
+        assert RawClient(srv.port).cmd("SHUTDOWN") == b"-ERR %s\r\n" % FAILED.encode()
+    else:
+        os.kill(srv.proc.pid, signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+        wait_until(lambda: "Errors trying to shut down the server" in _log(srv), 10, "the failure")
+    assert "Error trying to save the DB, can't exit." in _log(srv)
+    assert c.set("b", "2") and c.ping()  # writes run again
+    assert srv.proc.poll() is None
+    _exits_on(srv, "SHUTDOWN", "FORCE")
+    assert "Error trying to save the DB. Exit anyway." in _log(srv)
+    srv.start()
+    assert srv.client().mget("a", "b") == [b"1", b"2"]
+    _exits_on(srv, "SHUTDOWN", "NOSAVE")
+
+
+def test_a_second_sigint_exits_at_once(nodes):
+    """Redis's "You insist... exiting now." while the final RDB is being written: exit
+    status 1, the temp file removed, every acknowledged write still in the .aki file."""
+    srv = nodes("aki", "--save", "3600 1")
+    c = srv.client()
+    c.execute_command("DEBUG", "POPULATE", 400_000)
+    c.set("last", "write")
+    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
+    os.kill(srv.proc.pid, signal.SIGINT)
+    wait_until(tmp.exists, 20, "the final save under way", step=0.005)
+    os.kill(srv.proc.pid, signal.SIGINT)
+    assert srv.proc.wait(10) == 1
+    assert not tmp.exists()
+    assert "You insist... exiting now." in _log(srv)
+    srv.start()
+    c = srv.client()
+    assert c.get("last") == b"write" and c.dbsize() == 400_001
+
+
+def test_the_failed_shutdown_and_abort_replies_match_redis(nodes):
+    """Byte for byte against redis-server: SHUTDOWN whose final RDB cannot be written,
+    SHUTDOWN ABORT with nothing to abort, and the argument errors."""
+    replies = []
+    for kind in ("aki", "redis"):
+        srv = nodes(kind, "--save", "3600 1")
+        (srv.workdir / "dump.rdb").mkdir()
+        c = RawClient(srv.port)
+        c.cmd("SET", "a", "1")
+        replies.append([c.cmd(*args) for args in (
+            ("SHUTDOWN",), ("SHUTDOWN", "ABORT"), ("SHUTDOWN", "ABORT", "NOW"),
+            ("SHUTDOWN", "SAVE", "NOSAVE"), ("SHUTDOWN", "BOGUS"), ("PING",))])
+        c.close()
+    assert replies[0] == replies[1]
+    assert replies[0][0] == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"

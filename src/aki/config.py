@@ -45,7 +45,7 @@ EFFECTIVE = {
     "min-replicas-to-write", "min-replicas-max-lag", "enable-debug-command",
     "enable-module-command", "enable-protected-configs", "acllog-max-len", "aclfile",
     "acl-pubsub-default", "always-show-logo", "shutdown-on-sigterm", "shutdown-on-sigint",
-    "shutdown-timeout",
+    "shutdown-timeout", "rdb-key-save-delay",
     # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
     # tls-client-* files (outgoing TLS) stay inert
     "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",

@@ -213,22 +213,41 @@ def test_a_final_rdb_that_cannot_be_written_stops_the_exit(nodes, how):
 
 
 def test_a_second_sigint_exits_at_once(nodes):
-    """Redis's "You insist... exiting now." while the final RDB is being written: exit
-    status 1, the temp file removed, every acknowledged write still in the .aki file."""
+    """Redis's unit/shutdown "Temp rdb will be deleted in signal handle": "You insist...
+    exiting now." while the final RDB is being written (slowed by rdb-key-save-delay):
+    exit status 1, the temp file removed, every acknowledged write still in the .aki
+    file."""
     srv = nodes("aki", "--save", "3600 1")
     c = srv.client()
-    c.execute_command("DEBUG", "POPULATE", 400_000)
-    c.set("last", "write")
+    for i in range(20):
+        c.set(i, i)
+    c.config_set("rdb-key-save-delay", 100_000)  # 2 s for the 20 keys
     tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
     os.kill(srv.proc.pid, signal.SIGINT)
-    wait_until(tmp.exists, 20, "the final save under way", step=0.005)
+    wait_until(tmp.exists, 10, "the final save under way", step=0.005)
     os.kill(srv.proc.pid, signal.SIGINT)
     assert srv.proc.wait(10) == 1
     assert not tmp.exists()
     assert "You insist... exiting now." in _log(srv)
     srv.start()
-    c = srv.client()
-    assert c.get("last") == b"write" and c.dbsize() == 400_001
+    assert srv.client().mget(*range(20)) == [b"%d" % i for i in range(20)]
+
+
+def test_rdb_key_save_delay_slows_a_bgsave_as_in_redis(nodes):
+    """rdb-key-save-delay (microseconds per key) keeps a BGSAVE running: a second BGSAVE
+    is refused with Redis's words meanwhile, and INFO says one is in progress."""
+    replies = []
+    for kind in ("aki", "redis"):
+        srv = nodes(kind, "--save", "3600 1")
+        c = RawClient(srv.port)
+        for i in range(10):
+            c.cmd("SET", i, i)
+        c.cmd("CONFIG", "SET", "rdb-key-save-delay", 100_000)  # 1 s for the 10 keys
+        replies.append([c.cmd("BGSAVE"), c.cmd("BGSAVE"), c.cmd("CONFIG", "GET", "rdb-key-save-delay")])
+        assert srv.client().info("persistence")["rdb_bgsave_in_progress"] == 1
+        c.close()
+    assert replies[0] == replies[1]
+    assert replies[0][1] == b"-ERR Background save already in progress\r\n"
 
 
 def test_the_failed_shutdown_and_abort_replies_match_redis(nodes):

@@ -167,13 +167,16 @@ def parse_manifest(path: Path) -> list[tuple[str, str]]:
 # -- writing a snapshot as a log ---------------------------------------------------------
 
 
-def write_base(conn: apsw.Connection, fileobj: BinaryIO, *, preamble: bool, compress: bool) -> None:
+def write_base(conn: apsw.Connection, fileobj: BinaryIO, *, preamble: bool, compress: bool,
+               key_delay: int = 0) -> None:
     """The rewrite base of ``conn``'s snapshot (the caller has a read transaction open):
-    an RDB preamble, or the commands that rebuild every key."""
+    an RDB preamble, or the commands that rebuild every key (``key_delay``: as
+    ``write_snapshot_rdb``'s)."""
     from aki.storage import bulk
 
     if preamble:
-        bulk.write_snapshot_rdb(conn, fileobj, compress=compress, aof_base=True, begin=False)
+        bulk.write_snapshot_rdb(conn, fileobj, compress=compress, aof_base=True, begin=False,
+                                key_delay=key_delay)
         return
     out: list[bytes] = []
     size = 0
@@ -189,6 +192,8 @@ def write_base(conn: apsw.Connection, fileobj: BinaryIO, *, preamble: bool, comp
             if exp is not None:
                 out.append(encode([b"PEXPIREAT", key, b"%d" % exp]))
             size += 1
+            if key_delay:
+                bulk.debug_delay(key_delay)
             if len(out) > 512:
                 fileobj.write(b"".join(out))
                 out.clear()
@@ -374,13 +379,15 @@ class AppendOnlyLog:
         return conn
 
     def _write_fresh(self) -> None:
-        """A whole new log from the database, on this thread (start-up, appendonly yes)."""
-        self._rewrite_thread(self._pin_snapshot())
+        """A whole new log from the database, on this thread (start-up, appendonly yes;
+        so without ``rdb-key-save-delay``, which only slows background writers)."""
+        self._rewrite_thread(self._pin_snapshot(), background=False)
         self._install(self.tmp.stat().st_size)
 
-    def _write_snapshot(self, conn: apsw.Connection, f: BinaryIO) -> None:
+    def _write_snapshot(self, conn: apsw.Connection, f: BinaryIO, background: bool) -> None:
         cfg = self.server.config
-        write_base(conn, f, preamble=bool(cfg.aof_use_rdb_preamble), compress=bool(cfg.rdbcompression))
+        write_base(conn, f, preamble=bool(cfg.aof_use_rdb_preamble), compress=bool(cfg.rdbcompression),
+                   key_delay=cfg.rdb_key_save_delay if background else 0)
 
     def _install(self, new_offset: int) -> None:
         """Atomically make the temp file the log whose applied length is ``new_offset``."""
@@ -642,11 +649,11 @@ class AppendOnlyLog:
         fut = self.app.loop.run_in_executor(None, self._rewrite_thread, conn)
         fut.add_done_callback(self._rewrite_done)
 
-    def _rewrite_thread(self, conn: apsw.Connection) -> None:
+    def _rewrite_thread(self, conn: apsw.Connection, background: bool = True) -> None:
         """Write the snapshot ``conn`` pins to the temp file, fsynced; closes ``conn``."""
         try:
             with open(self.tmp, "wb") as f:
-                self._write_snapshot(conn, f)
+                self._write_snapshot(conn, f, background)
                 f.flush()
                 os.fsync(f.fileno())
         finally:

@@ -85,7 +85,7 @@ def _write(server: Server, conn: apsw.Connection) -> int:
         with open(tmp, "wb") as f:
             n = write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
                                    checksum=bool(cfg.rdbchecksum), begin=False,
-                                   on_warning=log.warning)
+                                   on_warning=log.warning, key_delay=cfg.rdb_key_save_delay)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -345,7 +345,8 @@ class Primary:
                 write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
                                    checksum=bool(cfg.rdbchecksum), begin=False,
                                    on_warning=log.warning, keys=keys,
-                                   functions_too=functions_too)
+                                   functions_too=functions_too,
+                                   key_delay=cfg.rdb_key_save_delay)
             return path.stat().st_size
         finally:
             conn.close()

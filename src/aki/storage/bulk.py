@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import math
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -475,9 +476,11 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
                        compress: bool = True, checksum: bool = True, aof_base: bool = False,
                        on_warning: Callable[[str], None] | None = None,
                        progress: Callable[[int], None] | None = None, begin: bool = True,
-                       keys: bool = True, functions_too: bool = True) -> int:
+                       keys: bool = True, functions_too: bool = True,
+                       key_delay: int = 0) -> int:
     """Write an RDB of ``conn``'s data (all databases or logical ``db``) to ``fileobj``;
-    ``keys``/``functions_too`` False leave those out (a replica's rdb-filter-only).
+    ``keys``/``functions_too`` False leave those out (a replica's rdb-filter-only);
+    ``key_delay``: ``rdb-key-save-delay``, a pause per key (``debug_delay``).
 
     With ``begin`` it opens (and ends) a read transaction on ``conn`` so everything comes
     from one snapshot; without, the caller already holds one. Returns the keys written."""
@@ -504,6 +507,8 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
             for key, kind, value, exp in iter_db(conn, phys, on_warning=on_warning):
                 w.write_key(key, kind, value, exp)
                 n += 1
+                if key_delay:
+                    debug_delay(key_delay)
                 if progress is not None and not n % 10000:
                     progress(n)
         w.finish()
@@ -511,6 +516,16 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
         if begin:
             conn.execute("COMMIT")
     return n
+
+
+def debug_delay(usec: int) -> None:
+    """Redis's debugDelay, for ``rdb-key-save-delay`` (a test setting that makes a save
+    slow): ``usec`` microseconds, or when negative one microsecond once in ``-usec`` calls
+    (a statistically shorter pause)."""
+    if usec < 0:
+        usec = 1 if random.randrange(-usec) == 0 else 0
+    if usec:
+        time.sleep(usec / 1_000_000)
 
 
 # -- JSONL -------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from aki.commands.connection import hold_writes, release_writes
+
 if TYPE_CHECKING:
     from aki.core.state import Server
 
@@ -70,7 +72,7 @@ def start(server: Server, host: str | None, port: int, timeout_ms: int, force: b
         log.info("FAILOVER requested to %s:%d.", host, port)
     else:
         log.info("FAILOVER requested to any replica.")
-    _pause_writes(server)
+    hold_writes(server, "failover")  # PAUSE_DURING_FAILOVER
     app = server.extensions.get("app")
     if app is not None:
         fo.task = app.loop.create_task(_cron(fo))
@@ -157,7 +159,7 @@ def clear(server: Server) -> None:
         return
     if fo.task is not None and fo.task is not asyncio.current_task():
         fo.task.cancel()
-    _unpause(server)
+    release_writes(server, "failover")  # a client's pause still running stays in force
 
 
 def find_replica(server: Server, host: str, port: int):  # -> ReplicaLink | None
@@ -172,17 +174,3 @@ def find_replica(server: Server, host: str, port: int):  # -> ReplicaLink | None
     return None
 
 
-# -- the write pause (PAUSE_DURING_FAILOVER): commands/connection.py's hold_writes ------
-
-
-def _pause_writes(server: Server) -> None:
-    from aki.commands.connection import hold_writes
-
-    hold_writes(server, "failover")
-
-
-def _unpause(server: Server) -> None:
-    """The failover's write pause ends; a client's pause still running stays in force."""
-    from aki.commands.connection import release_writes
-
-    release_writes(server, "failover")

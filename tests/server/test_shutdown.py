@@ -265,3 +265,33 @@ def test_the_failed_shutdown_and_abort_replies_match_redis(nodes):
         c.close()
     assert replies[0] == replies[1]
     assert replies[0][0] == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+
+
+@pytest.mark.parametrize("how", ["SHUTDOWN NOSAVE", "SHUTDOWN"])
+def test_a_running_bgsave_is_stopped_at_shutdown(nodes, how):
+    """prepareForShutdown kills the RDB child: a slow BGSAVE (rdb-key-save-delay) neither
+    holds the exit until it ends nor leaves its temp file; with save points the final RDB
+    is then written in full."""
+    srv = nodes("aki", "--save", "3600 1")
+    c = srv.client()
+    for i in range(20):
+        c.set(i, i)
+    c.config_set("rdb-key-save-delay", 1_000_000)  # 20 s for the 20 keys
+    assert c.bgsave()
+    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
+    wait_until(tmp.exists, 10, "the BGSAVE under way")
+    if how == "SHUTDOWN":
+        c.config_set("rdb-key-save-delay", 0)  # the final save itself at full speed
+    start = time.monotonic()
+    _exits_on(srv, *how.split())
+    assert time.monotonic() - start < 8
+    assert not tmp.exists()
+    log = _log(srv)
+    assert "There is a child saving an .rdb. Killing it!" in log
+    assert (srv.workdir / "dump.rdb").exists() == (how == "SHUTDOWN")
+    if how == "SHUTDOWN":
+        d = srv.workdir / "red"
+        d.mkdir()
+        (d / "dump.rdb").write_bytes((srv.workdir / "dump.rdb").read_bytes())
+        red = nodes("redis", "--dir", str(d), "--dbfilename", "dump.rdb")
+        assert red.client().dbsize() == 20

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import apsw
+
+from aki.storage.bulk import SnapshotCancelled
 
 if TYPE_CHECKING:
     from aki.core.state import Server
@@ -43,6 +46,7 @@ class RdbSaveState:
         self.started = 0.0
         self.saves = 0
         self.last_keys = 0
+        self.kill = threading.Event()  # set: the running BGSAVE stops (killRDBChild)
 
 
 def state(server: Server) -> RdbSaveState:
@@ -75,7 +79,7 @@ def pin_snapshot(server: Server) -> apsw.Connection:
     return conn
 
 
-def _write(server: Server, conn: apsw.Connection) -> int:
+def _write(server: Server, conn: apsw.Connection, kill: threading.Event | None = None) -> int:
     from aki.storage.bulk import write_snapshot_rdb
 
     cfg = server.config
@@ -85,7 +89,8 @@ def _write(server: Server, conn: apsw.Connection) -> int:
         with open(tmp, "wb") as f:
             n = write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
                                    checksum=bool(cfg.rdbchecksum), begin=False,
-                                   on_warning=log.warning, key_delay=cfg.rdb_key_save_delay)
+                                   on_warning=log.warning, key_delay=cfg.rdb_key_save_delay,
+                                   cancelled=kill.is_set if kill is not None else None)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -138,10 +143,14 @@ def prepare_bgsave(server: Server) -> Callable[[], None] | None:
     conn = pin_snapshot(server)
     st.in_progress = True
     st.started = time.time()
+    st.kill.clear()
 
     def work() -> None:
         try:
-            st.last_keys = _write(server, conn)
+            st.last_keys = _write(server, conn, st.kill)
+        except SnapshotCancelled:
+            log.warning("Background saving stopped at shutdown; its temp file is removed")
+            raise
         except BaseException as exc:
             st.last_status = "err"
             log.warning("background save of %s failed: %s", rdb_path(server), exc)
@@ -155,6 +164,16 @@ def prepare_bgsave(server: Server) -> Callable[[], None] | None:
         log.info("Background saving terminated with success (%s)", rdb_path(server))
 
     return work
+
+
+def kill_bgsave(server: Server) -> bool:
+    """killRDBChild, at shutdown: the running BGSAVE stops within a few keys and removes
+    its temp file. True when one was running (wait for ``bgsave_running`` to clear)."""
+    if not bgsave_running(server):
+        return False
+    log.warning("There is a child saving an .rdb. Killing it!")
+    state(server).kill.set()
+    return True
 
 
 def bgsave(server: Server) -> bool:

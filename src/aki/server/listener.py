@@ -28,7 +28,7 @@ from aki.durability.checkpoint import Checkpointer
 from aki.durability.committer import Committer
 from aki.server import tls
 from aki.server.connection import RespConnection
-from aki.server.shutdown import Shutdown
+from aki.server.shutdown import Shutdown, stop_bgsave
 
 log = logging.getLogger("aki")
 RECLAIM_STEP = 500  # element rows of a deleted collection reclaimed per loop pass
@@ -266,6 +266,7 @@ class App:
         self.shutdown.signal(name, frozenset(str(value).split()) - {"default"})
 
     async def stop(self) -> None:
+        await stop_bgsave(self.server)  # its thread would hold the exit until it ends
         for srv in self.listeners:
             srv.close()
         self._close_tls()

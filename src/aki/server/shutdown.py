@@ -183,11 +183,10 @@ class Shutdown:
         """The RDB written once more before exiting (save points configured and no
         NOSAVE, or SAVE); False when it failed and FORCE was not given. It is written in
         a worker thread so that a second SIGINT is still heard; writes are held
-        meanwhile. A BGSAVE in progress, which writes the same temp file, is waited for
-        (Redis kills its child instead)."""
+        meanwhile. A BGSAVE in progress, which writes the same temp file, is stopped
+        first, as Redis kills its child."""
         server = self.server
-        while rdbsave.bgsave_running(server):
-            await asyncio.sleep(0.02)
+        await stop_bgsave(server)
         log.info("Saving the final RDB snapshot before exiting.")
         if server.engine.in_tx:
             self.app.committer.flush()  # the snapshot must hold every reply already sent
@@ -218,3 +217,10 @@ class Shutdown:
     def _forget(self, waiter: Suspend) -> None:
         if waiter in self.waiters:
             self.waiters.remove(waiter)
+
+
+async def stop_bgsave(server) -> None:
+    """killRDBChild: stop a BGSAVE in progress and wait for its thread to end."""
+    if rdbsave.kill_bgsave(server):
+        while rdbsave.bgsave_running(server):
+            await asyncio.sleep(0.01)

@@ -477,10 +477,11 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
                        on_warning: Callable[[str], None] | None = None,
                        progress: Callable[[int], None] | None = None, begin: bool = True,
                        keys: bool = True, functions_too: bool = True,
-                       key_delay: int = 0) -> int:
+                       key_delay: int = 0, cancelled: Callable[[], bool] | None = None) -> int:
     """Write an RDB of ``conn``'s data (all databases or logical ``db``) to ``fileobj``;
     ``keys``/``functions_too`` False leave those out (a replica's rdb-filter-only);
-    ``key_delay``: ``rdb-key-save-delay``, a pause per key (``debug_delay``).
+    ``key_delay``: ``rdb-key-save-delay``, a pause per key (``debug_delay``);
+    ``cancelled``: asked every few keys, True stops the writing (``SnapshotCancelled``).
 
     With ``begin`` it opens (and ends) a read transaction on ``conn`` so everything comes
     from one snapshot; without, the caller already holds one. Returns the keys written."""
@@ -509,6 +510,8 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
                 n += 1
                 if key_delay:
                     debug_delay(key_delay)
+                if cancelled is not None and (key_delay or not n & 255) and cancelled():
+                    raise SnapshotCancelled()
                 if progress is not None and not n % 10000:
                     progress(n)
         w.finish()
@@ -516,6 +519,10 @@ def write_snapshot_rdb(conn: apsw.Connection, fileobj: Any, *, db: int | None = 
         if begin:
             conn.execute("COMMIT")
     return n
+
+
+class SnapshotCancelled(Exception):
+    """``write_snapshot_rdb`` was told to stop (a BGSAVE killed at shutdown)."""
 
 
 def debug_delay(usec: int) -> None:

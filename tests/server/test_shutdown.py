@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import RawClient, ServerProcess, start_aki, start_redis, wait_until
+from tests.conftest import RawClient, ServerProcess, encode_command, start_aki, start_redis, wait_until
 
 FAILED = "Errors trying to SHUTDOWN. Check logs."
 
@@ -295,3 +295,36 @@ def test_a_running_bgsave_is_stopped_at_shutdown(nodes, how):
         (d / "dump.rdb").write_bytes((srv.workdir / "dump.rdb").read_bytes())
         red = nodes("redis", "--dir", str(d), "--dbfilename", "dump.rdb")
         assert red.client().dbsize() == 20
+
+
+def test_nothing_runs_while_the_final_rdb_is_written(nodes):
+    """Redis is busy inside finishShutdown: a read, a write or a SHUTDOWN ABORT sent while
+    the final RDB is being written gets no answer, and the server then exits; the write
+    is in neither the RDB nor the file."""
+    srv = nodes("aki", "--save", "3600 1")
+    c = srv.client()
+    for i in range(10):
+        c.set(i, i)
+    c.config_set("rdb-key-save-delay", 200_000)  # 2 s for the 10 keys
+    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
+    first = RawClient(srv.port)
+    first.send(b"*1\r\n$8\r\nSHUTDOWN\r\n")
+    wait_until(tmp.exists, 10, "the final save under way", step=0.005)
+    late = []
+    for args in (("GET", "1"), ("SET", "x", "1"), ("SHUTDOWN", "ABORT")):
+        rc = RawClient(srv.port)
+        rc.send(encode_command(*args))
+        late.append(rc)
+    time.sleep(0.3)
+    for rc in late:
+        rc.sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            rc.sock.recv(100)  # parked: no answer yet
+        rc.sock.setblocking(True)
+    assert srv.proc.wait(15) == 0
+    for rc in (first, *late):
+        with pytest.raises(ConnectionError, match="closed"):
+            rc.read_reply()
+    srv.start()
+    c = srv.client()
+    assert c.get("x") is None and c.dbsize() == 10

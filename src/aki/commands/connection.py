@@ -597,12 +597,12 @@ def pause_blocks(client, argv: list[bytes]) -> bool:
 
 def end_pause(server) -> None:
     """The pause is over: every parked connection drains its pending requests. While a
-    FAILOVER or a SHUTDOWN holds writes (``hold_writes``) only the client's pause ends: the
-    held write pause stays, as Redis keeps each pause purpose apart."""
+    FAILOVER or a SHUTDOWN holds a pause (``hold_pause``) only the client's pause ends:
+    the held one stays, as Redis keeps each pause purpose apart."""
     saved = server.extensions.get("client_pause_held")
     if saved is not None:
         saved["until"], saved["kind"] = 0.0, ""
-        server.pause_kind = "write"
+        server.pause_kind = _held_kind(server)
     else:
         server.paused_until = 0.0
         server.pause_kind = ""
@@ -672,28 +672,34 @@ def client_pause(c, argv):
 
 # -- write pauses held by the server (PAUSE_DURING_FAILOVER, PAUSE_DURING_SHUTDOWN) ------
 #
-# FAILOVER and a SHUTDOWN waiting for its replicas hold writes for as long as they need,
-# each under its own purpose, as Redis's pause purposes: the effective pause is the
-# strongest one. While any is held, ``server.extensions["client_pause_held"]`` keeps the
+# FAILOVER and a SHUTDOWN hold a pause for as long as they need, each under its own
+# purpose, as Redis's pause purposes: the effective pause is the strongest one. While
+# any is held, ``server.extensions["client_pause_held"]`` keeps the
 # clients' own pause (its end and kind): CLIENT PAUSE / UNPAUSE and its timer change only
 # that, and when the last hold is released whatever is left of it is in force again.
 
 _FOREVER = 10 * 365 * 86400.0
 
 
-def hold_writes(server, purpose: str) -> None:
-    """pauseClients(purpose, forever, WRITE)."""
-    holds = server.extensions.setdefault("write_holds", set())
-    if purpose in holds:
-        return
+def _held_kind(server) -> str:
+    """The strongest kind among the held pauses (an empty string: none held)."""
+    kinds = server.extensions.get("pause_holds", {}).values()
+    return "all" if "all" in kinds else ("write" if kinds else "")
+
+
+def hold_pause(server, purpose: str, kind: str = "write") -> None:
+    """pauseClients(purpose, forever, kind): FAILOVER and a shutdown waiting for replicas
+    hold writes; a shutdown writing its final RDB holds every command, as Redis is busy
+    then."""
+    holds = server.extensions.setdefault("pause_holds", {})
     if not holds:
         active = bool(server.paused_until)
         server.extensions["client_pause_held"] = {
             "until": server.paused_until if active else 0.0,
             "kind": server.pause_kind if active else ""}
-    holds.add(purpose)
+    holds[purpose] = kind
     if server.pause_kind != "all" or not server.paused_until:
-        server.pause_kind = "write"
+        server.pause_kind = _held_kind(server)
     server.paused_until = max(server.paused_until, time.time() + _FOREVER)
     server.extensions["pause"] = pause_blocks
     server.extensions.setdefault("pause_waiters", [])
@@ -703,16 +709,20 @@ def hold_writes(server, purpose: str) -> None:
         server.ks.lazy_expire = False
 
 
-def release_writes(server, purpose: str) -> None:
-    """unpauseClients(purpose): once no hold is left, a client's pause still running
-    stays in force; otherwise writes run again."""
-    holds = server.extensions.get("write_holds")
+def release_pause(server, purpose: str) -> None:
+    """unpauseClients(purpose): the other holds stay; once none is left, a client's
+    pause still running stays in force; otherwise every parked command runs again."""
+    holds = server.extensions.get("pause_holds")
     if not holds or purpose not in holds:
         return
-    holds.discard(purpose)
+    del holds[purpose]
+    saved = server.extensions.get("client_pause_held")
     if holds:
+        client_kind = saved["kind"] if saved is not None and saved["until"] > time.time() else ""
+        server.pause_kind = "all" if client_kind == "all" else _held_kind(server)
+        wake_paused(server)  # parked reads may run under a weaker pause
         return
-    saved = server.extensions.pop("client_pause_held", None)
+    server.extensions.pop("client_pause_held", None)
     if saved is not None and saved["until"] > time.time():
         server.paused_until = saved["until"]
         server.pause_kind = saved["kind"]

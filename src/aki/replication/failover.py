@@ -26,7 +26,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from aki.commands.connection import hold_writes, release_writes
+from aki.commands.connection import hold_pause, release_pause
 
 if TYPE_CHECKING:
     from aki.core.state import Server
@@ -72,7 +72,7 @@ def start(server: Server, host: str | None, port: int, timeout_ms: int, force: b
         log.info("FAILOVER requested to %s:%d.", host, port)
     else:
         log.info("FAILOVER requested to any replica.")
-    hold_writes(server, "failover")  # PAUSE_DURING_FAILOVER
+    hold_pause(server, "failover")  # PAUSE_DURING_FAILOVER
     app = server.extensions.get("app")
     if app is not None:
         fo.task = app.loop.create_task(_cron(fo))
@@ -159,7 +159,7 @@ def clear(server: Server) -> None:
         return
     if fo.task is not None and fo.task is not asyncio.current_task():
         fo.task.cancel()
-    release_writes(server, "failover")  # a client's pause still running stays in force
+    release_pause(server, "failover")  # a client's pause still running stays in force
 
 
 def find_replica(server: Server, host: str, port: int):  # -> ReplicaLink | None

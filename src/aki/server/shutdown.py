@@ -35,7 +35,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from aki.commands.connection import hold_writes, release_writes
+from aki.commands.connection import hold_pause, release_pause
 from aki.core.blocking import Suspend
 from aki.durability import rdbsave
 from aki.resp.types import ErrorReply
@@ -131,7 +131,7 @@ class Shutdown:
             primary = self.server.extensions.get("primary")
             if primary is not None and not self.server.paused_until:
                 primary.request_ack()
-            hold_writes(self.server, "shutdown")
+            hold_pause(self.server, "shutdown")
             log.info("Waiting for replicas before shutting down.")
             return
         self._finish()
@@ -151,7 +151,9 @@ class Shutdown:
         it must for SHUTDOWN NOSAVE from inside a busy script (no task runs until the
         script returns); the RDB is written by a task, after this command's batch."""
         self.finishing = True
-        hold_writes(self.server, "shutdown")  # nothing acknowledged escapes the final RDB
+        # nothing runs from here on, as Redis is busy in finishShutdown: no write escapes
+        # the final RDB, and a SHUTDOWN ABORT waits to see whether the exit happens
+        hold_pause(self.server, "shutdown", "all")
         primary = self.server.extensions.get("primary")
         if primary is not None and primary.replicas:
             offset = primary.pending_offset()
@@ -212,7 +214,7 @@ class Shutdown:
         self.waiters = []
         for w in waiters:
             w.resume(ErrorReply(FAILED))
-        release_writes(self.server, "shutdown")
+        release_pause(self.server, "shutdown")
 
     def _forget(self, waiter: Suspend) -> None:
         if waiter in self.waiters:

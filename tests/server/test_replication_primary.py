@@ -354,7 +354,8 @@ def test_chained_replication_and_promotion(tmp_path):
         pa.rpush("l", "x", "y")
         redis.Redis(port=a.port, db=4).set("db4", "v")
         wait_until(lambda: pc.lrange("l", 0, -1) == [b"x", b"y"], what="the stream through B")
-        assert redis.Redis(port=c.port, db=4).get("db4") == b"v"
+        # the SET in db 4 comes after the RPUSH in the stream: C may not have applied it yet
+        wait_until(lambda: redis.Redis(port=c.port, db=4).get("db4") == b"v", what="db 4 on C")
         info_b = pb.info("replication")
         assert info_b["role"] == "slave" and info_b["connected_slaves"] == 1
         wait_until(lambda: pc.info("replication")["slave_repl_offset"]

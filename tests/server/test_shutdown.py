@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -52,6 +53,17 @@ def _exits_on(srv: ServerProcess, *args: str) -> None:
         c.cmd(*args)
     c.close()
     assert srv.proc.wait(10) == 0
+
+
+def _slow_saver(nodes, keys: int, delay_us: int) -> tuple[ServerProcess, Path]:
+    """aki with save points and ``keys`` keys whose RDB saves take ``delay_us`` per key
+    (rdb-key-save-delay); the path of the temp file a save writes."""
+    srv = nodes("aki", "--save", "3600 1")
+    c = srv.client()
+    for i in range(keys):
+        c.set(i, i)
+    c.config_set("rdb-key-save-delay", delay_us)
+    return srv, srv.workdir / f"temp-{srv.proc.pid}.rdb"
 
 
 def _log(srv: ServerProcess) -> str:
@@ -217,12 +229,7 @@ def test_a_second_sigint_exits_at_once(nodes):
     exiting now." while the final RDB is being written (slowed by rdb-key-save-delay):
     exit status 1, the temp file removed, every acknowledged write still in the .aki
     file."""
-    srv = nodes("aki", "--save", "3600 1")
-    c = srv.client()
-    for i in range(20):
-        c.set(i, i)
-    c.config_set("rdb-key-save-delay", 100_000)  # 2 s for the 20 keys
-    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
+    srv, tmp = _slow_saver(nodes, 20, 100_000)  # 2 s for the 20 keys
     os.kill(srv.proc.pid, signal.SIGINT)
     wait_until(tmp.exists, 10, "the final save under way", step=0.005)
     os.kill(srv.proc.pid, signal.SIGINT)
@@ -272,13 +279,9 @@ def test_a_running_bgsave_is_stopped_at_shutdown(nodes, how):
     """prepareForShutdown kills the RDB child: a slow BGSAVE (rdb-key-save-delay) neither
     holds the exit until it ends nor leaves its temp file; with save points the final RDB
     is then written in full."""
-    srv = nodes("aki", "--save", "3600 1")
+    srv, tmp = _slow_saver(nodes, 20, 1_000_000)  # 20 s for the 20 keys
     c = srv.client()
-    for i in range(20):
-        c.set(i, i)
-    c.config_set("rdb-key-save-delay", 1_000_000)  # 20 s for the 20 keys
     assert c.bgsave()
-    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
     wait_until(tmp.exists, 10, "the BGSAVE under way")
     if how == "SHUTDOWN":
         c.config_set("rdb-key-save-delay", 0)  # the final save itself at full speed
@@ -301,12 +304,7 @@ def test_nothing_runs_while_the_final_rdb_is_written(nodes):
     """Redis is busy inside finishShutdown: a read, a write or a SHUTDOWN ABORT sent while
     the final RDB is being written gets no answer, and the server then exits; the write
     is in neither the RDB nor the file."""
-    srv = nodes("aki", "--save", "3600 1")
-    c = srv.client()
-    for i in range(10):
-        c.set(i, i)
-    c.config_set("rdb-key-save-delay", 200_000)  # 2 s for the 10 keys
-    tmp = srv.workdir / f"temp-{srv.proc.pid}.rdb"
+    srv, tmp = _slow_saver(nodes, 10, 200_000)  # 2 s for the 10 keys
     first = RawClient(srv.port)
     first.send(b"*1\r\n$8\r\nSHUTDOWN\r\n")
     wait_until(tmp.exists, 10, "the final save under way", step=0.005)

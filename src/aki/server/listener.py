@@ -51,7 +51,6 @@ class App:
         self.tls_stale = False  # tls-* changed while tls-port was 0: rebuild when it is set
         self.stopping = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
-        self.exit_code = 0
         self.shutdown = Shutdown(self)
         server.extensions["app"] = self
         ks = server.ks
@@ -506,7 +505,7 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     if pidfile is not None:
         pidfile.unlink(missing_ok=True)
     log.info("aki is now ready to exit, bye bye...")
-    return app.exit_code
+    return 0  # a failed shutdown keeps serving; a forced one (second SIGINT) exits 1 itself
 
 
 def _create_pidfile(cfg: Config) -> Path | None:

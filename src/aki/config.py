@@ -27,7 +27,7 @@ _TABLE: dict[str, dict] = json.loads(resources.files("aki").joinpath("config_tab
 EFFECTIVE = {
     "port", "bind", "bind-source-addr", "unixsocket", "unixsocketperm", "requirepass",
     "maxclients", "databases", "tcp-backlog", "tcp-keepalive", "timeout", "pidfile",
-    "appendfsync", "appendonly", "appendfilename", "aof-load-truncated",
+    "appendfsync", "appendonly", "appendfilename", "appenddirname", "aof-load-truncated",
     "aof-timestamp-enabled", "no-appendfsync-on-rewrite", "auto-aof-rewrite-percentage",
     "auto-aof-rewrite-min-size", "aof-use-rdb-preamble", "loglevel", "logfile", "dir",
     "dbfilename", "save", "rdbcompression", "rdbchecksum", "hz", "active-expire-effort",
@@ -45,7 +45,7 @@ EFFECTIVE = {
     "min-replicas-to-write", "min-replicas-max-lag", "enable-debug-command",
     "enable-module-command", "enable-protected-configs", "acllog-max-len", "aclfile",
     "acl-pubsub-default", "always-show-logo", "shutdown-on-sigterm", "shutdown-on-sigint",
-    "shutdown-timeout", "rdb-key-save-delay",
+    "shutdown-timeout", "rdb-key-save-delay", "oom-score-adj", "oom-score-adj-values",
     # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
     # tls-client-* files (outgoing TLS) stay inert
     "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",
@@ -424,13 +424,18 @@ class Config:
                                       "sit between [0.0,100.0]")
                 out.append(("%f" % v).rstrip("0").rstrip("."))
             return " ".join(out)
-        if name == "oom-score-adj-values":
+        if name == "oom-score-adj-values":  # setConfigOOMScoreAdjValuesOption
             parts = text.split()
-            if len(parts) != 3 or any(_parse_int_strict(p) is None for p in parts):
-                raise ConfigError("Invalid oom-score-adj-values")
-            if any(int(p) < -2000 or int(p) > 2000 for p in parts):
-                raise ConfigError("Invalid oom-score-adj-values")
-            return " ".join(parts)
+            if len(parts) != 3:
+                raise ConfigError("wrong number of arguments")
+            vals = [_parse_int_strict(p) for p in parts]
+            if any(v is None or not -2000 <= v <= 2000 for v in vals):
+                raise ConfigError("Invalid oom-score-adj-values, elements must be between "
+                                  "-2000 and 2000.")
+            if vals[1] < vals[0] or vals[2] < vals[1]:  # type: ignore[operator]
+                log.warning("The oom-score-adj-values configuration may not work for "
+                            "non-privileged processes! Please consult the documentation.")
+            return " ".join(str(v) for v in vals)
         if name == "replicaof":  # setConfigReplicaOfOption; the link starts at start-up
             parts = text.split()
             if not parts:

@@ -887,7 +887,16 @@ def set_master(server: Server, host: str, port: int) -> None:
     replica_config_changed(server)
     _expire_as_replica(server, True)
     server.config.replicaof = f"{host} {port}"
+    _role_changed(server)
     link.start()
+
+
+def _role_changed(server: Server) -> None:
+    """What follows the role: the OOM score (setOOMScoreAdj(-1) in Redis's
+    replicationSetMaster/UnsetMaster)."""
+    from aki.server import oomscore
+
+    oomscore.apply(server)
 
 
 def unset_master(server: Server) -> None:
@@ -900,6 +909,7 @@ def unset_master(server: Server) -> None:
     replica_config_changed(server)
     _expire_as_replica(server, False)
     server.config.replicaof = ""
+    _role_changed(server)
     if server.engine.in_tx:
         forget_position(server)  # commits with the REPLICAOF NO ONE's batch
     # shiftReplicationId

@@ -147,3 +147,41 @@ def test_restore_propagates_absolute_ttl(aki_server, r):
     payload = r.dump("s")
     r.restore("x", 5000, payload)
     assert r.get("x") == b"v" and 0 < r.pttl("x") <= 5000
+
+
+def _recrc(body: bytes) -> bytes:
+    """``body`` (a payload without its CRC) with a valid CRC64 trailer."""
+    from aki.rdb import crc64
+
+    return body + crc64(body).to_bytes(8, "little")
+
+
+def test_restore_of_duplicate_fields_is_bad_data_not_an_internal_error(pair, r):
+    """A hash ziplist holding a field twice (Redis's corrupt-dump test): Redis refuses it
+    on load; aki did too late, inside its storage, and failed the whole batch."""
+    dup_ziplist = (b"\x0D\x1B\x1B\x00\x00\x00\x16\x00\x00\x00\x04\x00\x00\x02\x61\x00\x04\x02"
+                   b"\x62\x00\x04\x02\x61\x00\x04\x02\x64\x00\xFF\x09\x00\xA1\x98\x36\x78\xCC"
+                   b"\x8E\x93\x2E")
+    assert pair.same("RESTORE", "k", "0", dup_ziplist) == b"-ERR Bad data format\r\n"
+    pair.same("EXISTS", "k")
+    # listpack hash, set and zset encodings with a repeated element: Redis refuses them
+    # when it checks payloads deeply (sanitize-dump-payload yes); aki always checks
+    pair.r.cmd("CONFIG", "SET", "sanitize-dump-payload", "yes")
+    try:
+        for make, old, new in [
+            (("HSET", "src", "a", "1", "b", "2"), b"\x81b", b"\x81a"),
+            (("ZADD", "src", "1", "a", "2", "b"), b"\x81b", b"\x81a"),
+            (("SADD", "src", "1", "2"), b"\x01\x00\x02\x00", b"\x01\x00\x01\x00"),  # intset
+        ]:
+            pair.same("DEL", "src")
+            pair.same(*make)
+            body = pair.r.cmd("DUMP", "src").split(b"\r\n", 1)[1][:-2]
+            assert body[:-8].count(old) == 1, (make, body)
+            forged = _recrc(body[:-8].replace(old, new))
+            reply = pair.same("RESTORE", "k", "0", forged)
+            assert reply == b"-ERR Bad data format\r\n", make
+            pair.same("EXISTS", "k")
+    finally:
+        pair.r.cmd("CONFIG", "SET", "sanitize-dump-payload", "no")
+    # and the server goes on: other writes of the same moment commit
+    assert r.set("after", "1") and r.get("after") == b"1"

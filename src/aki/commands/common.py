@@ -302,3 +302,9 @@ def reply_over_output_limit(c, items: int, item_bytes: int = 7) -> bool:
         return False
     close()
     return True
+
+
+def atoi(b: bytes) -> int:
+    """C's atoi/atoll, as Redis reads DEBUG flags and manifest seqs: a leading number, else 0."""
+    m = re.match(rb"\s*[-+]?\d+", b)
+    return int(m.group()) if m else 0

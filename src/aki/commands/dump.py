@@ -15,6 +15,7 @@ reuse: at most 64, each closed after 10 s unused (``migrate_cached_sockets``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import socket
 import time
@@ -25,11 +26,13 @@ from aki.core.dispatch import rewrite
 from aki.core.registry import command
 from aki.durability import rdbsave
 from aki.errors import RedisError
+from aki.rdb import DumpPayloadError, dump_value, load_value
 from aki.rdb import Limits as RdbLimits
-from aki.rdb import dump_value, load_value
 from aki.resp.encoder import encode
 from aki.resp.types import OK, Status
 from aki.storage import bulk
+
+log = logging.getLogger("aki.restore")
 
 BUSYKEY = "BUSYKEY Target key name already exists."
 _BIG = 1 << 30
@@ -134,7 +137,16 @@ def restore(c, argv):
     ttl = parse_int(argv[2])
     if ttl < 0:
         raise RedisError("ERR Invalid TTL value, must be >= 0")
-    kind, value = load_value(argv[3])  # DumpPayloadError carries Redis's exact text
+    try:
+        # DumpPayloadError carries Redis's exact text; DEBUG SET-SKIP-CHECKSUM-VALIDATION 1
+        # lets a test send corrupt payloads without forging their CRC, as in Redis
+        kind, value = load_value(argv[3], verify_checksum=not server.extensions.get(
+            "skip_checksum_validation"))
+    except DumpPayloadError as exc:
+        if exc.message == "ERR Bad data format":  # Redis logs why a payload is corrupt
+            log.warning("RESTORE of key %r: payload integrity check failed at offset %s: %s",
+                        key[:64], exc.offset, exc.reason)
+        raise
     deleted = ks.delete(c.db, key) if replace else False
     if ttl and not absttl:
         ttl += ks.now()

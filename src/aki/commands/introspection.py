@@ -7,15 +7,16 @@ listed, so a client never discovers a command aki would refuse.
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import resource
+import signal
 import sys
 import time
 from typing import Any
 
 from aki import errors
-from aki.commands.common import to_float, to_int
+from aki.commands.common import atoi, to_float, to_int
 from aki.commands.connection import help_reply
 from aki.commands.dump import migrate_links
 from aki.core.histogram import cdf_usec, percentile_usec
@@ -1358,6 +1359,15 @@ def _debug_populate(c, argv: list[bytes]):
     return OK
 
 
+def _die_by(sig: int) -> None:
+    """End the process by ``sig`` now, as a crash would (no shutdown, no final save)."""
+    for h in logging.getLogger().handlers:
+        h.flush()
+    os.kill(os.getpid(), sig)
+    time.sleep(1)  # the handler runs at the next bytecode; never reached after that
+    os.abort()
+
+
 @command("debug", protected="enable_debug_command")
 def debug(c, argv):
     server = c.server
@@ -1386,10 +1396,10 @@ def debug(c, argv):
             prim.feed_raw(list(argv[2:]))
         return OK
     if sub == b"set-disable-deny-scripts" and n == 3:
-        server.script_disable_deny = bool(_atoi(argv[2]))
+        server.script_disable_deny = bool(atoi(argv[2]))
         return OK
     if sub == b"pause-cron" and n == 3:
-        server.cron_paused = bool(_atoi(argv[2]))  # the periodic work stops (tests only)
+        server.cron_paused = bool(atoi(argv[2]))  # the periodic work stops (tests only)
         return OK
     if sub == b"populate" and 3 <= n <= 5:
         return _debug_populate(c, argv)
@@ -1415,10 +1425,21 @@ def debug(c, argv):
         server.extensions["quicklist_packed_threshold"] = v or 1024**3
         return OK
     if sub == b"log" and n == 3:
-        import logging
-
         logging.getLogger("aki").warning("DEBUG LOG: %s", argv[2].decode("utf-8", "replace"))
         return OK
+    if sub == b"set-skip-checksum-validation" and n == 3:
+        server.extensions["skip_checksum_validation"] = bool(atoi(argv[2]))  # Redis's atoi
+        return OK
+    if sub == b"segfault" and n == 2:
+        # Redis crashes on purpose (to test crash reports): the fault handler writes the
+        # threads' stacks to the log (server/listener.py setup_logging), then the process
+        # dies by the signal; the .aki file is left as a crash leaves it
+        logging.getLogger("aki").warning("DEBUG SEGFAULT: crashing by signal 11 on request")
+        _die_by(signal.SIGSEGV)
+    if sub == b"panic" and n == 2:
+        logging.getLogger("aki").critical("Guru Meditation: DEBUG PANIC called at Unix time %d",
+                                          int(time.time()))
+        _die_by(signal.SIGABRT)
     if sub == b"error" and n == 3:
         from aki.resp.types import ErrorReply
 
@@ -1498,12 +1519,6 @@ def _digest(server) -> str:
             h.update(b"%d:%d:%s:%s:%s" % (db, len(k), k, _value_digest(server, row),
                                           str(row.expire_at).encode()))
     return h.hexdigest() if seen else _NO_DIGEST
-
-
-def _atoi(b: bytes) -> int:
-    """C's atoi, as DEBUG's flags are read: a leading number, else 0."""
-    m = re.match(rb"\s*[-+]?\d+", b)
-    return int(m.group()) if m else 0
 
 
 def _replica_count(server) -> int:

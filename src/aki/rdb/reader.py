@@ -422,7 +422,7 @@ class RDBReader:
                     try:
                         value = _read_value(inp, op)
                     except _Empty:
-                        self._skip(f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})")
+                        self._skip(f"skipping empty key: {_plain(key)} (db {db}, {_ENCODING_NAMES.get(op)})")
                     except _Skip as s:
                         self._skip(f"skipping {s.args[0]} key {key!r} in db {db}")
                     except RDBError as exc:
@@ -490,7 +490,7 @@ class RDBReader:
             self.checksum = stored
             if self.verify_checksum and stored != 0 and stored != crc:
                 raise RDBError(
-                    f"RDB checksum mismatch: file says {stored:016x}, computed {crc:016x}",
+                    f"RDB CRC error (checksum mismatch): file says {stored:016x}, computed {crc:016x}",
                     at,
                 )
         self.complete = True
@@ -510,7 +510,7 @@ class RDBReader:
         try:
             n = inp.length()
             if n == 0:
-                self._skip(f"skipping empty key {key!r} in db {db} ({_ENCODING_NAMES.get(op)})")
+                self._skip(f"skipping empty key: {_plain(key)} (db {db}, {_ENCODING_NAMES.get(op)})")
                 return
             batch: list[Any] = []
             seen: set[bytes] = set()  # duplicates are corruption: Redis refuses the file
@@ -555,6 +555,11 @@ class _Skip(Exception):
 
 def _default_warning(message: str) -> None:
     warnings.warn(message, RDBWarning, stacklevel=3)
+
+
+def _plain(key: bytes) -> str:
+    """A key as Redis's log prints it (raw bytes; undecodable ones escaped)."""
+    return key[:128].decode("utf-8", "backslashreplace")
 
 
 def _show(key: bytes) -> str:
@@ -663,6 +668,8 @@ def _read_value(inp: _Input, op: int) -> Any:
         blob = inp.string()
         try:
             value = _BLOB_TYPES[op](blob)
+            if op in _UNIQUE_BLOBS:  # a field twice is corruption (Redis's dup checks)
+                _no_dups(value, *_UNIQUE_BLOBS[op])
         except (ValueError, IndexError, struct.error) as exc:
             raise RDBError(f"corrupt {_ENCODING_NAMES[op]} encoding: {exc}", at) from None
         if not value:
@@ -706,6 +713,13 @@ _BLOB_TYPES: dict[int, Callable[[bytes], Any]] = {
     16: lambda b: _pairs(listpack.decode_strings(b)),
     17: lambda b: _zset_pairs(listpack.decode(b)),
     20: _set_listpack,
+}
+
+# encodings whose elements are unique: how to read an element's identity, and its name
+_UNIQUE_BLOBS: dict[int, tuple[Callable[[Any], bytes] | None, str]] = {
+    9: (_first, "hash fields"), 11: (None, "set members"), 12: (_first, "zset members"),
+    13: (_first, "hash fields"), 16: (_first, "hash fields"), 17: (_first, "zset members"),
+    20: (None, "set members"),
 }
 
 
@@ -894,7 +908,8 @@ def iter_records(
     ).records()
 
 
-def load_value(payload: bytes, *, max_version: int = 10) -> tuple[ValueType, Any]:
+def load_value(payload: bytes, *, max_version: int = 10,
+               verify_checksum: bool = True) -> tuple[ValueType, Any]:
     """Parse a DUMP payload into ``(type, value)`` as RESTORE would.
 
     Version above ``max_version`` (Redis 7.0 accepts up to 10) or a wrong CRC raises
@@ -910,7 +925,8 @@ def load_value(payload: bytes, *, max_version: int = 10) -> tuple[ValueType, Any
             DUMP_VERSION_OR_CHECKSUM,
             f"payload RDB version {ver} is newer than {max_version}",
         )
-    if crc64(memoryview(payload)[:-8]) != struct.unpack_from("<Q", payload, len(payload) - 8)[0]:
+    if verify_checksum and \
+            crc64(memoryview(payload)[:-8]) != struct.unpack_from("<Q", payload, len(payload) - 8)[0]:
         raise DumpPayloadError(DUMP_VERSION_OR_CHECKSUM, "payload checksum mismatch")
     body = payload[:-10]
     inp = _Input(_no_more, body, track_crc=False)

@@ -130,11 +130,12 @@ def make_machine(families: list, normalize=_normalize, keys: tuple[str, ...] = (
     return RedisVsAki
 
 
-def run_machine(machine: type, aki_port: int, redis_port: int) -> None:
+def run_machine(machine: type, aki_port: int, redis_port: int, examples: int = 60) -> None:
+    """``examples`` fixed (derandomized) sequences of 40 steps."""
     machine.aki_port = aki_port
     machine.redis_port = redis_port
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=60, stateful_step_count=40, deadline=None, derandomize=True,
+        max_examples=examples, stateful_step_count=40, deadline=None, derandomize=True,
         suppress_health_check=list(HealthCheck), database=None))
 
 

@@ -368,9 +368,22 @@ def test_read_that_must_expire_retries_after_another_process_wrote(tmp_path):
         assert db.get("other") == b"2"
 
 
-def test_the_wal_stays_bounded(tmp_path):
+@pytest.mark.parametrize("slow_disk", [False, True])
+def test_the_wal_stays_bounded(tmp_path, monkeypatch, slow_disk):
     """The embedded database folds its WAL into the file past checkpoint-wal-size, as the
-    server does (it grew without bound: SQLite's own auto-checkpoint is off in aki)."""
+    server does (it grew without bound: SQLite's own auto-checkpoint is off in aki). A
+    background run that falls behind (a slow or loaded disk: CI saw 6 MB against a 1 MB
+    limit) holds the writer at four times the limit, so the bound holds at any disk speed."""
+    from aki.durability.checkpoint import Checkpointer
+
+    if slow_disk:
+        real_run = Checkpointer._run
+
+        def slow_run(self):
+            time.sleep(0.3)
+            return real_run(self)
+
+        monkeypatch.setattr(Checkpointer, "_run", slow_run)
     path = tmp_path / "lib.aki"
     wal = tmp_path / "lib.aki-wal"
     limit = 1 << 20
@@ -379,7 +392,8 @@ def test_the_wal_stays_bounded(tmp_path):
         for i in range(3000):
             database.set(f"k{i % 500}", os.urandom(4000))  # about 12 MB written in all
             largest = max(largest, wal.stat().st_size)
-        assert largest < 4 * limit, f"the WAL grew to {largest} bytes"
+        # four times the limit in pages, their frame headers and one more commit
+        assert largest < 4.2 * limit, f"the WAL grew to {largest} bytes"
         assert database.info("aki")["aki_checkpoints"] > 0
     with aki.open(path) as database:
         assert database.dbsize() == 500

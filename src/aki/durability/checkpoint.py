@@ -22,7 +22,11 @@ Invariants (what a crash can and cannot leave behind):
   run cost 17 % of SET throughput at -P 16.
 * Embedded (``aki.open``, no event loop), the run goes to a worker thread the same
   way and the writing thread takes its result after a commit, under the
-  database's lock (``poll``), so the restart never races a batch.
+  database's lock (``poll``), so the restart never races a batch. A run is
+  slow on a loaded machine (its fsyncs) while an embedded writer is not held
+  by a network, so past ``HARD_FACTOR`` times checkpoint-wal-size the writing
+  thread waits for the run and restarts the WAL itself (as SQLite's own
+  auto-checkpoint would): the WAL's size is bounded whatever the disk's speed.
 * SAVE/SHUTDOWN use a TRUNCATE checkpoint on the writer, outside any batch,
   so the ``-wal`` file is empty and the main file alone holds everything.
 """
@@ -58,6 +62,7 @@ def checkpoint_connection(path: str, busy_ms: int) -> apsw.Connection:
 class Checkpointer:
     MAX_PASSES = 2  # per run: the second copies what the writer added during the first
     MAX_DEFERRED = 4  # runs in a row overtaken by the writer: then the loop restarts anyway
+    HARD_FACTOR = 4  # embedded: past this many times the limit, the writer folds the WAL itself
 
     def __init__(self, server: Server, loop: asyncio.AbstractEventLoop | None) -> None:
         """``loop`` None: embedded use, where the writer calls poll() after its commits."""
@@ -73,7 +78,16 @@ class Checkpointer:
     def after_commit(self, ok: bool) -> None:
         engine = self.server.engine
         limit = self.server.config.checkpoint_wal_size
-        if not ok or self.running or engine.wal_pages * engine.page_size < limit:
+        wal_bytes = engine.wal_pages * engine.page_size
+        if not ok or wal_bytes < limit:
+            return
+        if self.running:
+            if self.loop is not None or wal_bytes < self.HARD_FACTOR * limit:
+                return
+            self.wait()  # embedded, and the run fell behind: hold the writer for it
+            self.poll()
+            if engine.wal_pages * engine.page_size >= limit and self._restart(engine):
+                self.copied, self.deferred = None, 0
             return
         if self.copied is not None:
             # a background run copied the bulk, but the writer committed since: restarting

@@ -45,10 +45,13 @@ dir="\$(cd "\${dir:-.}" && pwd)"
 exec "$PYTHON" -m aki server "\$conf" --dbfile "\$dir/data.aki" "\$@"
 EOF
 chmod +x "$tree/src/redis-server"
-# tests that drive redis-cli (rediscli_exec ...) use src/redis-cli: the installed client
-if command -v redis-cli >/dev/null 2>&1; then
-    ln -sf "$(command -v redis-cli)" "$tree/src/redis-cli"
-fi
+# tests that drive Redis's tools (rediscli_exec, redis-benchmark, redis-check-aof on the
+# AOF files a test wrote) use src/<tool>: the installed ones (Debian redis-tools/-server)
+for tool in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
+    if command -v "$tool" >/dev/null 2>&1; then
+        ln -sf "$(command -v "$tool")" "$tree/src/$tool"
+    fi
+done
 
 args=()
 for unit in "$@"; do

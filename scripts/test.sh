@@ -28,7 +28,7 @@ as_root() {
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+{ command -v redis-cli && command -v redis-check-aof && command -v redis-benchmark; } >/dev/null 2>&1 || missing+=(redis-tools)
 command -v tclsh >/dev/null 2>&1 || missing+=(tcl)
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then

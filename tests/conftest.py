@@ -160,6 +160,22 @@ def _stop_leftover_servers() -> None:
         srv.stop("kill")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the log tails of the servers still running: a
+    failure seen once under CI's load is then diagnosable from that run alone."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for srv in list(ServerProcess.running):
+        try:
+            lines = srv.log.read_bytes().decode("utf-8", "replace").splitlines()[-40:]
+        except OSError:
+            continue
+        report.sections.append((f"log tail: {srv.log}", "\n".join(lines)))
+
+
 def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
               dbfile: str = "data.aki") -> ServerProcess:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aki-test-"))
@@ -337,3 +353,52 @@ def pair(aki_server, redis_server):
     p.same("FLUSHALL")
     yield p
     p.close()
+
+
+def aof_files(d: Path, dirname: str = "appendonlydir", name: str = "appendonly.aof") -> list[Path]:
+    """The files of the multi-part AOF in ``d`` in load order (base, then incr by seq), read
+    through its manifest, as redis-server and redis-check-aof find them."""
+    from aki.durability.aof import parse_manifest
+
+    adir = d / dirname
+    return [adir / n for n, _ in parse_manifest(adir / (name + ".manifest"))]
+
+
+def aof_incr(d: Path, **kw: str) -> Path:
+    """The current (last) incr file of the AOF in ``d``: where aki appends."""
+    return aof_files(d, **kw)[-1]
+
+
+def aof_bytes(d: Path, **kw: str) -> bytes:
+    """The whole log in ``d``: the base, then every incr file."""
+    return b"".join(p.read_bytes() for p in aof_files(d, **kw))
+
+
+def copy_aof(src: Path, dst: Path, dirname: str = "appendonlydir") -> None:
+    """Copy the appendonlydir of ``src`` into ``dst`` (for a redis-server to load)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src / dirname, dst / dirname)
+
+
+def dump_db(c: redis.Redis) -> dict:
+    """Every key of the selected db as (type, content) for a type-wise comparison."""
+    out = {}
+    for k in c.keys("*"):
+        t = c.type(k)
+        if t == b"string":
+            v = c.get(k)
+        elif t == b"list":
+            v = c.lrange(k, 0, -1)
+        elif t == b"hash":
+            v = sorted(c.hgetall(k).items())
+        elif t == b"set":
+            v = sorted(c.smembers(k))
+        elif t == b"zset":
+            v = c.zrange(k, 0, -1, withscores=True)
+        elif t == b"stream":
+            v = c.xrange(k)
+        else:
+            v = None
+        ttl = c.pttl(k)
+        out[k] = (t, v, ttl > 0)
+    return out

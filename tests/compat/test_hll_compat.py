@@ -15,7 +15,7 @@ import time
 import pytest
 
 from aki.commands import hll as H
-from tests.conftest import RawClient, start_aki, start_redis
+from tests.conftest import RawClient, aof_incr, start_aki, start_redis
 
 
 def _els(rnd: random.Random, n: int) -> list[str]:
@@ -291,8 +291,7 @@ def test_propagation_matches_redis(tmp_path):
         ("PFCOUNT", "c"), ("SET", "end", "1"),
     ]
     logs = []
-    for start, log in ((start_aki, lambda d: d / "appendonly.aof"),
-                       (start_redis, lambda d: d / "appendonlydir" / "appendonly.aof.1.incr.aof")):
+    for start, log in ((start_aki, aof_incr), (start_redis, aof_incr)):
         d = tmp_path / start.__name__
         d.mkdir()
         srv = start(d, "--appendonly", "yes", "--appendfsync", "always", "--dir", str(d))

@@ -5,13 +5,12 @@ propagated form of stream writes (aki's AOF replayed by real Redis gives the sam
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pytest
 
 from tests.compat.test_notifications_compat import Both
-from tests.conftest import RawClient, encode_command, start_aki, start_redis
+from tests.conftest import RawClient, aof_incr, copy_aof, encode_command, start_aki, start_redis
 
 RESP = [2, 3]
 
@@ -175,11 +174,10 @@ def test_propagated_writes_replay_identically(tmp_path):
     finally:
         c.close()
         srv.stop()
-    log = (tmp_path / "appendonly.aof").read_bytes()
+    log = aof_incr(tmp_path).read_bytes()
     assert b"XCLAIM" in log and b"CREATECONSUMER" in log and b"$1\r\n~\r\n" not in log
     d = tmp_path / "red"
-    d.mkdir()
-    shutil.copy(tmp_path / "appendonly.aof", d / "appendonly.aof")
+    copy_aof(tmp_path, d)
     red = start_redis(d, "--appendonly", "yes")
     try:
         rc = RawClient(red.port)

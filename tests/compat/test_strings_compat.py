@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RawClient, start_aki, start_redis
+from tests.conftest import RawClient, aof_incr, start_aki, start_redis
 
 # Far-future absolute expiries: EXPIRETIME/PEXPIRETIME read them back exactly.
 EXAT_S = 4102444800  # 2100-01-01
@@ -593,8 +593,7 @@ def test_propagation_matches_redis(tmp_path):
         ("LCS", "a", "b"), ("SET", "end", "1"),
     ]
     logs = []
-    for start, log in ((start_aki, lambda d: d / "appendonly.aof"),
-                       (start_redis, lambda d: d / "appendonlydir" / "appendonly.aof.1.incr.aof")):
+    for start, log in ((start_aki, aof_incr), (start_redis, aof_incr)):
         d = tmp_path / start.__name__
         d.mkdir()
         srv = start(d, "--appendonly", "yes", "--appendfsync", "always", "--dir", str(d))

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import free_port, start_aki, start_redis, wait_until
+from tests.conftest import (
+    aof_bytes,
+    aof_files,
+    aof_incr,
+    copy_aof,
+    free_port,
+    start_aki,
+    start_redis,
+    wait_until,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rdb"
 
@@ -24,11 +33,10 @@ def aof_server(d: Path, *extra: str):
 
 
 @contextmanager
-def redis_loading(log: Path, d: Path) -> Iterator[redis.Redis]:
-    """A client of a real redis-server started on a copy of aki's log in ``d`` (aki
-    writes an old-style AOF, which Redis 7 loads)."""
-    d.mkdir()
-    shutil.copy(log, d / "appendonly.aof")
+def redis_loading(src: Path, d: Path) -> Iterator[redis.Redis]:
+    """A client of a real redis-server started on a copy of aki's appendonlydir (in
+    ``src``) in ``d``: aki writes Redis 7's multi-part layout, which Redis loads."""
+    copy_aof(src, d)
     red = start_redis(d, "--appendonly", "yes")
     try:
         yield red.client()
@@ -36,12 +44,31 @@ def redis_loading(log: Path, d: Path) -> Iterator[redis.Redis]:
         red.stop()
 
 
-def applied_offset(d: Path) -> int:
+def _meta(d: Path, name: str) -> int | None:
     con = sqlite3.connect(d / "data.aki")
     try:
-        return int(con.execute("SELECT value FROM meta WHERE name = 'aof_offset'").fetchone()[0])
+        row = con.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
     finally:
         con.close()
+
+
+def applied_offset(d: Path) -> int:
+    """Meta aof_offset: how much of the current incr file the database holds."""
+    return _meta(d, "aof_offset")
+
+
+def applied_seq(d: Path) -> int | None:
+    """Meta aof_seq: which incr file that offset is in."""
+    return _meta(d, "aof_seq")
+
+
+def incr_size(d: Path) -> int:
+    return aof_incr(d).stat().st_size
+
+
+def log_size(d: Path) -> int:
+    return sum(p.stat().st_size for p in aof_files(d))
 
 
 def test_log_format_and_replay_of_unapplied_tail(tmp_path):
@@ -56,14 +83,16 @@ def test_log_format_and_replay_of_unapplied_tail(tmp_path):
         p.execute()
     r.close()
     srv.stop("kill")
-    log = (tmp_path / "appendonly.aof").read_bytes()
-    assert log.startswith(b"REDIS0010")  # the base written when the log was created
+    base, incr = aof_files(tmp_path)
+    assert base.name == "appendonly.aof.1.base.rdb" and incr.name == "appendonly.aof.1.incr.aof"
+    assert base.read_bytes().startswith(b"REDIS0010")  # the base written when the log was created
+    log = incr.read_bytes()
     assert b"#TS:" in log
     assert b"$9\r\nPEXPIREAT\r\n" in log  # EXPIRE propagated as Redis does
     assert b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n" in log and b"MULTI" in log
-    assert applied_offset(tmp_path) == len(log)
+    assert applied_offset(tmp_path) == len(log) and applied_seq(tmp_path) == 1
     # a crash between the log append and the COMMIT: records past the stored offset
-    with open(tmp_path / "appendonly.aof", "ab") as f:
+    with open(incr, "ab") as f:
         f.write(b"#TS:1700000000\r\n*3\r\n$3\r\nset\r\n$7\r\nunsaved\r\n$1\r\nx\r\n")
     srv.start()
     r = srv.client()
@@ -72,7 +101,7 @@ def test_log_format_and_replay_of_unapplied_tail(tmp_path):
     assert r.get("c") == b"4"
     r.close()
     srv.stop()
-    assert applied_offset(tmp_path) == (tmp_path / "appendonly.aof").stat().st_size
+    assert applied_offset(tmp_path) == incr_size(tmp_path)
 
 
 @pytest.mark.parametrize("truncated_ok", ["yes", "no"])
@@ -82,7 +111,7 @@ def test_torn_tail(tmp_path, truncated_ok):
     r.set("k", "v")
     r.close()
     srv.stop("kill")
-    path = tmp_path / "appendonly.aof"
+    path = aof_incr(tmp_path)
     good = path.stat().st_size
     with open(path, "ab") as f:  # a whole MULTI that never got its EXEC, then a torn record
         f.write(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nm\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$4\r\ntor")
@@ -113,7 +142,8 @@ def test_bgrewriteaof_compacts_and_keeps_writes(tmp_path):
     for i in range(300):
         r.set("counter", i)
         r.hset("h", f"f{i % 10}", i)
-    big = (tmp_path / "appendonly.aof").stat().st_size
+    big = log_size(tmp_path)
+    before = aof_files(tmp_path)
     assert r.bgrewriteaof() in (True, b"Background append only file rewriting started")
     for i in range(50):
         r.rpush("during", i)
@@ -122,14 +152,22 @@ def test_bgrewriteaof_compacts_and_keeps_writes(tmp_path):
         time.sleep(0.05)
     time.sleep(0.3)
     r.set("after", "yes")
-    small = (tmp_path / "appendonly.aof").stat().st_size
+    small = log_size(tmp_path)
     assert small < big
     r.close()
     srv.stop("kill")
-    assert applied_offset(tmp_path) == small + len(b"*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$3\r\nyes\r\n") or \
-        applied_offset(tmp_path) == (tmp_path / "appendonly.aof").stat().st_size
-    # real Redis loads aki's log (an old-style AOF with an RDB preamble)
-    with redis_loading(tmp_path / "appendonly.aof", tmp_path / "red") as rc:
+    # base 2 and incr 2 replaced base 1 and incr 1, which are gone
+    after = aof_files(tmp_path)
+    assert [p.name for p in after] == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof"]
+    assert not any(p.exists() for p in before)
+    assert sorted(p.name for p in (tmp_path / "appendonlydir").iterdir()) == sorted(
+        [p.name for p in after] + ["appendonly.aof.manifest"])
+    assert (tmp_path / "appendonlydir" / "appendonly.aof.manifest").read_text() == (
+        "file appendonly.aof.2.base.rdb seq 2 type b\n"
+        "file appendonly.aof.2.incr.aof seq 2 type i\n")
+    assert applied_seq(tmp_path) == 2 and applied_offset(tmp_path) == incr_size(tmp_path)
+    # real Redis loads aki's log (base with an RDB preamble, then the incr file)
+    with redis_loading(tmp_path, tmp_path / "red") as rc:
         assert rc.get("counter") == b"299" and rc.get("after") == b"yes"
         assert rc.lrange("during", 0, -1) == [str(i).encode() for i in range(50)]
         assert len(rc.hgetall("h")) == 10
@@ -179,15 +217,30 @@ def test_automatic_rewrite_on_growth(tmp_path):
         srv.stop()
 
 
-def test_interrupted_swap_recovers(tmp_path):
-    """A crash after the pending offset committed: with the temp file present the old log
-    stays; without it (renamed) the pending offset is adopted."""
+def make_old_layout(d: Path) -> Path:
+    """Turn the stopped server's log in ``d`` into what aki before the multi-part layout
+    left: one file, ``dir/appendonly.aof`` (base then commands), meta aof_offset = its
+    length and no aof_seq."""
+    old = d / "appendonly.aof"
+    old.write_bytes(aof_bytes(d))
+    shutil.rmtree(d / "appendonlydir")
+    con = sqlite3.connect(d / "data.aki")
+    con.execute("DELETE FROM meta WHERE name IN ('aof_seq', 'aof_base')")
+    con.execute("UPDATE meta SET value = ? WHERE name = 'aof_offset'", (old.stat().st_size,))
+    con.commit()
+    con.close()
+    return old
+
+
+def test_interrupted_legacy_swap_recovers_before_the_upgrade(tmp_path):
+    """An old single-file log with a crash after its pending offset committed: with the
+    temp file present the old log stays; the upgrade then moves it in as the base."""
     srv = aof_server(tmp_path)
     r = srv.client()
     r.set("k", "v")
     r.close()
     srv.stop("kill")
-    path = tmp_path / "appendonly.aof"
+    make_old_layout(tmp_path)
     con = sqlite3.connect(tmp_path / "data.aki")
     con.execute("INSERT INTO meta (name, value) VALUES ('aof_pending', 999999)")
     con.commit()
@@ -197,7 +250,9 @@ def test_interrupted_swap_recovers(tmp_path):
     assert srv.client().get("k") == b"v"
     srv.stop()
     assert not (tmp_path / "appendonly.aof.rewrite.tmp").exists()
-    assert applied_offset(tmp_path) == path.stat().st_size
+    assert _meta(tmp_path, "aof_pending") is None
+    assert [p.name for p in aof_files(tmp_path)] == ["appendonly.aof", "appendonly.aof.1.incr.aof"]
+    assert applied_offset(tmp_path) == incr_size(tmp_path)
 
 
 def test_redis_preamble_fixture_and_appendonlydir_import(tmp_path):
@@ -291,7 +346,7 @@ def test_publish_is_not_logged_as_in_redis(tmp_path):
         run(srv.client())
     finally:
         srv.stop()
-    got = _commands_in_log((tmp_path / "appendonly.aof").read_bytes())
+    got = _commands_in_log(aof_incr(tmp_path).read_bytes())
     assert b"publish" not in {c[0] for c in got} and b"spublish" not in {c[0] for c in got}
     assert got == expected
 
@@ -304,17 +359,23 @@ def test_config_set_appendonly_switches_the_log_live(tmp_path):
     r = srv.client()
     r.set("before", "1")
     r.rpush("l", "a")
-    path = tmp_path / "appendonly.aof"
     with r.pipeline(transaction=False) as p:  # one batch: a write on each side of the switch
         p.set("same-batch-before", "x").config_set("appendonly", "yes").set("same-batch-after", "y")
         assert p.execute() == [True, True, True]
     assert r.config_get("appendonly") == {"appendonly": "yes"}
     assert r.info("persistence")["aof_enabled"] == 1
-    r.rpush("l", "b")
-    assert path.exists() and applied_offset(tmp_path) == path.stat().st_size
+    r.rpush("l", "b")  # while the first rewrite may still run: in the temp incr file
+    # Redis 7's switch-on: a background rewrite installs base 1 and incr 1 (the temp incr)
+    wait_until(lambda: r.info("persistence")["aof_rewrites"] == 1
+               and not r.info("persistence")["aof_rewrite_in_progress"])
+    assert not list((tmp_path / "appendonlydir").glob("temp-*"))
+    assert [p.name for p in aof_files(tmp_path)] == ["appendonly.aof.1.base.rdb",
+                                                      "appendonly.aof.1.incr.aof"]
+    path = aof_incr(tmp_path)
+    assert applied_offset(tmp_path) == path.stat().st_size
     assert path.read_bytes().lower().endswith(b"*3\r\n$5\r\nrpush\r\n$1\r\nl\r\n$1\r\nb\r\n")
     # the log alone rebuilds the data set in real Redis
-    with redis_loading(path, tmp_path / "red") as rc:
+    with redis_loading(tmp_path, tmp_path / "red") as rc:
         assert rc.get("before") == b"1" and rc.get("same-batch-before") == b"x"
         assert rc.get("same-batch-after") == b"y" and rc.lrange("l", 0, -1) == [b"a", b"b"]
     # switched off: nothing more is appended, INFO says so
@@ -331,8 +392,9 @@ def test_config_set_appendonly_switches_the_log_live(tmp_path):
     assert r.get("while-off") == b"1" and r.get("before") == b"1"
     r.close()
     srv.stop()
-    assert applied_offset(tmp_path) == path.stat().st_size
-    with redis_loading(path, tmp_path / "red2") as rc:
+    assert applied_offset(tmp_path) == incr_size(tmp_path)
+    assert not path.exists()  # the stale log was replaced, as a rewrite replaces one
+    with redis_loading(tmp_path, tmp_path / "red2") as rc:
         assert rc.get("while-off") == b"1"
 
 
@@ -346,7 +408,6 @@ def test_appendonly_no_during_a_rewrite(tmp_path):
         for i in range(300):
             p.mset({f"k:{i}:{j}": "v" * 20 for j in range(1000)})
         p.execute()
-    path = tmp_path / "appendonly.aof"
     assert r.bgrewriteaof()
     assert r.config_set("appendonly", "no")
     assert r.info("persistence")["aof_rewrite_in_progress"] == 1
@@ -356,6 +417,7 @@ def test_appendonly_no_during_a_rewrite(tmp_path):
         time.sleep(0.05)
     assert r.info("persistence")["aof_enabled"] == 0
     assert applied_offset(tmp_path) == -1  # off and stale
+    path = aof_incr(tmp_path)
     size = path.stat().st_size
     r.set("while-off", "1")
     assert path.stat().st_size == size
@@ -366,8 +428,8 @@ def test_appendonly_no_during_a_rewrite(tmp_path):
     assert r.get("while-off") == b"1" and r.dbsize() == 300_002
     r.close()
     srv.stop()
-    assert applied_offset(tmp_path) == path.stat().st_size
-    data = path.read_bytes()
+    assert applied_offset(tmp_path) == incr_size(tmp_path)
+    data = aof_bytes(tmp_path)
     assert b"while-off" in data and b"while-rewriting" in data
 
 
@@ -408,7 +470,7 @@ def test_debug_loadaof_round_trip_matches_redis(tmp_path):
         assert expected[:2] == (b"OK", True)
     finally:
         srv.stop()
-    assert (tmp_path / "aki" / "appendonly.aof").read_bytes().lower().endswith(
+    assert aof_incr(tmp_path / "aki").read_bytes().lower().endswith(
         b"*3\r\n$3\r\nset\r\n$5\r\nafter\r\n$1\r\n1\r\n")
 
 
@@ -417,7 +479,6 @@ def test_bgrewriteaof_with_the_log_off_writes_a_whole_log(tmp_path):
     a new base then), which real Redis loads; the log stays off, and a later start with
     appendonly yes writes its own log rather than trust that one."""
     srv = start_aki(tmp_path, "--dir", str(tmp_path))
-    path = tmp_path / "appendonly.aof"
     try:
         r = srv.client()
         r.set("a", "1")
@@ -430,20 +491,245 @@ def test_bgrewriteaof_with_the_log_off_writes_a_whole_log(tmp_path):
                 break
             time.sleep(0.05)
         assert info["aof_enabled"] == 0 and info["aof_last_bgrewrite_status"] == "ok"
-        assert path.exists() and not (tmp_path / "appendonly.aof.offline.tmp").exists()
+        # Redis 7 with the log off: the manifest lists the new base alone
+        files = aof_files(tmp_path)
+        assert [p.name for p in files] == ["appendonly.aof.1.base.rdb"]
+        assert not list((tmp_path / "appendonlydir").glob("temp-*"))
+        path = files[0]
         size = path.stat().st_size
         r.set("later", "2")  # not logged: the log is off
         assert path.stat().st_size == size
         r.close()
     finally:
         srv.stop()
-    with redis_loading(path, tmp_path / "red") as rc:
+    with redis_loading(tmp_path, tmp_path / "red") as rc:
         assert rc.get("a") == b"1" and rc.hgetall("h") == {b"f": b"v"} and rc.get("later") is None
     srv = start_aki(tmp_path, "--dir", str(tmp_path), "--appendonly", "yes")
     try:
         assert srv.client().get("later") == b"2"
     finally:
         srv.stop()
-    assert applied_offset(tmp_path) == path.stat().st_size
-    with redis_loading(path, tmp_path / "red2") as rc:
+    assert applied_offset(tmp_path) == incr_size(tmp_path)
+    assert [p.name for p in aof_files(tmp_path)] == ["appendonly.aof.2.base.rdb",
+                                                      "appendonly.aof.1.incr.aof"]
+    with redis_loading(tmp_path, tmp_path / "red2") as rc:
         assert rc.get("later") == b"2"
+
+
+REDIS_CHECK_AOF = shutil.which("redis-check-aof")
+
+
+def _check_aof(d: Path) -> None:
+    """redis-check-aof accepts the manifest and every file it lists."""
+    # Debian's redis-tools, which scripts/test.sh installs with redis-server
+    assert REDIS_CHECK_AOF is not None, "redis-check-aof missing: install redis-tools"
+    res = subprocess.run([REDIS_CHECK_AOF, str(d / "appendonlydir" / "appendonly.aof.manifest")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "All AOF files and manifest are valid" in res.stdout, res.stdout
+
+
+def _dataset(r: redis.Redis) -> dict:
+    out = {}
+    for db in (0, 4):
+        r.execute_command("SELECT", db)
+        for k in sorted(r.keys("*")):
+            out[(db, k)] = (r.type(k), r.dump(k))
+    r.execute_command("SELECT", 0)
+    return out
+
+
+def _redis_in_place(d: Path) -> dict:
+    """What a redis-server with appendonly yes started in aki's own dir loads."""
+    red = start_redis(d, "--appendonly", "yes")
+    try:
+        return _dataset(red.client())
+    finally:
+        red.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_redis_server_loads_akis_layout_before_and_after_a_rewrite(tmp_path, preamble):
+    """redis-server started in aki's dir loads the manifest, base and incr files aki wrote,
+    before and after a BGREWRITEAOF; redis-check-aof accepts them."""
+    srv = aof_server(tmp_path, "--aof-use-rdb-preamble", preamble, "--appendfsync", "always")
+    r = srv.client()
+    r.set("s", "v")
+    r.rpush("l", *range(100))
+    r.hset("h", mapping={f"f{i}": i for i in range(100)})
+    r.execute_command("SELECT", 4)
+    r.zadd("z", {"a": 1.5, "b": -2})
+    r.execute_command("SELECT", 0)
+    r.incr("n")
+    want = _dataset(r)
+    r.close()
+    srv.stop()
+    ext = "rdb" if preamble == "yes" else "aof"
+    assert [p.name for p in aof_files(tmp_path)] == [f"appendonly.aof.1.base.{ext}",
+                                                      "appendonly.aof.1.incr.aof"]
+    _check_aof(tmp_path)
+    assert _redis_in_place(tmp_path) == want
+    srv.start()
+    r = srv.client()
+    assert _dataset(r) == want
+    assert r.bgrewriteaof()
+    wait_until(lambda: r.info("persistence")["aof_rewrites"] == 1
+               and not r.info("persistence")["aof_rewrite_in_progress"])
+    r.incr("n")
+    r.sadd("after", "x")
+    want = _dataset(r)
+    info = r.info("persistence")
+    r.close()
+    srv.stop()
+    files = aof_files(tmp_path)
+    assert [p.name for p in files] == [f"appendonly.aof.2.base.{ext}", "appendonly.aof.2.incr.aof"]
+    assert info["aof_current_size"] == sum(p.stat().st_size for p in files)
+    assert info["aof_base_size"] == files[0].stat().st_size
+    _check_aof(tmp_path)
+    assert _redis_in_place(tmp_path) == want
+    srv.start()  # and aki starts on the log as Redis left it
+    try:
+        assert _dataset(srv.client()) == want
+    finally:
+        srv.stop()
+
+
+def test_manifest_names_are_quoted_as_redis_quotes_them(tmp_path):
+    """An appendfilename with a space: the manifest quotes it (sdscatrepr) and Redis,
+    aki and redis-check-aof read it back."""
+    from aki.durability.aof import Manifest, _split_args
+
+    srv = aof_server(tmp_path, "--appendfilename", "my log.aof")
+    r = srv.client()
+    r.set("k", "v")
+    r.close()
+    srv.stop()
+    man = (tmp_path / "appendonlydir" / "my log.aof.manifest").read_text()
+    assert man == ('file "my log.aof.1.base.rdb" seq 1 type b\n'
+                   'file "my log.aof.1.incr.aof" seq 1 type i\n')
+    assert _split_args('file "a\\x20b\\"c" seq 2') == ["file", 'a b"c', "seq", "2"]
+    assert Manifest(("b c", 3), [("d", 4)], [("e", 2)]).render() == (
+        'file "b c" seq 3 type b\nfile e seq 2 type h\nfile d seq 4 type i\n')
+    red = start_redis(tmp_path, "--appendonly", "yes", "--appendfilename", "my log.aof")
+    try:
+        assert red.client().get("k") == b"v"
+    finally:
+        red.stop()
+
+
+def test_upgrade_from_the_old_single_file(tmp_path):
+    """An aki deployment from before the multi-part layout: ``dir/appendonly.aof`` and
+    meta aof_offset. Start-up replays what the file holds past the offset, moves the file
+    into appendonlydir as the base (as Redis 7 upgrades an old-style AOF), starts incr 1,
+    and records the new position; nothing is lost, Redis and redis-check-aof read it."""
+    srv = aof_server(tmp_path, "--appendfsync", "always")
+    r = srv.client()
+    r.set("a", "1")
+    r.rpush("l", "x", "y")
+    r.incr("n")
+    r.close()
+    srv.stop("kill")
+    old = make_old_layout(tmp_path)
+    # a crash between an append and its COMMIT: a record past the offset
+    with open(old, "ab") as f:
+        f.write(b"*2\r\n$4\r\nincr\r\n$1\r\nn\r\n")
+    old_bytes = old.read_bytes()
+    srv.start()
+    r = srv.client()
+    assert r.get("a") == b"1" and r.lrange("l", 0, -1) == [b"x", b"y"] and r.get("n") == b"2"
+    r.incr("n")
+    r.close()
+    srv.stop()
+    assert not old.exists()
+    files = aof_files(tmp_path)
+    assert [p.name for p in files] == ["appendonly.aof", "appendonly.aof.1.incr.aof"]
+    assert files[0].read_bytes() == old_bytes  # moved, not rewritten
+    assert (tmp_path / "appendonlydir" / "appendonly.aof.manifest").read_text() == (
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n")
+    assert applied_seq(tmp_path) == 1 and applied_offset(tmp_path) == incr_size(tmp_path)
+    assert "Successfully migrated an old-style AOF file" in srv.log.read_text()
+    _check_aof(tmp_path)
+    srv.start()
+    try:
+        assert srv.client().get("n") == b"3"
+    finally:
+        srv.stop()
+    red = start_redis(tmp_path, "--appendonly", "yes")
+    try:
+        assert red.client().get("n") == b"3" and red.client().get("a") == b"1"
+    finally:
+        red.stop()
+
+
+@pytest.mark.parametrize("step", ["upgrade-manifest-written", "upgrade-meta-committed"])
+def test_upgrade_interrupted_by_a_crash(tmp_path, monkeypatch, step):
+    """A crash inside the upgrade: before the meta commit the next start repeats it,
+    after it the next start finishes the rename."""
+    srv = aof_server(tmp_path, "--appendfsync", "always")
+    r = srv.client()
+    for _i in range(20):
+        r.incr("n")
+    r.close()
+    srv.stop("kill")
+    make_old_layout(tmp_path)
+    monkeypatch.setenv("AKI_TEST_AOF_CRASH_AT", step)
+    res = subprocess.run(srv.argv, cwd=tmp_path, capture_output=True, timeout=60)
+    assert res.returncode == 137  # died at the step, as kill -9 would leave it
+    monkeypatch.delenv("AKI_TEST_AOF_CRASH_AT")
+    assert (tmp_path / "appendonlydir" / "appendonly.aof.manifest").exists()
+    assert (tmp_path / "appendonly.aof").exists()  # not renamed yet
+    srv.start()
+    try:
+        r = srv.client()
+        assert r.get("n") == b"20"
+        r.incr("n")
+    finally:
+        srv.stop()
+    assert not (tmp_path / "appendonly.aof").exists()
+    assert [p.name for p in aof_files(tmp_path)] == ["appendonly.aof", "appendonly.aof.1.incr.aof"]
+    red = start_redis(tmp_path, "--appendonly", "yes")
+    try:
+        assert red.client().get("n") == b"21"
+    finally:
+        red.stop()
+
+
+def test_stale_old_single_file_is_replaced(tmp_path):
+    """An old single file switched off while the server ran (aof_offset -1): a new log is
+    written from the database and the stale file removed, not moved in."""
+    srv = aof_server(tmp_path)
+    r = srv.client()
+    r.set("a", "1")
+    r.close()
+    srv.stop()
+    make_old_layout(tmp_path)
+    con = sqlite3.connect(tmp_path / "data.aki")
+    con.execute("UPDATE meta SET value = -1 WHERE name = 'aof_offset'")
+    con.commit()
+    con.close()
+    srv.start()
+    try:
+        assert srv.client().get("a") == b"1"
+    finally:
+        srv.stop()
+    assert not (tmp_path / "appendonly.aof").exists()
+    assert [p.name for p in aof_files(tmp_path)] == ["appendonly.aof.1.base.rdb",
+                                                      "appendonly.aof.1.incr.aof"]
+
+
+def test_a_log_the_database_has_no_record_of_is_refused(tmp_path):
+    """An appendonlydir beside a database that holds data and no record of that log (not
+    what a first open leaves): aki cannot tell how much of it the data holds, and refuses."""
+    (tmp_path / "red").mkdir()
+    red = start_redis(tmp_path / "red", "--appendonly", "yes")
+    red.client().set("r", "1")
+    red.stop()
+    srv = start_aki(tmp_path, "--dir", str(tmp_path))  # appendonly no: a database of its own
+    srv.client().set("mine", "1")
+    srv.stop()
+    shutil.copytree(tmp_path / "red" / "appendonlydir", tmp_path / "appendonlydir")
+    res = subprocess.run([sys.executable, "-m", "aki", "server", "--port", str(free_port()),
+                          "--dbfile", str(tmp_path / "data.aki"), "--dir", str(tmp_path),
+                          "--appendonly", "yes"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "no record of how much of that log it contains" in res.stderr

@@ -371,3 +371,59 @@ def test_shutdown_writes_the_final_rdb_as_redis(tmp_path, save, how, written):
         finally:
             red.stop()
     srv.stop()
+
+
+def test_flushall_stops_a_running_bgsave_which_then_never_replaces_the_dump(tmp_path):
+    """flushAllDataAndResetRDB: FLUSHALL kills the BGSAVE in progress (its dump would hold
+    the data just flushed) and, with `save` set, writes the empty dump at once. The stopped
+    save shares no temp file with that SAVE and cannot rename its file over it later."""
+    from aki.rdb import KeyRecord, RDBReader
+
+    srv = start_aki(tmp_path, "--save", "3600 1", "--dir", str(tmp_path))
+    try:
+        r = srv.client()
+        r.execute_command("DEBUG", "POPULATE", 3000)
+        r.config_set("rdb-key-save-delay", 1000)  # µs per key: the save takes ~3 s
+        assert r.bgsave()
+        assert r.info("persistence")["rdb_bgsave_in_progress"] == 1
+        assert r.flushall()
+        deadline = time.time() + 2
+        while r.info("persistence")["rdb_bgsave_in_progress"] and time.time() < deadline:
+            time.sleep(0.02)
+        info = r.info("persistence")
+        assert info["rdb_bgsave_in_progress"] == 0
+        assert info["rdb_last_bgsave_status"] == "ok"  # a killed save is no error (SIGUSR1)
+        time.sleep(0.5)
+        with open(tmp_path / "dump.rdb", "rb") as f:
+            keys = [rec for rec in RDBReader(f).records() if type(rec) is KeyRecord]
+        assert keys == []
+        assert not list(tmp_path.glob("temp-*.rdb"))
+        r.config_set("rdb-key-save-delay", 0)
+        r.set("after", "1")
+        assert r.bgsave()  # the next BGSAVE starts (nothing left running)
+    finally:
+        srv.stop()
+    assert "Background saving stopped before its end" in (tmp_path / "aki.log").read_text()
+
+
+def test_save_that_cannot_write_the_rdb_answers_err_as_redis(tmp_path):
+    """saveCommand answers a bare -ERR when rdbSave fails (here: dbfilename is a
+    directory, so the rename fails); aki answered OK and only logged it."""
+    from tests.conftest import RawClient, start_redis
+
+    replies = []
+    for kind in ("aki", "redis"):
+        d = tmp_path / kind
+        d.mkdir()
+        srv = (start_aki(d, "--save", "3600 1", "--dir", str(d)) if kind == "aki"
+               else start_redis(d, "--save", "3600 1"))
+        try:
+            (d / "dump.rdb").mkdir()  # after the start: both refuse such a dump at start-up
+            c = RawClient(srv.port)
+            c.cmd("SET", "k", "v")
+            replies.append((c.cmd("SAVE"), c.cmd("GET", "k")))
+            c.close()
+        finally:
+            (d / "dump.rdb").rmdir()  # or the final save fails too, and both refuse to exit
+            srv.stop()
+    assert replies[0] == replies[1] == (b"-ERR\r\n", b"$1\r\nv\r\n")

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import start_aki, start_redis
+from tests.conftest import aof_incr, start_aki, start_redis
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_events_and_log(tmp_path, aki_target):
         c.close()
     finally:
         src.stop()
-    log = (tmp_path / "appendonly.aof").read_bytes()
+    log = aof_incr(tmp_path).read_bytes()
     assert b"*3\r\n$3\r\nDEL\r\n$1\r\na\r\n$1\r\nb\r\n" in log
     assert b"MIGRATE" not in log and log.count(b"DEL") == 1
     src.start()

@@ -11,35 +11,11 @@ import time
 import pytest
 import redis
 
-from tests.conftest import RawClient, encode_command, start_aki, start_redis, wait_until
-
-
-def _dump_db(c: redis.Redis) -> dict:
-    """Every key of the selected db as (type, content) for a type-wise comparison."""
-    out = {}
-    for k in c.keys("*"):
-        t = c.type(k)
-        if t == b"string":
-            v = c.get(k)
-        elif t == b"list":
-            v = c.lrange(k, 0, -1)
-        elif t == b"hash":
-            v = sorted(c.hgetall(k).items())
-        elif t == b"set":
-            v = sorted(c.smembers(k))
-        elif t == b"zset":
-            v = c.zrange(k, 0, -1, withscores=True)
-        elif t == b"stream":
-            v = c.xrange(k)
-        else:
-            v = None
-        ttl = c.pttl(k)
-        out[k] = (t, v, ttl > 0)
-    return out
+from tests.conftest import RawClient, aof_incr, dump_db, encode_command, start_aki, start_redis, wait_until
 
 
 def _dump_all(port: int, dbs=(0, 3, 7)) -> dict:
-    return {db: _dump_db(redis.Redis(port=port, db=db)) for db in dbs}
+    return {db: dump_db(redis.Redis(port=port, db=db)) for db in dbs}
 
 
 def _in_sync(primary: redis.Redis, replica: redis.Redis) -> bool:
@@ -499,7 +475,7 @@ def test_script_set_repl_targets_the_aof_and_the_replicas_apart(tmp_path):
         wait_until(lambda: _in_sync(p, rep), what="the stream")
         assert p.mget("a", "b", "c", "d", "e") == [b"1", b"2", b"3", b"4", b"5"]
         assert rep.mget("a", "b", "c", "d", "e") == [b"1", None, None, b"4", b"5"]
-        log = (tmp_path / "appendonly.aof").read_bytes()
+        log = aof_incr(tmp_path).read_bytes()
         for key, present in (("a", True), ("b", False), ("c", True), ("d", True), ("e", False)):
             assert (b"$3\r\nset\r\n$1\r\n%s\r\n" % key.encode() in log.lower()) == present, key
     finally:

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.exceptions import LockError, LockNotOwnedError, ResponseError
 
-from tests.conftest import RawClient, start_aki
+from tests.conftest import RawClient, aof_incr, start_aki
 
 LIB = (
     "#!lua name=counter\n"
@@ -181,7 +181,7 @@ def test_effects_propagated_wrapped_in_multi(tmp_path):
         r.eval("return redis.call('get', 'a')", 0)
         r.function_load(LIB)
         r.fcall("bump", 1, "n")
-        log = (Path(tmp_path) / "appendonly.aof").read_bytes()
+        log = aof_incr(Path(tmp_path)).read_bytes()
         tail = log[log.index(b"*1\r\n$5\r\nMULTI"):]
         assert b"EVAL" not in tail.upper() and b"eval" not in tail
         assert (b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n"

@@ -279,7 +279,8 @@ def test_a_running_bgsave_is_stopped_at_shutdown(nodes, how):
     """prepareForShutdown kills the RDB child: a slow BGSAVE (rdb-key-save-delay) neither
     holds the exit until it ends nor leaves its temp file; with save points the final RDB
     is then written in full."""
-    srv, tmp = _slow_saver(nodes, 20, 1_000_000)  # 20 s for the 20 keys
+    srv, _ = _slow_saver(nodes, 20, 1_000_000)  # 20 s for the 20 keys
+    tmp = srv.workdir / f"temp-{srv.proc.pid}-bgsave.rdb"  # a BGSAVE's own temp file
     c = srv.client()
     assert c.bgsave()
     wait_until(tmp.exists, 10, "the BGSAVE under way")

@@ -22,7 +22,15 @@ FORMATS = ("rdb", "jsonl", "aof")
 
 
 class ImportFailed(Exception):
-    """The source cannot be imported; nothing was written."""
+    """The source cannot be imported; nothing was written. ``aof_problem`` is ``"eof"``
+    (a log that ends too early), ``"format"`` (a malformed record) or ``"preamble"`` (its
+    RDB part) for an AOF that cannot be read, with ``path`` the file; a first open
+    (durability/adopt.py) logs those in Redis's words."""
+
+    def __init__(self, message: str, *, aof_problem: str = "", path: Path | None = None) -> None:
+        super().__init__(message)
+        self.aof_problem = aof_problem
+        self.path = path
 
 
 def detect_format(path: Path) -> str:
@@ -106,7 +114,8 @@ def aof_files(path: Path) -> list[Path]:
 
     if not path.is_dir():
         return [path]
-    manifests = sorted(path.glob("*.manifest"))
+    # a temp-*.manifest is one a crash left before its rename (Redis's name for it)
+    manifests = sorted(p for p in path.glob("*.manifest") if not p.name.startswith("temp-"))
     if len(manifests) != 1:
         raise ImportFailed(f"{path}: expected one *.manifest file, found {len(manifests)}")
     try:
@@ -116,11 +125,17 @@ def aof_files(path: Path) -> list[Path]:
     return [path / n for n, _ in names]
 
 
-def aof_records(paths: list[Path], warn: Callable[[str], None]) -> Iterator[Any]:
-    """Keys of RDB parts, then ``("cmd", argv)`` of the RESP parts, file after file."""
+def aof_records(paths: list[Path], warn: Callable[[str], None], *,
+                truncated_ok: bool = False) -> Iterator[Any]:
+    """Keys of RDB parts, then ``("cmd", argv)`` of the RESP parts, file after file.
+
+    ``truncated_ok`` (``aof-load-truncated yes`` at a first open): a torn tail of the
+    *last* file ends the log at its last whole command, as Redis loads it; an unfinished
+    MULTI there is left for the caller to drop. Anywhere else a short read is an error."""
     from aki.durability.aof import AOFError, read_commands
 
     for p in paths:
+        last = p is paths[-1]
         with open(p, "rb") as f:
             start = 0
             if f.read(5) == b"REDIS":
@@ -131,7 +146,7 @@ def aof_records(paths: list[Path], warn: Callable[[str], None]) -> Iterator[Any]
                         if type(rec) is not AuxRecord:
                             yield rec
                 except RDBError as exc:
-                    raise ImportFailed(f"{p}: {exc}") from None
+                    raise ImportFailed(f"{p}: {exc}", path=p, aof_problem="preamble") from None
                 start = f.tell() - len(reader.tail())
             in_multi = False
             try:
@@ -143,12 +158,24 @@ def aof_records(paths: list[Path], warn: Callable[[str], None]) -> Iterator[Any]
                         in_multi = False
                     yield ("cmd", argv)
             except AOFError as exc:
-                raise ImportFailed(f"{p}: {exc}") from None
-            if in_multi:
-                raise ImportFailed(f"{p}: the log ends inside an unfinished MULTI")
+                if not (exc.truncated and truncated_ok and last):
+                    raise ImportFailed(f"{p}: {exc}", path=p,
+                                       aof_problem="eof" if exc.truncated else "format") from None
+                warn(f"short read while loading the AOF file {p.name}: loaded up to byte "
+                     f"offset {exc.valid_up_to} because aof-load-truncated is enabled")
+            if in_multi and not (truncated_ok and last):
+                raise ImportFailed(f"{p}: the log ends inside an unfinished MULTI", path=p,
+                                   aof_problem="eof")
 
 
 # -- into a file -----------------------------------------------------------------------
+
+
+# what a first open copies from the server's config (see import_into_file's ``like``)
+_SHAPE_DIRECTIVES = ("databases", "page-size", "hash-max-listpack-entries",
+                     "hash-max-listpack-value", "set-max-intset-entries",
+                     "zset-max-listpack-entries", "zset-max-listpack-value",
+                     "list-max-listpack-size")
 
 
 class Summary:
@@ -161,9 +188,12 @@ class Summary:
 def import_into_file(source: Path, target: Path, fmt: str, *, db: int | None = None,
                      replace: bool = False, dry_run: bool = False,
                      warn: Callable[[str], None] = lambda m: None,
-                     progress: bool = False) -> Summary:
+                     progress: bool = False, truncated_ok: bool = False,
+                     like: Any = None) -> Summary:
     """One transaction: everything or (on any error) nothing. A target created here and
-    left empty by a failure is removed again."""
+    left empty by a failure is removed again. ``like``: a server's Config whose file
+    shape (``databases``, ``page-size``) and encoding thresholds the import follows (a
+    first open), as Redis converts encodings to its directives while it loads."""
     from aki.storage import bulk
     from aki.storage.engine import Engine
 
@@ -185,13 +215,20 @@ def import_into_file(source: Path, target: Path, fmt: str, *, db: int | None = N
 
         load_all()
         cfg = Config()
+        if like is not None:
+            for name in _SHAPE_DIRECTIVES:
+                cfg.set(name, like.format(name), startup=True)
         cfg.set("dbfile", str(target), startup=True)
         server = Server(cfg)
         engine = server.engine
         limits = bulk.Limits.from_config(cfg)
     else:
-        engine = Engine(target)
-        limits = bulk.Limits()
+        if like is not None:
+            engine = Engine(target, databases=like.databases, page_size=int(like.page_size))
+            limits = bulk.Limits.from_config(like)
+        else:
+            engine = Engine(target)
+            limits = bulk.Limits()
     ok = False
     loader = None
     try:
@@ -200,7 +237,8 @@ def import_into_file(source: Path, target: Path, fmt: str, *, db: int | None = N
                                  replace=replace, fast=server is None, on_warning=warn,
                                  threaded=server is None)
         if fmt == "aof":
-            _run_aof(server, loader, aof_files(source), db, warn, summary, prog)
+            _run_aof(server, loader, aof_files(source), db, warn, summary, prog,
+                     truncated_ok=truncated_ok)
         else:
             with open(source, "rb") as f:
                 recs = rdb_records(f, warn) if fmt == "rdb" else jsonl_records(f)
@@ -257,7 +295,8 @@ def _size(path: Path) -> int:
 
 
 def _run_aof(server: Any, loader: Any, paths: list[Path], db: int | None,
-             warn: Callable[[str], None], summary: Summary, prog: Progress) -> None:
+             warn: Callable[[str], None], summary: Summary, prog: Progress, *,
+             truncated_ok: bool = False) -> None:
     """RDB parts through the bulk loader, commands through execute() (the one road)."""
     from aki.core.dispatch import execute
     from aki.core.session import Client
@@ -266,7 +305,7 @@ def _run_aof(server: Any, loader: Any, paths: list[Path], db: int | None,
     client = Client(server, addr="aof-import", kind="aof")
     client.authenticated = True
     flushed = False
-    for rec in aof_records(paths, warn):
+    for rec in aof_records(paths, warn, truncated_ok=truncated_ok):
         if type(rec) is FunctionRecord:
             loader.add_function(rec.code)
         elif type(rec) is KeyRecord:
@@ -290,6 +329,10 @@ def _run_aof(server: Any, loader: Any, paths: list[Path], db: int | None,
             if isinstance(reply, ErrorReply) and reply.message.startswith("ERR unknown command"):
                 raise ImportFailed(f"the log holds a command aki does not know: {reply.message}")
             summary.commands += 1
+    if client.in_multi:  # a torn tail inside MULTI (truncated_ok): its commands never ran
+        warn("Revert incomplete MULTI/EXEC transaction in the AOF")
+        client.in_multi = False
+        client.multi_queue = []
     server.ks.touched = []
     loader.next_id = max(loader.next_id, _next_id(server))
 

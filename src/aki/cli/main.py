@@ -7,6 +7,7 @@ their own modules so this file stays small.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -127,6 +128,16 @@ def server_cmd(ctx: click.Context, conffile: str | None, **opts: str | int | Non
         forget_spellings()
     from aki.storage.engine import FileRefused
 
+    if cfg.load_rdb:  # a path typed in the shell: relative to where aki was started
+        cfg.set("load-rdb", os.path.abspath(cfg.load_rdb), startup=True)
+    # Redis changes to `dir` while reading its config: every file it keeps (dbfilename,
+    # the AOF, pidfile, a relative logfile) lives there; aki's dbfile does too
+    try:
+        os.chdir(cfg.dir)
+    except OSError as exc:
+        click.echo(f"Can't chdir to '{cfg.dir}': {exc.strerror}", err=True)
+        sys.exit(1)
+    cfg.set("dir", os.getcwd(), startup=True)
     if cfg.load_rdb:
         from aki.cli.import_ import load_rdb_on_first_open
 

@@ -10,12 +10,14 @@ from aki import errors
 from aki.commands.common import to_int
 from aki.commands.connection import help_reply
 from aki.config import _TABLE, AKI_DIRECTIVES, ConfigError
+from aki.core.blocking import Suspend
 from aki.core.dispatch import protected_allowed, rewrite
 from aki.core.registry import COMMANDS, command
 from aki.core.state import WHOLE_DB
 from aki.durability.checkpoint import checkpoint_connection
 from aki.errors import RedisError
-from aki.resp.types import OK, Status
+from aki.resp.types import OK, ErrorReply, Status
+from aki.storage.bulk import SnapshotCancelled
 
 log = logging.getLogger("aki")
 
@@ -51,6 +53,8 @@ def flushall(c, argv):
     rewrite(c.server, c.db, list(argv))
     from aki.durability import rdbsave
 
+    # flushAllDataAndResetRDB: a BGSAVE in progress would write the data just flushed
+    rdbsave.kill_bgsave(c.server, why="")
     if rdbsave.enabled(c.server):
         # flushAllDataAndResetRDB: with `save` configured, FLUSHALL saves at once (the
         # empty RDB and a checkpoint), so rdb_changes_since_last_save is 0 again
@@ -129,10 +133,21 @@ def _run_after_commit(server, ok: bool) -> None:
         return
     server.extensions["after_commit_work"] = []
     for what in work:
-        try:
-            if what == "save":
+        if what == "save":
+            waiters = server.extensions.pop("save_waiters", [])
+            try:
                 _save_now(server)
-            elif what == "reload":
+            except Exception:
+                log.exception("save failed")
+                server.last_bgsave_status = "err"
+                for w in waiters:  # saveCommand: addReplyErrorObject(c, shared.err)
+                    w.resume(ErrorReply("ERR"))
+            else:
+                for w in waiters:
+                    w.resume(OK)
+            continue
+        try:
+            if what == "reload":
                 _save_now(server)
                 reopen_storage(server)
             elif what == "bgsave":
@@ -201,6 +216,8 @@ def _start_bgsave(server) -> None:
     def done(fut):
         state["running"] = False
         state["last_time_sec"] = int(time.time() - state["started"])
+        if isinstance(fut.exception(), SnapshotCancelled):
+            return  # killed (FLUSHALL, shutdown): Redis whitelists that as no error
         if fut.exception() is not None:
             server.last_bgsave_status = "err"
             log.warning("background save failed: %s", fut.exception())
@@ -250,11 +267,25 @@ def save_points_due(server) -> None:
 
 @command("save")
 def save(c, argv):
-    bg = c.server.extensions.get("bgsave")
+    server = c.server
+    bg = server.extensions.get("bgsave")
     if bg and bg.get("running"):
         raise RedisError("ERR Background save already in progress")
-    after_commit(c.server, "save")
-    return OK
+    waiter = None
+    if "app" in server.extensions and not server.in_exec and c.kind == "normal":
+        # the save runs after this batch's COMMIT; its client hears how it went (an RDB
+        # that cannot be written is Redis's bare "-ERR", not OK)
+        waiter = Suspend(c, None, None)
+        server.extensions.setdefault("save_waiters", []).append(waiter)
+        waiter.on_cancel = lambda: _forget_save_waiter(server, waiter)
+    after_commit(server, "save")
+    return waiter if waiter is not None else OK
+
+
+def _forget_save_waiter(server, waiter) -> None:
+    waiters = server.extensions.get("save_waiters", [])
+    if waiter in waiters:
+        waiters.remove(waiter)
 
 
 @command("bgsave")

@@ -9,9 +9,12 @@ Invariants (what a crash can and cannot leave behind):
 
 * The RDB is written from a snapshot connection (a read transaction pinned between
   two batches): it is one point in time and the writer is never blocked.
-* It goes to ``temp-<pid>.rdb`` in ``dir``, is fsynced, then renamed over
-  ``dbfilename`` and the directory fsynced: a crash leaves the previous complete
-  dump (plus, at worst, a stale temp file), never a partial ``dump.rdb``.
+* It goes to ``temp-<pid>.rdb`` in ``dir`` (a BGSAVE: ``temp-<pid>-bgsave.rdb``), is
+  fsynced, then renamed over ``dbfilename`` and the directory fsynced: a crash leaves the
+  previous complete dump (plus, at worst, a stale temp file), never a partial ``dump.rdb``.
+* A BGSAVE stopped by ``kill_bgsave`` (shutdown, FLUSHALL) removes its temp file and never
+  renames it afterwards: the kill flag is set, and checked before the rename, under one
+  lock. So a dump of data FLUSHALL removed cannot replace the dump written after it.
 * Nothing here writes the ``.aki`` file.
 """
 
@@ -79,12 +82,20 @@ def pin_snapshot(server: Server) -> apsw.Connection:
     return conn
 
 
+# Held while a killable save checks its kill flag and renames its file, and while the flag
+# is set: once kill_bgsave returned, that save can no longer replace dbfilename.
+_replace_lock = threading.Lock()
+
+
 def _write(server: Server, conn: apsw.Connection, kill: threading.Event | None = None) -> int:
     from aki.storage.bulk import write_snapshot_rdb
 
     cfg = server.config
     target = rdb_path(server)
-    tmp = target.parent / f"temp-{os.getpid()}.rdb"
+    # a BGSAVE has a temp file of its own (Redis's child writes temp-<child pid>.rdb): a
+    # SAVE (FLUSHALL's) running while a stopped BGSAVE winds down never shares its file
+    tmp = target.parent / (f"temp-{os.getpid()}.rdb" if kill is None
+                           else f"temp-{os.getpid()}-bgsave.rdb")
     try:
         with open(tmp, "wb") as f:
             n = write_snapshot_rdb(conn, f, compress=bool(cfg.rdbcompression),
@@ -93,7 +104,13 @@ def _write(server: Server, conn: apsw.Connection, kill: threading.Event | None =
                                    cancelled=kill.is_set if kill is not None else None)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        if kill is None:
+            os.replace(tmp, target)
+        else:
+            with _replace_lock:
+                if kill.is_set():
+                    raise SnapshotCancelled()
+                os.replace(tmp, target)
         fd = os.open(target.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -148,8 +165,8 @@ def prepare_bgsave(server: Server) -> Callable[[], None] | None:
     def work() -> None:
         try:
             st.last_keys = _write(server, conn, st.kill)
-        except SnapshotCancelled:
-            log.warning("Background saving stopped at shutdown; its temp file is removed")
+        except SnapshotCancelled:  # Redis's SIGUSR1 to its child: not an error
+            log.warning("Background saving stopped before its end; its temp file is removed")
             raise
         except BaseException as exc:
             st.last_status = "err"
@@ -166,13 +183,16 @@ def prepare_bgsave(server: Server) -> Callable[[], None] | None:
     return work
 
 
-def kill_bgsave(server: Server) -> bool:
-    """killRDBChild, at shutdown: the running BGSAVE stops within a few keys and removes
-    its temp file. True when one was running (wait for ``bgsave_running`` to clear)."""
+def kill_bgsave(server: Server, why: str = "There is a child saving an .rdb. Killing it!") -> bool:
+    """killRDBChild (at shutdown, FLUSHALL): the running BGSAVE stops within a few keys and
+    removes its temp file, and from the return on it cannot replace ``dbfilename``. True
+    when one was running (wait for ``bgsave_running`` to clear before the next BGSAVE)."""
     if not bgsave_running(server):
         return False
-    log.warning("There is a child saving an .rdb. Killing it!")
-    state(server).kill.set()
+    if why:
+        log.warning("%s", why)
+    with _replace_lock:
+        state(server).kill.set()
     return True
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import faulthandler
 import functools
+import io
 import logging
 import os
 import signal
@@ -446,6 +448,14 @@ def setup_logging(cfg: Config) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # a crash report, as Redis's: on SIGSEGV, SIGFPE, SIGABRT, SIGBUS or SIGILL (a fault in
+    # a C extension, DEBUG SEGFAULT/PANIC) every thread's Python stack goes to the log
+    stream = getattr(handler, "stream", None)
+    if stream is not None and hasattr(stream, "fileno"):
+        try:
+            faulthandler.enable(file=stream, all_threads=True)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass  # a log stream without a file descriptor: no report
 
 
 class _LevelChar(logging.Filter):
@@ -465,6 +475,10 @@ async def serve(cfg: Config, inert: list[str] | None = None) -> int:
     tcp = bool(cfg.bind.strip())
     if not ((cfg.port and tcp) or (cfg.tls_port and tcp) or cfg.unixsocket or cfg.http_port):
         log.warning("Configured to not listen anywhere, exiting.")  # initServer
+        return 1
+    from aki.durability.adopt import adopt_redis_files
+
+    if not adopt_redis_files(cfg):  # a first open: Redis's dump.rdb or appendonlydir
         return 1
     server = Server(cfg)
     app = App(server, loop)
@@ -535,6 +549,15 @@ def _aof_startup(app: App) -> None:
 
 
 startup_hooks.append(_aof_startup)
+
+
+def _oom_startup(app: App) -> None:
+    from aki.server import oomscore
+
+    oomscore.hook(app.server)
+
+
+startup_hooks.append(_oom_startup)
 
 
 def _acl_startup(app: App) -> None:

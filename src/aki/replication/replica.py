@@ -479,8 +479,14 @@ class MasterLink:
             self.transfer_lastio = time.time()
 
     async def _receive_marked(self, f: Any, mark: bytes) -> None:
-        """Diskless form: the payload ends with the 40-byte mark the header announced."""
-        held = bytearray()  # the tail that may be the start of the mark
+        """Diskless form: the payload ends with the 40-byte mark the header announced.
+
+        As readSyncBulkPayload, only the end of what has arrived is compared with the
+        mark: the master sends nothing after it until our first ACK. Searching for the
+        mark anywhere took a payload whose last bytes began the mark (its CRC ending in
+        the mark's first byte, 1 in 256 with a repetitive mark) for the end, one byte
+        early, and every retry failed the same way."""
+        held = bytearray()  # the tail that may hold the mark
         while True:
             if not self.buf:
                 await self._fill(_BULK_TIMEOUT)
@@ -488,13 +494,10 @@ class MasterLink:
             self.transfer_read += len(self.buf)
             self.buf.clear()
             self.transfer_lastio = time.time()
-            i = held.find(mark)
-            if i >= 0:
-                f.write(held[:i])
-                self.buf[:0] = held[i + _EOF_MARK_LEN:]
-                self.transfer_read -= len(held) - i - _EOF_MARK_LEN
+            if held.endswith(mark):
+                f.write(held[:-_EOF_MARK_LEN])
                 return
-            keep = len(held) - (_EOF_MARK_LEN - 1)
+            keep = len(held) - _EOF_MARK_LEN
             if keep > 0:
                 f.write(held[:keep])
                 del held[:keep]

@@ -46,6 +46,7 @@ EFFECTIVE = {
     "enable-module-command", "enable-protected-configs", "acllog-max-len", "aclfile",
     "acl-pubsub-default", "always-show-logo", "shutdown-on-sigterm", "shutdown-on-sigint",
     "shutdown-timeout", "rdb-key-save-delay", "oom-score-adj", "oom-score-adj-values",
+    "set-proc-title", "proc-title-template",
     # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
     # tls-client-* files (outgoing TLS) stay inert
     "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",
@@ -108,10 +109,9 @@ _PROC_TITLE_VARS = ("title", "listen-addr", "server-mode", "config-file", "port"
 _EMPTY_IN_CHECK = ("title", "server-mode", "unixsocket")
 
 
-def _proc_title_template_ok(template: str) -> bool:
-    """Redis's validateProcTitleTemplate (sdstemplate): every ``{name}`` known, ``{{`` a
-    literal brace, no unterminated variable, and something left besides spaces. aki sets
-    no process title, so only whether each value can be empty matters."""
+def expand_template(template: str, lookup: Callable[[str], str | None]) -> str | None:
+    """Redis's sdstemplate: ``{name}`` becomes ``lookup(name)``, ``{{`` a literal brace;
+    None for an unterminated variable or one ``lookup`` does not know (None)."""
     out: list[str] = []
     i = 0
     while i < len(template):
@@ -121,17 +121,26 @@ def _proc_title_template_ok(template: str) -> bool:
             break
         out.append(template[i:start])
         if start + 1 >= len(template):
-            return False
+            return None
         if template[start + 1] == "{":
             out.append("{")
             i = start + 2
             continue
         end = template.find("}", start + 1)
-        if end < 0 or template[start + 1:end] not in _PROC_TITLE_VARS:
-            return False
-        out.append("" if template[start + 1:end] in _EMPTY_IN_CHECK else "x")
+        value = lookup(template[start + 1:end]) if end >= 0 else None
+        if value is None:
+            return None
+        out.append(value)
         i = end + 1
-    return bool("".join(out).strip(" "))
+    return "".join(out)
+
+
+def _proc_title_template_ok(template: str) -> bool:
+    """Redis's validateProcTitleTemplate: every variable known, and something left
+    besides spaces (only whether each value can be empty matters here)."""
+    res = expand_template(template, lambda name: None if name not in _PROC_TITLE_VARS
+                          else "" if name in _EMPTY_IN_CHECK else "x")
+    return bool(res and res.strip(" "))
 
 
 class ConfigError(Exception):

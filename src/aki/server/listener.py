@@ -560,6 +560,15 @@ def _oom_startup(app: App) -> None:
 startup_hooks.append(_oom_startup)
 
 
+def _title_startup(app: App) -> None:
+    from aki.server import proctitle
+
+    proctitle.hook(app.server)
+
+
+startup_hooks.append(_title_startup)
+
+
 def _acl_startup(app: App) -> None:
     """ACL users from the config file's ``user`` lines or the ``aclfile``."""
     from aki.commands.acl import startup

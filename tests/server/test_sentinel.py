@@ -29,13 +29,15 @@ NAME = "mymaster"
 
 def _start_sentinel(workdir: Path, master_port: int) -> ServerProcess:
     """A sentinel with a quorum of 1 and short timeouts; its config file must be writable
-    (it records what it learns there)."""
+    (it records what it learns there). Down after 2.5 s without a PONG: with 1 s a
+    loaded CI machine once had the just-promoted replica marked down, and a second
+    failover took the test elsewhere."""
     port = free_port()
     conf = workdir / "sentinel.conf"
     conf.write_text(
         f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
         f"sentinel monitor {NAME} 127.0.0.1 {master_port} 1\n"
-        f"sentinel down-after-milliseconds {NAME} 1000\n"
+        f"sentinel down-after-milliseconds {NAME} 2500\n"
         f"sentinel failover-timeout {NAME} 3000\n"
         f"sentinel parallel-syncs {NAME} 2\n")
     return ServerProcess([REDIS_SERVER, str(conf), "--sentinel"], port, workdir,

@@ -181,9 +181,11 @@ def start_aki(workdir: Path | None = None, *extra: str, port: int | None = None,
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aki-test-"))
     own = port is None
     port = port or free_port()
-    # DEBUG allowed, as for the redis-server below (and in Redis's own test suite)
+    # DEBUG allowed and full syncs not delayed, as for the redis-server below (and in
+    # Redis's own test suite, whose default.conf sets repl-diskless-sync-delay 0)
     argv = [sys.executable, "-m", "aki", "server", "--port", str(port), "--dbfile",
-            str(workdir / dbfile), "--enable-debug-command", "yes", *extra]
+            str(workdir / dbfile), "--enable-debug-command", "yes",
+            "--repl-diskless-sync-delay", "0", *extra]
     return ServerProcess(argv, port, workdir, workdir / "aki.log", own).start()
 
 
@@ -206,7 +208,7 @@ def start_redis(workdir: Path | None = None, *extra: str, port: int | None = Non
     port = port or free_port()
     argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(workdir), "--enable-debug-command", "yes",
-            *extra]
+            "--repl-diskless-sync-delay", "0", *extra]
     return ServerProcess(argv, port, workdir, workdir / "redis.log", own).start()
 
 

@@ -46,7 +46,8 @@ EFFECTIVE = {
     "enable-module-command", "enable-protected-configs", "acllog-max-len", "aclfile",
     "acl-pubsub-default", "always-show-logo", "shutdown-on-sigterm", "shutdown-on-sigint",
     "shutdown-timeout", "rdb-key-save-delay", "oom-score-adj", "oom-score-adj-values",
-    "set-proc-title", "proc-title-template",
+    "set-proc-title", "proc-title-template", "repl-diskless-sync", "repl-diskless-sync-delay",
+    "repl-diskless-sync-max-replicas",
     # the TLS listener (server/tls.py); tls-replication, tls-cluster and the
     # tls-client-* files (outgoing TLS) stay inert
     "tls-port", "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-ca-cert-file",

@@ -131,8 +131,8 @@ def _read_rdb(c: RawClient, psync: bool) -> bytes:
         line = c._line()
         assert line.startswith(b"+FULLRESYNC ")
     while True:
-        line = c._line()
-        if line:  # newlines are keepalives while the RDB is made
+        line = c._line().lstrip(b"\n")  # bare newlines: keepalives while the RDB is made
+        if line:
             break
     assert line.startswith(b"$")
     n = int(line[1:])
@@ -481,4 +481,87 @@ def test_script_set_repl_targets_the_aof_and_the_replicas_apart(tmp_path):
     finally:
         if replica is not None:
             replica.stop()
+        aki.stop()
+
+
+def _psync(port: int) -> RawClient:
+    """A raw replica that asks for a full sync, as a Redis 7 replica does (capa eof)."""
+    r = RawClient(port)
+    assert r.cmd("REPLCONF", "capa", "eof", "capa", "psync2") == b"+OK\r\n"
+    r.send(encode_command("PSYNC", "?", "-1"))
+    return r
+
+
+def _fullresync(r: RawClient) -> bytes:
+    line = r._line().lstrip(b"\n")  # newlines keep the link alive while the sync waits
+    assert line.startswith(b"+FULLRESYNC ")
+    return line
+
+
+def test_full_syncs_wait_for_the_delay_and_share_one_rdb(tmp_path):
+    """repl-diskless-sync-delay: the RDB starts once the first replica has waited that
+    long, or as soon as repl-diskless-sync-max-replicas wait; the replicas that waited
+    together get one RDB, one offset, and the same stream."""
+    aki = start_aki(tmp_path, "--repl-diskless-sync-delay", "3",
+                    "--repl-diskless-sync-max-replicas", "2")
+    try:
+        ctl = aki.client()
+        ctl.set("k", "v")
+        r1 = _psync(aki.port)
+        time.sleep(0.5)
+        info = ctl.info()
+        assert info["rdb_bgsave_in_progress"] == 0 and info["connected_slaves"] == 1
+        assert info["slave0"]["state"] == "wait_bgsave"
+        assert "Delay next BGSAVE for diskless SYNC" in aki.log.read_text()
+        ctl.set("between", "1")  # before the snapshot: in the RDB, not the stream
+        asked = time.time()
+        r2 = _psync(aki.port)
+        heads = [_fullresync(r1), _fullresync(r2)]
+        assert time.time() - asked < 2  # the second replica started it, not the delay
+        assert heads[0] == heads[1]
+        rdbs = [_read_rdb(r1, psync=False), _read_rdb(r2, psync=False)]
+        assert rdbs[0] == rdbs[1] and b"between" in rdbs[0]
+        assert aki.log.read_text().count("Starting BGSAVE for SYNC") == 1
+        ctl.set("after", "2")
+        for r in (r1, r2):
+            assert _read_stream(r, 2) == [[b"SELECT", b"0"], [b"SET", b"after", b"2"]]
+        # alone, a replica waits the whole delay
+        asked = time.time()
+        r3 = _psync(aki.port)
+        _fullresync(r3)
+        assert time.time() - asked >= 2.9
+        for r in (r1, r2, r3):
+            r.close()
+    finally:
+        aki.stop()
+
+
+def test_a_replica_joins_the_rdb_being_written(tmp_path):
+    """A full sync asked for while another's RDB is written takes that RDB (Redis's
+    attach to a disk BGSAVE in progress): the same offset, and the stream queued since
+    its snapshot, so both replicas end with the same data; the file goes afterwards."""
+    aki = start_aki(tmp_path, "--rdb-key-save-delay", "150000")  # 0.15 s per key
+    try:
+        ctl = aki.client()
+        ctl.mset({f"k{i}": i for i in range(10)})
+        r1 = _psync(aki.port)
+        head1 = _fullresync(r1)
+        wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 1, what="the RDB")
+        ctl.set("mid", "1")
+        r2 = _psync(aki.port)
+        assert _fullresync(r2) == head1
+        ctl.set("mid2", "2")
+        rdbs = [_read_rdb(r1, psync=False), _read_rdb(r2, psync=False)]
+        assert rdbs[0] == rdbs[1] and b"k9" in rdbs[0] and b"mid" not in rdbs[0]
+        for r in (r1, r2):
+            assert _read_stream(r, 3) == [[b"SELECT", b"0"], [b"SET", b"mid", b"1"],
+                                          [b"SET", b"mid2", b"2"]]
+        text = aki.log.read_text()
+        assert text.count("Starting BGSAVE for SYNC") == 1
+        assert "Waiting for end of BGSAVE for SYNC" in text
+        wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 0, what="the end")
+        assert not list(tmp_path.glob("temp-sync-*"))
+        for r in (r1, r2):
+            r.close()
+    finally:
         aki.stop()

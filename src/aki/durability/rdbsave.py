@@ -212,9 +212,11 @@ def bgsave(server: Server) -> bool:
 def info(server: Server) -> dict[str, Any]:
     """INFO persistence fields for RDB saves."""
     st = state(server)
+    prim = server.extensions.get("primary")
+    syncing = prim is not None and prim.sync_rdb_running()  # Redis's RDB child for a SYNC
     return {
         "rdb_changes_since_last_save": server.dirty,
-        "rdb_bgsave_in_progress": int(st.in_progress),
+        "rdb_bgsave_in_progress": int(st.in_progress or syncing),
         "rdb_last_save_time": st.last_save_time,
         "rdb_last_bgsave_status": st.last_status,
         "rdb_last_bgsave_time_sec": st.last_duration,

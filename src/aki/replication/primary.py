@@ -17,6 +17,9 @@ Invariants (what a crash, or a failed batch, can and cannot leave behind):
 * The RDB of a full sync is read from a snapshot pinned right after a COMMIT, before any
   later batch begins; the replica's stream starts with the first batch after that
   COMMIT. So RDB + stream is every committed write exactly once, in commit order.
+  Replicas share one RDB (a ``SyncJob``): those that wait together for its start (the
+  ``repl-diskless-sync-delay``), and those that ask while it is being written, who take
+  the same ``+FULLRESYNC`` offset and a copy of the stream queued since its snapshot.
 * ``master_repl_offset`` counts the bytes of the stream; the backlog holds the last
   ``repl-backlog-size`` of them, so a replica that asks to continue from an offset the
   backlog still holds gets exactly the bytes it missed.
@@ -120,7 +123,8 @@ class ReplicaLink:
         self.pending_bytes = 0
         self.ack_offset = 0
         self.ack_time = time.time()
-        self.tmp: Path | None = None
+        self.job: SyncJob | None = None  # the RDB it waits for (None: not started yet)
+        self.asked = time.time()  # the full sync's request (repl-diskless-sync-delay)
         info = getattr(client, "replconf", None) or {}
         # REPLCONF rdb-only 1 (redis-cli --rdb): the RDB and no stream, then disconnected
         self.rdb_only = bool(info.get("rdb_only"))
@@ -138,14 +142,42 @@ class ReplicaLink:
     def write(self, data: bytes) -> bool:
         """Send (or, during the full sync, queue) stream bytes; False when the queue is
         over the ``replica`` class of client-output-buffer-limit (Redis then drops it)."""
-        if self.rdb_only:
-            return True  # canFeedReplicaReplBuffer: it gets no stream
+        if self.rdb_only or (self.job is None and self.state == WAIT_BGSAVE):
+            # canFeedReplicaReplBuffer: an rdb-only replica gets no stream, and one whose
+            # RDB has not started yet gets the stream from that RDB's snapshot on
+            return True
         if self.state == ONLINE:
             self.client.write_out(data)  # type: ignore[misc]
             return True
         self.pending.append(data)
         self.pending_bytes += len(data)
         return not output_limits(self.client.server).check(self.client, self.pending_bytes)
+
+
+class SyncJob:
+    """One RDB for the full syncs that share it: the snapshot's offset, the file it is
+    written to, and the links that wait for it; the file goes once nobody reads it."""
+
+    _seq = 0
+
+    def __init__(self, directory: str, replid: str, offset: int, shared: bool) -> None:
+        SyncJob._seq += 1
+        self.tmp = Path(directory) / f"temp-sync-{os.getpid()}-{SyncJob._seq}.rdb"
+        self.replid = replid
+        self.offset = offset
+        self.shared = shared  # the whole dataset (no rdb-filter-only): others may join
+        self.links: list[ReplicaLink] = []
+        self.done = False
+        self.readers = 0  # links sending the file
+
+    def live(self) -> list[ReplicaLink]:
+        return [r for r in self.links if not r.client.closed]
+
+    def remove_file(self) -> None:
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
 
 
 class Primary:
@@ -161,6 +193,9 @@ class Primary:
         self.proxy_buf: list[bytes] = []  # on a replica: its primary's stream, this batch
         self.cur_db = -1  # Redis's slaveseldb: -1 forces a SELECT before the next command
         self.to_attach: list[ReplicaLink] = []
+        self.waiting: list[ReplicaLink] = []  # full syncs whose RDB has not started
+        self.job: SyncJob | None = None  # the shared RDB being written
+        self.start_due = False  # the waiting syncs start after the open batch commits
         self.no_replicas_since = time.time()
         self.last_ping = time.time()
         self.waiters: list[Any] = []  # WAIT: (Suspend, target offset, numreplicas)
@@ -250,7 +285,10 @@ class Primary:
             attach = self.to_attach
             self.to_attach = []
             for r in attach:
-                self._start_full_sync(r)
+                self._full_sync_requested(r)
+        if self.start_due:
+            self.start_due = False
+            self._start_job(self.waiting)
         if self.getack and self.replicas:
             self.getack = False
             self._emit(encode([b"REPLCONF", b"GETACK", b"*"]))
@@ -311,29 +349,93 @@ class Primary:
                  "backlog starting from offset %d.", link.ip(), link.port, len(missing), offset)
         return True
 
-    def _start_full_sync(self, link: ReplicaLink) -> None:
-        """Between two batches: pin the snapshot, say +FULLRESYNC, write the RDB in a
-        thread; the stream from the next batch on waits in ``link.pending``."""
-        server = self.server
+    def _full_sync_requested(self, link: ReplicaLink) -> None:
+        """Between two batches: join the RDB being written, or wait for the next one
+        (syncCommand: with ``repl-diskless-sync`` and a delay, the RDB starts once the
+        first replica has waited that long, or ``repl-diskless-sync-max-replicas`` wait)."""
         if link.client.closed:
             return
-        self.replicas.append(link)
-        self.cur_db = -1  # the replica's stream must start with a SELECT
+        self.replicas.append(link)  # listed as wait_bgsave from now on
+        if link.exclude_data or link.exclude_functions:
+            self._start_job([link], shared=False)  # an RDB of its own
+            return
+        job = self.job
+        if (job is not None and not job.done and job.replid == self.server.replid
+                and job.live()):
+            self._join(job, link)
+            return
+        self.waiting.append(link)
+        cfg = self.server.config
+        if (cfg.repl_diskless_sync and int(cfg.repl_diskless_sync_delay)
+                and "eof" in link.capa):
+            if len(self.waiting) == 1:
+                log.info("Delay next BGSAVE for diskless SYNC")
+                self.app.loop.call_later(0.1, self._check_waiting)
+            return
+        self._start_job(self.waiting)
+
+    def _check_waiting(self) -> None:
+        """shouldStartBgsaveForReplication, ten times a second while replicas wait."""
+        self.waiting = [r for r in self.waiting if not r.client.closed]
+        if not self.waiting or self.start_due:
+            return
+        cfg = self.server.config
+        most = int(cfg.repl_diskless_sync_max_replicas)
+        idle = int(time.time() - min(r.asked for r in self.waiting))
+        if (not cfg.repl_diskless_sync or (most and len(self.waiting) >= most)
+                or idle >= int(cfg.repl_diskless_sync_delay)):
+            if self.server.engine.in_tx:
+                self.start_due = True  # pinned after the open batch's COMMIT
+            else:
+                self._start_job(self.waiting)
+            return
+        self.app.loop.call_later(0.1, self._check_waiting)
+
+    def _start_job(self, links: list[ReplicaLink], shared: bool = True) -> None:
+        """Between two batches: pin the snapshot, say +FULLRESYNC, write the RDB in a
+        thread; the stream from the next batch on waits in each link's ``pending``."""
+        server = self.server
+        links = [r for r in links if not r.client.closed]
+        if shared:
+            self.waiting = []
+        if not links:
+            return
+        self.cur_db = -1  # the replicas' stream must start with a SELECT
         try:
             conn = server.engine.snapshot_connection()
             conn.execute("BEGIN")
             conn.execute("SELECT count(*) FROM meta").fetchall()  # the snapshot starts here
         except apsw.Error as exc:
             log.error("cannot start a full sync: %s", exc)
-            self.drop(link)
+            for r in links:
+                self.drop(r)
             return
+        job = SyncJob(server.config.dir, server.replid, server.master_repl_offset, shared)
+        if shared:
+            self.job = job
+        log.info("Starting BGSAVE for SYNC with target: disk")
+        for r in links:
+            self._attach(job, r)
+        first = links[0]
+        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, job.tmp,
+                                            not first.exclude_data, not first.exclude_functions)
+        fut.add_done_callback(lambda f: self._rdb_done(job, f))
+
+    def _attach(self, job: SyncJob, link: ReplicaLink) -> None:
+        link.job = job
+        job.links.append(link)
         if not link.pre_psync:
             link.client.write_out(  # type: ignore[misc]
-                b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset))
-        link.tmp = Path(server.config.dir) / f"temp-sync-{os.getpid()}-{link.client.id}.rdb"
-        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, link.tmp,
-                                            not link.exclude_data, not link.exclude_functions)
-        fut.add_done_callback(lambda f: self._rdb_done(link, f))
+                b"+FULLRESYNC %s %d\r\n" % (job.replid.encode(), job.offset))
+
+    def _join(self, job: SyncJob, link: ReplicaLink) -> None:
+        """Redis's attach to a disk BGSAVE in progress: the same offset, and a copy of
+        the stream another of its replicas has queued since the snapshot."""
+        donor = job.live()[0]
+        link.pending = list(donor.pending)
+        link.pending_bytes = donor.pending_bytes
+        self._attach(job, link)
+        log.info("Waiting for end of BGSAVE for SYNC")
 
     def _write_rdb(self, conn: apsw.Connection, path: Path, keys: bool = True,
                    functions_too: bool = True) -> int:
@@ -351,25 +453,33 @@ class Primary:
         finally:
             conn.close()
 
-    def _rdb_done(self, link: ReplicaLink, fut: asyncio.Future) -> None:
+    def _rdb_done(self, job: SyncJob, fut: asyncio.Future) -> None:
+        job.done = True
+        if self.job is job:
+            self.job = None
         exc = fut.exception()
+        live = job.live()
         if exc is not None:
-            log.error("writing the RDB for replica %s:%d failed: %s", link.ip(), link.port, exc)
-            self.drop(link)
+            log.error("writing the RDB for a full sync failed: %s", exc)
+            job.remove_file()
+            for r in live:
+                self.drop(r)
             return
-        if link.client.closed:
-            self._unlink(link)
-            return
-        link.state = SEND_BULK
-        task = self.app.loop.create_task(self._send_bulk(link, fut.result()))
-        self.app.tasks.append(task)
-        task.add_done_callback(lambda t: self.app.tasks.remove(t) if t in self.app.tasks else None)
+        size = fut.result()
+        for r in live:
+            r.state = SEND_BULK
+            job.readers += 1
+            task = self.app.loop.create_task(self._send_bulk(r, job, size))
+            self.app.tasks.append(task)
+            task.add_done_callback(
+                lambda t: self.app.tasks.remove(t) if t in self.app.tasks else None)
+        if not job.readers:
+            job.remove_file()
 
-    async def _send_bulk(self, link: ReplicaLink, size: int) -> None:
+    async def _send_bulk(self, link: ReplicaLink, job: SyncJob, size: int) -> None:
         transport = link.conn.transport
         try:
-            assert link.tmp is not None
-            with open(link.tmp, "rb") as f:
+            with open(job.tmp, "rb") as f:
                 transport.write(b"$%d\r\n" % size)
                 while True:
                     chunk = f.read(_RDB_CHUNK)
@@ -388,7 +498,9 @@ class Primary:
             self.drop(link)
             return
         finally:
-            self._unlink(link)
+            job.readers -= 1
+            if not job.readers:
+                job.remove_file()
         if link.client.closed:
             return
         if link.rdb_only:  # replicaPutOnline: the RDB was all it asked for
@@ -405,13 +517,11 @@ class Primary:
             link.client.write_out(b"".join(pending))  # type: ignore[misc]
         log.info("Synchronization with replica %s:%d succeeded", link.ip(), link.port)
 
-    def _unlink(self, link: ReplicaLink) -> None:
-        if link.tmp is not None:
-            try:
-                link.tmp.unlink()
-            except FileNotFoundError:
-                pass
-            link.tmp = None
+    def sync_rdb_running(self) -> bool:
+        """An RDB for replicas is being written (INFO rdb_bgsave_in_progress, as Redis's
+        child for a SYNC)."""
+        return self.job is not None or any(
+            r.job is not None and not r.job.done for r in self.replicas)
 
     # -- links -------------------------------------------------------------------------
 
@@ -427,7 +537,9 @@ class Primary:
         for r in list(self.replicas):
             if r.client is client:
                 self.replicas.remove(r)
-                self._unlink(r)
+                job = r.job
+                if job is not None and not job.done and not job.live():
+                    job.remove_file()  # nobody waits for it (its thread writes on, unlinked)
                 log.info("Connection with replica %s:%d lost.", r.ip(), r.port)
         if not self.replicas:
             self.no_replicas_since = time.time()
@@ -443,6 +555,8 @@ class Primary:
         for r in self.to_attach:
             self.drop(r)
         self.to_attach = []
+        self.waiting = []
+        self.start_due = False
         self.proxy_buf = []
         self.cur_db = -1
         if keep_backlog:

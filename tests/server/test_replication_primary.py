@@ -65,6 +65,8 @@ def test_redis_replica_full_sync_and_stream(primary_and_replica):
     wait_until(lambda: _in_sync(p, rep), what="the full sync")
     assert _dump_all(replica.port) == _dump_all(aki.port)
     assert rep.function_list()[0][1] == b"replib"
+    # streamed (Redis 7 replicas read $EOF:), the stream started at the replica's ACK
+    assert "Waiting for REPLCONF ACK from slave to enable streaming" in aki.log.read_text()
 
     # the stream: plain writes, other dbs, expiries, a transaction, a script, deletes
     _fill(aki.port, "after")
@@ -135,6 +137,12 @@ def _read_rdb(c: RawClient, psync: bool) -> bytes:
         if line:
             break
     assert line.startswith(b"$")
+    if line.startswith(b"$EOF:"):  # diskless: the payload ends with the 40-byte mark
+        mark = line[5:45]
+        while not c.buf.endswith(mark):
+            c._fill()
+        rdb, c.buf = c.buf[:-40], b""
+        return rdb
     n = int(line[1:])
     while len(c.buf) < n:
         c._fill()
@@ -521,9 +529,15 @@ def test_full_syncs_wait_for_the_delay_and_share_one_rdb(tmp_path):
         assert heads[0] == heads[1]
         rdbs = [_read_rdb(r1, psync=False), _read_rdb(r2, psync=False)]
         assert rdbs[0] == rdbs[1] and b"between" in rdbs[0]
-        assert aki.log.read_text().count("Starting BGSAVE for SYNC") == 1
+        assert aki.log.read_text().count(
+            "Starting BGSAVE for SYNC with target: replicas sockets") == 1
         ctl.set("after", "2")
+        # streamed: the stream waits for the replica's first ACK (it has loaded)
+        time.sleep(0.2)
+        assert ctl.info()["slave0"]["state"] == "online"
+        offset = int(heads[0].split()[2])
         for r in (r1, r2):
+            r.send(encode_command("REPLCONF", "ACK", offset))
             assert _read_stream(r, 2) == [[b"SELECT", b"0"], [b"SET", b"after", b"2"]]
         # alone, a replica waits the whole delay
         asked = time.time()
@@ -540,7 +554,8 @@ def test_a_replica_joins_the_rdb_being_written(tmp_path):
     """A full sync asked for while another's RDB is written takes that RDB (Redis's
     attach to a disk BGSAVE in progress): the same offset, and the stream queued since
     its snapshot, so both replicas end with the same data; the file goes afterwards."""
-    aki = start_aki(tmp_path, "--rdb-key-save-delay", "150000")  # 0.15 s per key
+    aki = start_aki(tmp_path, "--rdb-key-save-delay", "150000",  # 0.15 s per key
+                    "--repl-diskless-sync", "no")  # a streamed RDB cannot be joined
     try:
         ctl = aki.client()
         ctl.mset({f"k{i}": i for i in range(10)})
@@ -557,10 +572,46 @@ def test_a_replica_joins_the_rdb_being_written(tmp_path):
             assert _read_stream(r, 3) == [[b"SELECT", b"0"], [b"SET", b"mid", b"1"],
                                           [b"SET", b"mid2", b"2"]]
         text = aki.log.read_text()
-        assert text.count("Starting BGSAVE for SYNC") == 1
+        assert text.count("Starting BGSAVE for SYNC with target: disk") == 1
         assert "Waiting for end of BGSAVE for SYNC" in text
         wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 0, what="the end")
         assert not list(tmp_path.glob("temp-sync-*"))
+        for r in (r1, r2):
+            r.close()
+    finally:
+        aki.stop()
+
+
+def test_a_streamed_rdb_uses_no_file_and_a_late_replica_waits_for_the_next(tmp_path):
+    """repl-diskless-sync: the RDB goes to the sockets as it is written (no file in dir);
+    a replica asking meanwhile waits for the next one, as Redis's socket target; one
+    that hangs up mid-transfer stops the writing."""
+    aki = start_aki(tmp_path, "--rdb-key-save-delay", "100000")  # 0.1 s per key
+    try:
+        ctl = aki.client()
+        ctl.mset({f"k{i}": i for i in range(10)})
+        r1 = _psync(aki.port)
+        head1 = _fullresync(r1)
+        wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 1, what="the RDB")
+        assert not list(tmp_path.glob("temp-*"))
+        ctl.set("mid", "1")
+        r2 = _psync(aki.port)
+        rdb1 = _read_rdb(r1, psync=False)
+        assert b"k9" in rdb1 and b"mid" not in rdb1
+        head2 = _fullresync(r2)  # its own RDB, from a later snapshot
+        assert int(head2.split()[2]) > int(head1.split()[2])
+        assert b"mid" in _read_rdb(r2, psync=False)
+        text = aki.log.read_text()
+        assert "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC" in text
+        assert text.count("Starting BGSAVE for SYNC with target: replicas sockets") == 2
+        # a replica that leaves in the middle: the writing stops, the server goes on
+        r3 = _psync(aki.port)
+        _fullresync(r3)
+        r3.sock.recv(10)  # the transfer has begun
+        r3.close()
+        wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 0, timeout=5,
+                   what="the writing to stop")
+        assert ctl.info()["connected_slaves"] == 2
         for r in (r1, r2):
             r.close()
     finally:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import os
 import time
@@ -124,6 +125,9 @@ class ReplicaLink:
         self.ack_offset = 0
         self.ack_time = time.time()
         self.job: SyncJob | None = None  # the RDB it waits for (None: not started yet)
+        # after a streamed (diskless) RDB the stream waits for the replica's first ACK,
+        # sent once it has loaded (Redis 7's repl_start_cmd_stream_on_ack)
+        self.hold_until_ack = False
         self.asked = time.time()  # the full sync's request (repl-diskless-sync-delay)
         info = getattr(client, "replconf", None) or {}
         # REPLCONF rdb-only 1 (redis-cli --rdb): the RDB and no stream, then disconnected
@@ -146,7 +150,7 @@ class ReplicaLink:
             # canFeedReplicaReplBuffer: an rdb-only replica gets no stream, and one whose
             # RDB has not started yet gets the stream from that RDB's snapshot on
             return True
-        if self.state == ONLINE:
+        if self.state == ONLINE and not self.hold_until_ack:
             self.client.write_out(data)  # type: ignore[misc]
             return True
         self.pending.append(data)
@@ -166,6 +170,8 @@ class SyncJob:
         self.replid = replid
         self.offset = offset
         self.shared = shared  # the whole dataset (no rdb-filter-only): others may join
+        self.diskless = False  # streamed to the sockets as it is written, no file
+        self.mark = b""  # the diskless payload's end mark ($EOF:<mark>)
         self.links: list[ReplicaLink] = []
         self.done = False
         self.readers = 0  # links sending the file
@@ -178,6 +184,48 @@ class SyncJob:
             self.tmp.unlink()
         except FileNotFoundError:
             pass
+
+
+class _StreamOut:
+    """The file a streamed RDB is written to, in a worker thread: 64 KiB at a time
+    handed to the loop (``Primary._fanout``), the thread waiting meanwhile, so a slow
+    replica slows the writing instead of filling memory."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, primary: Primary, job: SyncJob) -> None:
+        self.primary = primary
+        self.job = job
+        self.buf = bytearray()
+        self.sent = 0
+        self.gone = False  # every replica of the job left: the writing stops
+
+    def write(self, data: bytes) -> int:
+        self.buf += data
+        if len(self.buf) >= self.CHUNK:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if not self.buf or self.gone:
+            return
+        chunk = bytes(self.buf)
+        self.buf.clear()
+        loop = self.primary.app.loop
+        fut = asyncio.run_coroutine_threadsafe(self.primary._fanout(self.job, chunk), loop)
+        while True:
+            try:
+                self.gone = not fut.result(timeout=1.0)
+                break
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():  # shutting down
+                    fut.cancel()
+                    self.gone = True
+                    return
+        self.sent += len(chunk)
+
+    def abandoned(self) -> bool:
+        return self.gone
 
 
 class Primary:
@@ -362,7 +410,12 @@ class Primary:
         job = self.job
         if (job is not None and not job.done and job.replid == self.server.replid
                 and job.live()):
-            self._join(job, link)
+            if not job.diskless:
+                self._join(job, link)
+                return
+            # its RDB is already on the sockets: the next one starts when it ends
+            log.info("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC")
+            self.waiting.append(link)
             return
         self.waiting.append(link)
         cfg = self.server.config
@@ -377,7 +430,7 @@ class Primary:
     def _check_waiting(self) -> None:
         """shouldStartBgsaveForReplication, ten times a second while replicas wait."""
         self.waiting = [r for r in self.waiting if not r.client.closed]
-        if not self.waiting or self.start_due:
+        if not self.waiting or self.start_due or (self.job is not None and not self.job.done):
             return
         cfg = self.server.config
         most = int(cfg.repl_diskless_sync_max_replicas)
@@ -411,14 +464,28 @@ class Primary:
                 self.drop(r)
             return
         job = SyncJob(server.config.dir, server.replid, server.master_repl_offset, shared)
+        # startBgsaveForReplication: to the sockets when every replica can read $EOF:
+        job.diskless = bool(server.config.repl_diskless_sync) and all(
+            "eof" in r.capa for r in links)
         if shared:
             self.job = job
-        log.info("Starting BGSAVE for SYNC with target: disk")
+        log.info("Starting BGSAVE for SYNC with target: %s",
+                 "replicas sockets" if job.diskless else "disk")
         for r in links:
             self._attach(job, r)
         first = links[0]
-        fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, job.tmp,
-                                            not first.exclude_data, not first.exclude_functions)
+        if job.diskless:
+            job.mark = os.urandom(20).hex().encode()
+            for r in links:
+                r.client.write_out(b"$EOF:" + job.mark + b"\r\n")  # type: ignore[misc]
+            out = _StreamOut(self, job)
+            fut = self.app.loop.run_in_executor(None, self._stream_rdb, conn, out,
+                                                not first.exclude_data,
+                                                not first.exclude_functions)
+        else:
+            fut = self.app.loop.run_in_executor(None, self._write_rdb, conn, job.tmp,
+                                                not first.exclude_data,
+                                                not first.exclude_functions)
         fut.add_done_callback(lambda f: self._rdb_done(job, f))
 
     def _attach(self, job: SyncJob, link: ReplicaLink) -> None:
@@ -453,17 +520,79 @@ class Primary:
         finally:
             conn.close()
 
+    def _stream_rdb(self, conn: apsw.Connection, out: _StreamOut, keys: bool,
+                    functions_too: bool) -> int:
+        """Diskless: the RDB goes to the replicas' sockets as it is written (a worker
+        thread; each full buffer waits until the loop has handed it to every socket)."""
+        from aki.storage.bulk import write_snapshot_rdb
+
+        cfg = self.server.config
+        try:
+            write_snapshot_rdb(conn, out, compress=bool(cfg.rdbcompression),
+                               checksum=bool(cfg.rdbchecksum), begin=False,
+                               on_warning=log.warning, keys=keys, functions_too=functions_too,
+                               key_delay=cfg.rdb_key_save_delay, cancelled=out.abandoned)
+            out.flush()
+            return out.sent
+        finally:
+            conn.close()
+
+    async def _fanout(self, job: SyncJob, chunk: bytes) -> bool:
+        """One chunk of a streamed RDB to every replica still there; returns once their
+        socket buffers are below the bound again (False: none is left)."""
+        for r in job.live():
+            r.conn.transport.write(chunk)
+            self.server.stats.net_repl_output += len(chunk)
+        since = time.time()
+        while True:
+            live = [r for r in job.live() if not r.conn.transport.is_closing()]
+            if not live:
+                return False
+            full = [r for r in live if r.conn.transport.get_write_buffer_size() > _MAX_UNSENT]
+            if not full:
+                return True
+            if time.time() - since > max(1, int(self.server.config.repl_timeout)):
+                for r in full:  # replicationCron: a transfer that stopped moving
+                    log.warning("Disconnecting timedout replica (streaming sync): %s:%d",
+                                r.ip(), r.port)
+                    self.drop(r)
+                continue
+            await asyncio.sleep(0.005)
+
     def _rdb_done(self, job: SyncJob, fut: asyncio.Future) -> None:
         job.done = True
         if self.job is job:
             self.job = None
+        if self.waiting:  # those that waited for this one: their RDB next
+            self.app.loop.call_soon(self._check_waiting)
         exc = fut.exception()
         live = job.live()
         if exc is not None:
-            log.error("writing the RDB for a full sync failed: %s", exc)
+            from aki.storage.bulk import SnapshotCancelled
+
+            if not isinstance(exc, SnapshotCancelled):  # cancelled: nobody was left
+                log.error("writing the RDB for a full sync failed: %s", exc)
             job.remove_file()
             for r in live:
                 self.drop(r)
+            return
+        if job.diskless:
+            for r in live:
+                r.client.write_out(job.mark)  # type: ignore[misc]
+                if r.rdb_only:
+                    log.info("RDB transfer completed, rdb only replica (%s:%d) should be "
+                             "disconnected asap", r.ip(), r.port)
+                    self.drop(r)
+                    continue
+                r.state = ONLINE
+                r.hold_until_ack = not r.pre_psync
+                r.ack_time = time.time()
+                if r.hold_until_ack:
+                    log.info("Streamed RDB transfer with replica %s:%d succeeded (socket). "
+                             "Waiting for REPLCONF ACK from slave to enable streaming",
+                             r.ip(), r.port)
+                else:
+                    self._start_stream(r)
             return
         size = fut.result()
         for r in live:
@@ -510,6 +639,11 @@ class Primary:
             return
         link.state = ONLINE
         link.ack_time = time.time()
+        self._start_stream(link)
+
+    def _start_stream(self, link: ReplicaLink) -> None:
+        """replicaStartCommandStream: what was queued during the sync, then live."""
+        link.hold_until_ack = False
         pending = link.pending
         link.pending = []
         link.pending_bytes = 0
@@ -571,6 +705,8 @@ class Primary:
                 if offset > r.ack_offset:
                     r.ack_offset = offset
                 r.ack_time = time.time()
+                if r.hold_until_ack:  # it loaded the streamed RDB: the stream starts
+                    self._start_stream(r)
         self._check_waiters()
         if "failover" in self.server.extensions:
             from aki.replication.failover import update
@@ -663,7 +799,8 @@ class Primary:
                 else:
                     self._emit(ping)
             for r in list(self.replicas):
-                if r.state == WAIT_BGSAVE and not r.client.closed:
+                if (r.state == WAIT_BGSAVE and not r.client.closed
+                        and (r.job is None or not r.job.diskless)):  # not inside a payload
                     r.conn.transport.write(b"\n")
                 elif (r.state == ONLINE and not r.pre_psync
                       and now - r.ack_time > int(cfg.repl_timeout)):

@@ -686,3 +686,22 @@ def test_replicaof_unblocks_clients_blocked_on_keys(a, aki):
     assert blocked.read_reply() == (b"-UNBLOCKED force unblock from blocking operation, "
                                     b"instance state changed (master -> replica?)\r\n")
     blocked.close()
+
+
+def test_a_silent_master_in_the_handshake_times_out(a, aki):
+    """A master that accepts and then answers nothing (Redis's test: a primary in DEBUG
+    SLEEP while the replica waits for its PSYNC reply): after repl-timeout the replica
+    logs Redis's "Timeout connecting to the MASTER..." and tries again."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        a.config_set("repl-timeout", 1)
+        a.execute_command("REPLICAOF", "127.0.0.1", silent.getsockname()[1])
+        wait_until(lambda: a.execute_command("ROLE")[3] == b"handshake", what="handshake")
+        wait_until(lambda: "Timeout connecting to the MASTER..." in aki.log.read_text(),
+                   timeout=10, what="the timeout")
+    finally:
+        a.config_set("repl-timeout", 60)
+        a.execute_command("REPLICAOF", "NO", "ONE")
+        silent.close()

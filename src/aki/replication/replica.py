@@ -692,8 +692,9 @@ class MasterLink:
                 break
             except TimeoutError:
                 if time.time() - since > max(1, int(self.server.config.repl_timeout)):
-                    raise LinkError(on_timeout or "Master did not respond to command during "
-                                    "SYNC handshake") from None
+                    # replicationCron's check of a handshake that stopped moving
+                    raise LinkError(on_timeout or "Timeout connecting to the MASTER...") \
+                        from None
         if not data:
             if self.state == CONNECTED:
                 raise LinkError("Connection with master lost.")

@@ -550,12 +550,10 @@ def test_full_syncs_wait_for_the_delay_and_share_one_rdb(tmp_path):
         aki.stop()
 
 
-def test_a_replica_joins_the_rdb_being_written(tmp_path):
-    """A full sync asked for while another's RDB is written takes that RDB (Redis's
-    attach to a disk BGSAVE in progress): the same offset, and the stream queued since
-    its snapshot, so both replicas end with the same data; the file goes afterwards."""
-    aki = start_aki(tmp_path, "--rdb-key-save-delay", "150000",  # 0.15 s per key
-                    "--repl-diskless-sync", "no")  # a streamed RDB cannot be joined
+def _first_sync_under_way(tmp_path, *extra: str):
+    """A primary with ten keys and a slow RDB (rdb-key-save-delay), a first raw replica
+    whose RDB is being written, and ``mid`` set after that RDB's snapshot."""
+    aki = start_aki(tmp_path, *extra)
     try:
         ctl = aki.client()
         ctl.mset({f"k{i}": i for i in range(10)})
@@ -563,6 +561,20 @@ def test_a_replica_joins_the_rdb_being_written(tmp_path):
         head1 = _fullresync(r1)
         wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 1, what="the RDB")
         ctl.set("mid", "1")
+    except BaseException:
+        aki.stop()
+        raise
+    return aki, ctl, r1, head1
+
+
+def test_a_replica_joins_the_rdb_being_written(tmp_path):
+    """A full sync asked for while another's RDB is written takes that RDB (Redis's
+    attach to a disk BGSAVE in progress): the same offset, and the stream queued since
+    its snapshot, so both replicas end with the same data; the file goes afterwards."""
+    aki, ctl, r1, head1 = _first_sync_under_way(
+        tmp_path, "--rdb-key-save-delay", "150000",  # 0.15 s per key
+        "--repl-diskless-sync", "no")  # a streamed RDB cannot be joined
+    try:
         r2 = _psync(aki.port)
         assert _fullresync(r2) == head1
         ctl.set("mid2", "2")
@@ -586,15 +598,10 @@ def test_a_streamed_rdb_uses_no_file_and_a_late_replica_waits_for_the_next(tmp_p
     """repl-diskless-sync: the RDB goes to the sockets as it is written (no file in dir);
     a replica asking meanwhile waits for the next one, as Redis's socket target; one
     that hangs up mid-transfer stops the writing."""
-    aki = start_aki(tmp_path, "--rdb-key-save-delay", "100000")  # 0.1 s per key
+    aki, ctl, r1, head1 = _first_sync_under_way(
+        tmp_path, "--rdb-key-save-delay", "100000")  # 0.1 s per key
     try:
-        ctl = aki.client()
-        ctl.mset({f"k{i}": i for i in range(10)})
-        r1 = _psync(aki.port)
-        head1 = _fullresync(r1)
-        wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 1, what="the RDB")
         assert not list(tmp_path.glob("temp-*"))
-        ctl.set("mid", "1")
         r2 = _psync(aki.port)
         rdb1 = _read_rdb(r1, psync=False)
         assert b"k9" in rdb1 and b"mid" not in rdb1

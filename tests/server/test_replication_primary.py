@@ -613,11 +613,13 @@ def test_a_streamed_rdb_uses_no_file_and_a_late_replica_waits_for_the_next(tmp_p
         assert text.count("Starting BGSAVE for SYNC with target: replicas sockets") == 2
         # a replica that leaves in the middle: the writing stops, the server goes on
         r3 = _psync(aki.port)
-        _fullresync(r3)
-        r3.sock.recv(10)  # the transfer has begun
+        _fullresync(r3)  # its RDB is being written (1 s of key delays)
         r3.close()
         wait_until(lambda: ctl.info()["rdb_bgsave_in_progress"] == 0, timeout=5,
                    what="the writing to stop")
+        text = aki.log.read_text()
+        assert "Diskless rdb transfer, last replica dropped, stopping the RDB writer." in text
+        assert "Diskless rdb transfer, done reading from pipe, 1 replicas still up." in text
         assert ctl.info()["connected_slaves"] == 2
         for r in (r1, r2):
             r.close()

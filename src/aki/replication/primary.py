@@ -164,12 +164,11 @@ class SyncJob:
 
     _seq = 0
 
-    def __init__(self, directory: str, replid: str, offset: int, shared: bool) -> None:
+    def __init__(self, directory: str, replid: str, offset: int) -> None:
         SyncJob._seq += 1
         self.tmp = Path(directory) / f"temp-sync-{os.getpid()}-{SyncJob._seq}.rdb"
         self.replid = replid
         self.offset = offset
-        self.shared = shared  # the whole dataset (no rdb-filter-only): others may join
         self.diskless = False  # streamed to the sockets as it is written, no file
         self.mark = b""  # the diskless payload's end mark ($EOF:<mark>)
         self.links: list[ReplicaLink] = []
@@ -197,7 +196,6 @@ class _StreamOut:
         self.primary = primary
         self.job = job
         self.buf = bytearray()
-        self.sent = 0
         self.gone = False  # every replica of the job left: the writing stops
 
     def write(self, data: bytes) -> int:
@@ -222,10 +220,10 @@ class _StreamOut:
                     fut.cancel()
                     self.gone = True
                     return
-        self.sent += len(chunk)
 
     def abandoned(self) -> bool:
-        return self.gone
+        """Asked by the writer every few keys (every key under rdb-key-save-delay)."""
+        return self.gone or not self.job.live()
 
 
 class Primary:
@@ -463,7 +461,7 @@ class Primary:
             for r in links:
                 self.drop(r)
             return
-        job = SyncJob(server.config.dir, server.replid, server.master_repl_offset, shared)
+        job = SyncJob(server.config.dir, server.replid, server.master_repl_offset)
         # startBgsaveForReplication: to the sockets when every replica can read $EOF:
         job.diskless = bool(server.config.repl_diskless_sync) and all(
             "eof" in r.capa for r in links)
@@ -521,7 +519,7 @@ class Primary:
             conn.close()
 
     def _stream_rdb(self, conn: apsw.Connection, out: _StreamOut, keys: bool,
-                    functions_too: bool) -> int:
+                    functions_too: bool) -> None:
         """Diskless: the RDB goes to the replicas' sockets as it is written (a worker
         thread; each full buffer waits until the loop has handed it to every socket)."""
         from aki.storage.bulk import write_snapshot_rdb
@@ -533,7 +531,6 @@ class Primary:
                                on_warning=log.warning, keys=keys, functions_too=functions_too,
                                key_delay=cfg.rdb_key_save_delay, cancelled=out.abandoned)
             out.flush()
-            return out.sent
         finally:
             conn.close()
 
@@ -553,7 +550,7 @@ class Primary:
                 return True
             if time.time() - since > max(1, int(self.server.config.repl_timeout)):
                 for r in full:  # replicationCron: a transfer that stopped moving
-                    log.warning("Disconnecting timedout replica (streaming sync): %s:%d",
+                    log.warning("Disconnecting timedout replica (full sync): %s:%d",
                                 r.ip(), r.port)
                     self.drop(r)
                 continue
@@ -570,13 +567,19 @@ class Primary:
         if exc is not None:
             from aki.storage.bulk import SnapshotCancelled
 
-            if not isinstance(exc, SnapshotCancelled):  # cancelled: nobody was left
+            if isinstance(exc, SnapshotCancelled):  # nobody was left to send it to
+                # (Redis kills its fork child here; the writing thread stops)
+                log.warning("Diskless rdb transfer, last replica dropped, stopping the "
+                            "RDB writer.")
+            else:
                 log.error("writing the RDB for a full sync failed: %s", exc)
             job.remove_file()
             for r in live:
                 self.drop(r)
             return
         if job.diskless:
+            log.info("Diskless rdb transfer, done reading from pipe, %d replicas still up.",
+                     len(live))
             for r in live:
                 r.client.write_out(job.mark)  # type: ignore[misc]
                 if r.rdb_only:
@@ -804,7 +807,8 @@ class Primary:
                     r.conn.transport.write(b"\n")
                 elif (r.state == ONLINE and not r.pre_psync
                       and now - r.ack_time > int(cfg.repl_timeout)):
-                    log.warning("Disconnecting timedout replica: %s:%d", r.ip(), r.port)
+                    log.warning("Disconnecting timedout replica (streaming sync): %s:%d",
+                                r.ip(), r.port)
                     self.drop(r)
             ttl = int(getattr(cfg, "repl_backlog_ttl", 3600) or 0)
             if (self.backlog is not None and not self.replicas and ttl

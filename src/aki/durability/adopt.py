@@ -151,14 +151,8 @@ def _install(tmp: Path, target: Path) -> None:
     for suffix in ("-wal", "-shm"):  # the import's engine closed cleanly: none is left
         if Path(str(tmp) + suffix).exists():
             raise RuntimeError(f"{tmp}{suffix} still exists after the import closed")
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    from aki.durability.aof import fsync_path
+
+    fsync_path(tmp)
     os.replace(tmp, target)
-    dfd = os.open(target.parent if str(target.parent) else ".", os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_path(target.parent)

@@ -516,7 +516,7 @@ class AppendOnlyLog:
             os.fsync(f.fileno())
         hook("manifest-temp-written")
         os.replace(tmp, self.manifest_path)
-        _fsync_dir(self.dirpath)
+        fsync_path(self.dirpath)
         self.man = man
 
     def _read_manifest(self) -> Manifest | None:
@@ -537,7 +537,7 @@ class AppendOnlyLog:
     def _ensure_dir(self) -> None:
         if not self.dirpath.is_dir():
             self.dirpath.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(self.dirpath.parent)
+            fsync_path(self.dirpath.parent)
 
     def _new_incr(self, seq: int) -> None:
         """An empty incr file, durable (its directory entry too) before any manifest names it."""
@@ -547,7 +547,7 @@ class AppendOnlyLog:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_dir(self.dirpath)
+        fsync_path(self.dirpath)
 
     def _delete_history(self) -> None:
         """aofDelHistoryFiles: remove the files a rewrite replaced, then drop their lines."""
@@ -558,7 +558,7 @@ class AppendOnlyLog:
                 (self.dirpath / name).unlink()
             except FileNotFoundError:
                 pass
-        _fsync_dir(self.dirpath)
+        fsync_path(self.dirpath)
         self._persist(Manifest(self.man.base, self.man.incrs))
 
     def _delete_unlisted(self) -> None:
@@ -578,7 +578,7 @@ class AppendOnlyLog:
                 p.unlink()
                 removed = True
         if removed:
-            _fsync_dir(self.dirpath)
+            fsync_path(self.dirpath)
 
     def _clean_temps(self) -> None:
         if not self.dirpath.is_dir():
@@ -733,8 +733,8 @@ class AppendOnlyLog:
         self._commit_meta(aof_seq=1, aof_offset=0, aof_base=size, aof_pending=None)
         hook("upgrade-meta-committed")
         os.replace(self.old_path, self.dirpath / self.name)
-        _fsync_dir(self.dirpath)
-        _fsync_dir(self.old_path.parent)
+        fsync_path(self.dirpath)
+        fsync_path(self.old_path.parent)
         self.seq = 1
         log.info("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s).",
                  self.old_path.name, self.dirpath.name)
@@ -746,8 +746,8 @@ class AppendOnlyLog:
         if (man.base is not None and man.base[0] == self.name
                 and not (self.dirpath / self.name).exists() and self.old_path.is_file()):
             os.replace(self.old_path, self.dirpath / self.name)  # an interrupted upgrade
-            _fsync_dir(self.dirpath)
-            _fsync_dir(self.old_path.parent)
+            fsync_path(self.dirpath)
+            fsync_path(self.old_path.parent)
         self._delete_history()
         self._delete_unlisted()
         listed = [s for _, s in man.incrs]
@@ -840,7 +840,7 @@ class AppendOnlyLog:
             os.fsync(self.fd)
             os.replace(self.tmp, self.dirpath / bname)
             os.replace(self.temp_incr, self.dirpath / iname)  # the open fd follows it
-            _fsync_dir(self.dirpath)
+            fsync_path(self.dirpath)
             hook("switch-on-files-renamed")
             base_size = (self.dirpath / bname).stat().st_size
             self._commit_meta(aof_seq=iseq, aof_offset=self.size, aof_base=base_size + self.size,
@@ -908,7 +908,7 @@ class AppendOnlyLog:
         self._delete_history()
         if drop_old_file and self.old_path.is_file():
             self.old_path.unlink()
-            _fsync_dir(self.old_path.parent)
+            fsync_path(self.old_path.parent)
         self.seq = iseq
         self.cur_db = -1
 
@@ -1166,7 +1166,7 @@ class AppendOnlyLog:
             bseq = old.base_seq + 1
             bname = self._base_name(bseq)
             os.replace(self.tmp, self.dirpath / bname)
-            _fsync_dir(self.dirpath)
+            fsync_path(self.dirpath)
             history = ([old.base] if old.base is not None else []) + old.history + old.incrs
             self.man = old
             self._persist(Manifest((bname, bseq), [], history))
@@ -1304,7 +1304,7 @@ class AppendOnlyLog:
             bseq = self.man.base_seq + 1
             bname = self._base_name(bseq)
             os.replace(self.tmp, self.dirpath / bname)
-            _fsync_dir(self.dirpath)
+            fsync_path(self.dirpath)
             hook("rewrite-base-renamed")
             old = self.man
             keep = [(n, s) for n, s in old.incrs if s >= self.new_seq]
@@ -1355,7 +1355,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by name (a directory: the renames in it are durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -33,6 +33,11 @@ from aki.errors import RedisError
 from aki.replication.failover import state as failover_state
 from aki.resp.types import OK, Raw, RespSet, Status, Verbatim
 
+try:
+    from aki import _lane  # the compiled GET lane (server/connection.py configures it)
+except ImportError:  # pragma: no cover - built without a C compiler
+    _lane = None  # type: ignore[assignment]
+
 # -- tagged JSON -> reply values ------------------------------------------------------------
 
 
@@ -796,6 +801,8 @@ def _section(server, name: str, client) -> list[str] | None:
             f"aki_cache_size:{cfg.cache_size}",
             f"aki_row_cache_entries:{len(server.ks.cache)}",
             f"aki_row_cache_max_entries:{server.ks.cache_entries}",
+            f"aki_get_lane:{'on' if _lane is not None and _lane.enabled() else 'off'}",
+            f"aki_get_lane_served:{_lane.served() if _lane is not None else 0}",
         ]
     return None
 

@@ -90,11 +90,13 @@ def get_string(c, key: bytes) -> bytes | None:
     return row.value
 
 
-def _get_cached(c, argv):
+def get_cached(c, argv):
+    """GET's cached_read: execute()'s short road, and what the C lane (aki/_lane.c)
+    does itself for a lone GET; it names this function to know the command is GET."""
     return c.server.ks.read_string(c.db, argv[1])
 
 
-@command("get", cached_read=_get_cached, cache_only=True)
+@command("get", cached_read=get_cached, cache_only=True)
 def get(c, argv):
     row = c.server.ks.lookup_read(c.db, argv[1])
     if row is None:

@@ -4,19 +4,25 @@ The connection never writes a reply while a batch is open: it hands itself to
 the committer, which calls ``release`` after the COMMIT (see
 durability/committer.py for why). Replies keep request order; a suspended
 client (BLPOP, CLIENT PAUSE) stops consuming its pipeline until resumed.
+
+``data_received`` is the C lane's (aki/_lane.c) when it is built: a read that is one
+GET of a cached string, on a connection and server in their plain state, is answered
+there with this road's effects; every other read comes to ``_data_received``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from aki.commands.strings import get_cached
 from aki.core.blocking import Suspend
-from aki.core.dispatch import blocked_slowlog, execute, resolve
+from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, execute, resolve
 from aki.core.pubsub import output_limits
 from aki.core.registry import Command
 from aki.core.session import Client
@@ -24,6 +30,7 @@ from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
 from aki.resp.types import Pushes
 from aki.server.protected import DENIED, refuses
+from aki.storage.keyspace import KeyRow
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -42,8 +49,19 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 # object no client can send (a command name of any bytes could).
 _PROTOCOL_ERROR = object()
 
+# The GET lane in C (aki/_lane.c): a read that is one GET of a cached string, on a
+# connection in its plain state, served with the same effects as the Python road
+# below; anything else reaches _data_received. Absent when the build had no compiler;
+# AKI_LANE=0 turns it off (A/B measurements, the tests that compare both roads).
+try:
+    from aki import _lane
+except ImportError:  # pragma: no cover - built without a C compiler
+    _lane = None  # type: ignore[assignment]
+LANE = _lane is not None and os.environ.get("AKI_LANE", "1") != "0"
+_BASES: tuple[type, ...] = (_lane.Lane, asyncio.Protocol) if LANE else (asyncio.Protocol,)
 
-class RespConnection(asyncio.Protocol):
+
+class RespConnection(*_BASES):  # type: ignore[misc]
     __slots__ = ("app", "server", "client", "transport", "parser", "out", "holding",
                  "pending", "suspended", "closing", "engine", "_timer", "held", "backlogged")
 
@@ -108,7 +126,7 @@ class RespConnection(asyncio.Protocol):
         self.parser = RequestParser(cfg.proto_max_bulk_len, cfg.client_query_buffer_limit)
         self.parser.authenticated = client.authenticated
 
-    def data_received(self, data: bytes) -> None:
+    def _data_received(self, data: bytes) -> None:
         if self.closing:
             return
         client = self.client
@@ -148,6 +166,9 @@ class RespConnection(asyncio.Protocol):
         if error:
             self._protocol_error(error)
         self._flush()
+
+    if not LANE:
+        data_received = _data_received
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -373,6 +394,10 @@ class RespConnection(asyncio.Protocol):
         self.closing = True
         if self.transport is not None:
             self.transport.abort()
+
+
+if LANE:
+    _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow)
 
 
 def _fmt_addr(addr) -> str:

@@ -292,14 +292,8 @@ class Keyspace:
         read by one SELECT in autocommit mode, which is its own consistent snapshot:
         outside an open batch everything it and the cache see is committed, and inside
         one the reply is held until the COMMIT like any other."""
-        if not self.fresh:
-            if self.schedule_stale is None:
-                return _UNCACHED
-            # Once per event-loop iteration: drop the cache if another process wrote.
-            if not self.engine.in_tx:
-                self.engine.check_external()
-            self.fresh = True
-            self.schedule_stale()
+        if not self.fresh and not self.refresh():
+            return _UNCACHED
         ck = (db, key)
         row = self.cache.get(ck, _UNCACHED)
         if row is _UNCACHED:
@@ -315,6 +309,18 @@ class Keyspace:
         self.hits += 1
         row.atime = _time()
         return row.value
+
+    def refresh(self) -> bool:
+        """Make the row cache current for reads without a transaction, once per event-loop
+        iteration: drop it if another process wrote. False where reads must take the
+        full road (no loop to mark the next iteration: the embedded library)."""
+        if self.schedule_stale is None:
+            return False
+        if not self.engine.in_tx:
+            self.engine.check_external()
+        self.fresh = True
+        self.schedule_stale()
+        return True
 
     # Reads served without a transaction (read_string) need the cache known current:
     # ``fresh`` is set by a data_version check and cleared by ``schedule_stale``, which

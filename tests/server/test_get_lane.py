@@ -1,0 +1,261 @@
+"""The compiled GET lane (src/aki/_lane.c) answers and counts exactly as the Python road.
+
+Three servers get the same requests on raw sockets: real Redis, aki with the lane, and
+aki with ``AKI_LANE=0``. Replies must be byte-identical across all three; the counters
+the lane updates (INFO stats, keyspace hits/misses, commandstats, the latency
+histogram, SLOWLOG, CLIENT LIST, OBJECT IDLETIME) must be identical between the two
+aki servers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.conftest import RawClient, encode_command, start_aki, start_redis
+
+
+def test_the_lane_is_built():
+    """The test command builds the extension (`pip install -e .`): a missing compiler
+    must not silently put every GET back on the slow road in CI."""
+    from aki.server import connection
+
+    assert connection._lane is not None
+    assert connection.LANE, "AKI_LANE=0 is set in the test environment"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    lane = start_aki(tmp_path_factory.mktemp("lane"))
+    os.environ["AKI_LANE"] = "0"
+    try:
+        python = start_aki(tmp_path_factory.mktemp("python"))
+    finally:
+        del os.environ["AKI_LANE"]
+    redis = start_redis(tmp_path_factory.mktemp("redis"))
+    yield {"lane": lane, "python": python, "redis": redis}
+    for s in (lane, python, redis):
+        s.stop()
+
+
+def _script(c: RawClient) -> list[bytes]:
+    """The requests, each sent alone (one request per read, as the lane wants), and
+    a few shapes that must leave the lane: pipelines, split reads, odd framings."""
+    out = []
+
+    def cmd(*args):
+        out.append(c.cmd(*args))
+
+    cmd("SET", "k", "v")
+    for _ in range(3):
+        cmd("GET", "k")
+    cmd("get", "k")
+    cmd("gEt", "k")
+    cmd("GET", "missing")
+    cmd("SET", "", "empty key")
+    cmd("GET", "")
+    cmd("SET", b"bin\r\n\x00key", b"\x00\xff\r\n")
+    cmd("GET", b"bin\r\n\x00key")
+    cmd("RPUSH", "list", "a")
+    cmd("GET", "list")  # WRONGTYPE, on the Python road
+    cmd("GET", "k", "extra")  # arity
+    cmd("SET", "big", "x" * 20000)  # a reply over the static buffer
+    cmd("GET", "big")
+    cmd("SET", "int", "12345")
+    cmd("GET", "int")
+    cmd("SET", "soon", "gone", "PX", "30")
+    cmd("GET", "soon")
+    time.sleep(0.1)
+    cmd("GET", "soon")
+    cmd("DBSIZE")
+    # two GETs in one read, and one GET split over two reads
+    c.send(encode_command("GET", "k") + encode_command("GET", "missing"))
+    out.append(c.read_reply())
+    out.append(c.read_reply())
+    req = encode_command("GET", "k")
+    c.send(req[:9])
+    time.sleep(0.05)
+    c.send(req[9:])
+    out.append(c.read_reply())
+    c.send(b"GET k\r\n")  # inline
+    out.append(c.read_reply())
+    cmd("MULTI")
+    cmd("GET", "k")
+    cmd("EXEC")
+    c.send(encode_command("CLIENT", "REPLY", "SKIP"))  # no reply to it ...
+    time.sleep(0.05)
+    c.send(encode_command("GET", "k"))  # ... nor to this one
+    time.sleep(0.05)
+    cmd("PING", "after skip")
+    c.cmd("HELLO", "3")  # (its reply names the server, and the client id: not compared)
+    cmd("GET", "missing")
+    cmd("GET", "k")
+    c.cmd("HELLO", "2")
+    cmd("SUBSCRIBE", "ch")
+    cmd("GET", "k")  # refused in the RESP2 pub/sub context
+    cmd("UNSUBSCRIBE", "ch")
+    cmd("GET", "k")
+    # a length with a leading zero: Redis's protocol error, and the connection closes
+    c.send(b"*2\r\n$3\r\nGET\r\n$01\r\nk\r\n")
+    out.append(c.read_reply())
+    return out
+
+
+def test_replies_match_redis_and_the_python_road(servers):
+    replies = {}
+    for name, srv in servers.items():
+        c = RawClient(srv.port)
+        try:
+            replies[name] = _script(c)
+        finally:
+            c.close()
+    for name in ("lane", "python"):
+        for i, (got, want) in enumerate(zip(replies[name], replies["redis"], strict=True)):
+            assert got == want, (name, i, got, want)
+    assert replies["lane"] == replies["python"]
+
+
+def _counters(port: int) -> dict[str, str]:
+    c = RawClient(port)
+    try:
+        info = c.cmd("INFO", "everything").decode()
+    finally:
+        c.close()
+    fields = {}
+    for line in info.split("\r\n"):
+        key, _, value = line.partition(":")
+        if key in ("keyspace_hits", "keyspace_misses", "total_commands_processed"):
+            fields[key] = value
+        elif key in ("cmdstat_get", "latency_percentiles_usec_get"):
+            # calls and failures; usec and percentiles are timings
+            fields[key] = re.sub(r"(usec|usec_per_call|p\d+(\.\d+)?)=[^,]*", "", value)
+    return fields
+
+
+def _fresh(srv):
+    c = RawClient(srv.port)
+    c.cmd("FLUSHALL")
+    c.cmd("CONFIG", "RESETSTAT")
+    c.cmd("SLOWLOG", "RESET")
+    return c
+
+
+def test_counters_match_the_python_road(servers):
+    seen = {}
+    for name in ("lane", "python"):
+        c = _fresh(servers[name])
+        try:
+            c.cmd("SET", "k", "v")
+            c.cmd("SET", "x", "1", "EX", "100")
+            for key in ("k", "x", "nope", "k", "nope"):
+                c.cmd("GET", key)
+            served = _served(c)
+            before = _net(c)
+            for _ in range(10):
+                assert c.cmd("GET", "k") == b"$1\r\nv\r\n"
+            after = _net(c)
+            # every one of them took the lane (or none, with AKI_LANE=0)
+            assert _served(c) - served == (10 if name == "lane" else 0)
+            assert c.cmd("INFO", "aki").count(
+                b"aki_get_lane:on" if name == "lane" else b"aki_get_lane:off") == 1
+            client_list = c.cmd("CLIENT", "LIST").decode()
+        finally:
+            c.close()
+        seen[name] = (_counters(servers[name].port),
+                      after[0] - before[0], after[1] - before[1],
+                      re.search(r" cmd=(\S+)", client_list).group(1))
+    assert seen["lane"] == seen["python"]
+    counters, net_in, net_out, last_cmd = seen["lane"]
+    assert counters["keyspace_hits"] == "13" and counters["keyspace_misses"] == "2"
+    assert "calls=15" in counters["cmdstat_get"]
+    # ten GETs in and their replies out, plus the second sample's own request and reply
+    assert net_in == 10 * len(encode_command("GET", "k")) + len(encode_command("INFO", "stats"))
+    assert net_out > 10 * len(b"$1\r\nv\r\n")
+    assert last_cmd == "client|list"
+
+
+def _served(c: RawClient) -> int:
+    info = c.cmd("INFO", "aki").decode()
+    return int(re.search(r"aki_get_lane_served:(\d+)", info).group(1))
+
+
+def _net(c: RawClient) -> tuple[int, int]:
+    info = c.cmd("INFO", "stats").decode()
+    vals = dict(line.split(":", 1) for line in info.split("\r\n") if ":" in line)
+    return int(vals["total_net_input_bytes"]), int(vals["total_net_output_bytes"])
+
+
+@pytest.mark.parametrize("name", ["lane", "python"])
+def test_slowlog_latency_and_access_time(servers, name):
+    c = _fresh(servers[name])
+    try:
+        c.cmd("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        c.cmd("SET", "k", "v")
+        c.cmd("DEBUG", "SLEEP", "0")
+        c.cmd("SLOWLOG", "RESET")
+        c.cmd("GET", "k")
+        log = c.cmd("SLOWLOG", "GET", "10")
+        assert b"$3\r\nGET\r\n$1\r\nk\r\n" in log
+        c.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        c.cmd("OBJECT", "FREQ", "k")  # (an error under the LRU policy: only its effect)
+        time.sleep(2.1)
+        assert int(c.cmd("OBJECT", "IDLETIME", "k")[1:-2]) >= 2
+        c.cmd("GET", "k")  # a lane read records the access
+        assert c.cmd("OBJECT", "IDLETIME", "k") == b":0\r\n"
+        assert b"$5\r\ncalls\r\n:2\r\n" in c.cmd("LATENCY", "HISTOGRAM", "get")
+    finally:
+        c.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        c.close()
+
+
+@pytest.mark.parametrize("name", ["lane", "python"])
+def test_tracking_and_monitor_still_see_gets(servers, name):
+    """A tracking client's GET must be remembered, and MONITOR must show GETs: both put
+    the server in a state the lane leaves alone."""
+    port = servers[name].port
+    c = _fresh(servers[name])
+    other = RawClient(port)
+    mon = RawClient(port)
+    try:
+        c.cmd("SET", "k", "v")
+        c.cmd("HELLO", "3")
+        c.cmd("CLIENT", "TRACKING", "ON")
+        assert c.cmd("GET", "k") == b"$1\r\nv\r\n"
+        other.cmd("SET", "k", "w")
+        # the invalidation push arrives on the tracking connection
+        assert c.read_reply().startswith(b">2\r\n$10\r\ninvalidate\r\n")
+        assert mon.cmd("MONITOR") == b"+OK\r\n"
+        other.cmd("GET", "k")
+        assert b'"GET" "k"' in mon.read_reply()
+    finally:
+        for x in (c, other, mon):
+            x.close()
+
+
+def test_rename_command_is_honoured(tmp_path):
+    """The lane answers a spelling only while it still names GET."""
+    srv = start_aki(tmp_path, "--rename-command", "GET", "FETCH")
+    try:
+        c = RawClient(srv.port)
+        c.cmd("SET", "k", "v")
+        assert c.cmd("GET", "k").startswith(b"-ERR unknown command 'GET'")
+        assert c.cmd("FETCH", "k") == b"$1\r\nv\r\n"
+        c.close()
+    finally:
+        srv.stop()
+
+
+def test_requirepass_is_honoured(tmp_path):
+    srv = start_aki(tmp_path, "--requirepass", "secret")
+    try:
+        c = RawClient(srv.port)
+        assert c.cmd("GET", "k") == b"-NOAUTH Authentication required.\r\n"
+        assert c.cmd("AUTH", "secret") == b"+OK\r\n"
+        c.cmd("SET", "k", "v")
+        assert c.cmd("GET", "k") == b"$1\r\nv\r\n"
+        c.close()
+    finally:
+        srv.stop()

@@ -42,7 +42,7 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_state_guards, *s_monitors, *s_after_read, *s_reply_mode, *s_close_after_reply,
     *s_deferred_pushes, *s_ks, *s_fresh, *s_lfu, *s_cache, *s_db, *s_now,
     *s_last_interaction, *s_stats, *s_net_input, *s_net_output, *s_misses, *s_hits,
-    *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh;
+    *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh, *s__flush;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -201,10 +201,11 @@ bulk_header(char *buf, Py_ssize_t n)
     return i;
 }
 
-/* Parse a canonical `*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n` that is the whole read.
- * Returns the key's offset and sets *keylen, or -1 when `data` is anything else. */
+/* Parse a canonical `*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n` at the start of p[0:len].
+ * Returns its length and sets *keyat and *keylen, or -1 when p does not start with one
+ * whole such request. */
 static Py_ssize_t
-parse_get(const char *p, Py_ssize_t len, Py_ssize_t *keylen)
+parse_get(const char *p, Py_ssize_t len, Py_ssize_t *keyat, Py_ssize_t *keylen)
 {
     if (len < 19 || memcmp(p, "*2\r\n$3\r\n", 8) != 0)
         return -1;
@@ -228,30 +229,27 @@ parse_get(const char *p, Py_ssize_t len, Py_ssize_t *keylen)
     if (i + 2 > len || p[i] != '\r' || p[i + 1] != '\n')
         return -1;
     i += 2;
-    if (i + n + 2 != len || p[i + n] != '\r' || p[i + n + 1] != '\n')
+    if (i + n + 2 > len || p[i + n] != '\r' || p[i + n + 1] != '\n')
         return -1;
+    *keyat = i;
     *keylen = n;
-    return i;
+    return i + n + 2;
 }
 
-/* The GET lane: 1 = served, 0 = not for the lane (nothing changed), -1 = error. */
+/* One GET, the request p[0:len] (its key at p[keyat:keyat+keylen]): 1 = served, its
+ * reply in *reply_out (counted and logged, not yet written); 0 = not for the lane
+ * (nothing changed); -1 = error. The read's own effects (net_input, the write,
+ * net_output) are the caller's. */
 static int
-serve_get(PyObject *self, PyObject *data)
+serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
+          Py_ssize_t keylen, PyObject **reply_out)
 {
-    if (!PyBytes_CheckExact(data) || !PyObject_TypeCheck(self, t_conn))
-        return 0;
-    const char *p = PyBytes_AS_STRING(data);
-    Py_ssize_t len = PyBytes_GET_SIZE(data);
-    Py_ssize_t keylen = 0;
-    Py_ssize_t keyat = parse_get(p, len, &keylen);
-    if (keyat < 0)
-        return 0;
 
     int result = -1, t;
     long resp;
     PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *ck = NULL, *reply = NULL;
     PyObject *cd = NULL, *sd = NULL;
-    PyObject *ks = NULL, *cache = NULL, *stats = NULL, *engine = NULL, *num = NULL;
+    PyObject *ks = NULL, *cache = NULL, *engine = NULL, *num = NULL;
     PyObject *usecobj = NULL, *row = NULL, *value = NULL, *transport = NULL;
     PyObject *client = NULL, *server = NULL, *parser = NULL, *cmd = NULL, *authenticated = NULL;
     double start = perf_seconds();
@@ -428,8 +426,6 @@ serve_get(PyObject *self, PyObject *data)
     Py_CLEAR(v);
     if (t < 0) goto done;
     FAIL_IF(t);
-    stats = dattr(server, sd, s_stats);
-    if (stats == NULL) goto done;
 
     /* ---- every check passed: from here on the request is served ---- */
     v = PyFloat_FromDouble(wall_seconds());
@@ -439,9 +435,6 @@ serve_get(PyObject *self, PyObject *data)
         set_slot(row, o_atime, v);
     Py_CLEAR(v);
     if (t < 0) goto done;
-    num = PyLong_FromSsize_t(len);
-    if (num == NULL || gadd(stats, s_net_input, num) < 0) goto done;
-    Py_CLEAR(num);
     set_slot(parser, o_authenticated, authenticated);
     num = PyLong_FromLong(1);
     if (num == NULL) goto done;
@@ -495,15 +488,9 @@ serve_get(PyObject *self, PyObject *data)
         Py_CLEAR(v);
     }
 
-    /* _write_out: straight to the transport, as no batch is open */
-    Py_ssize_t n = PyBytes_GET_SIZE(reply);
-    v = PyObject_CallMethodOneArg(transport, s_write, reply);
-    if (v == NULL) goto done;
-    Py_CLEAR(v);
-    Py_CLEAR(num);
-    num = PyLong_FromSsize_t(n);
-    if (num == NULL || gadd(stats, s_net_output, num) < 0) goto done;
     g_served++;
+    *reply_out = reply;
+    reply = NULL;
     result = 1;
 
 done:
@@ -518,7 +505,6 @@ done:
     Py_XDECREF(sd);
     Py_XDECREF(ks);
     Py_XDECREF(cache);
-    Py_XDECREF(stats);
     Py_XDECREF(engine);
     Py_XDECREF(num);
     Py_XDECREF(usecobj);
@@ -533,11 +519,121 @@ done:
     return result;
 }
 
+/* A read: the GETs at its start served here, in order; whatever follows them (another
+ * command, a partial request) goes to _data_received after their replies are queued,
+ * exactly where the Python road would have put them. 1 = the whole read served,
+ * 0 = none of it, 2 = a prefix (the rest already handed on), -1 = error. */
+static int
+serve_gets(PyObject *self, PyObject *data)
+{
+    if (!PyBytes_CheckExact(data) || !PyObject_TypeCheck(self, t_conn))
+        return 0;
+    const char *p = PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, keyat, keylen, reqlen;
+    PyObject *first = NULL, *replies = NULL, *joined = NULL, *v = NULL;
+    PyObject *server = NULL, *stats = NULL, *num = NULL, *transport = NULL;
+    int result = -1;
+
+    while (at < len && (reqlen = parse_get(p + at, len - at, &keyat, &keylen)) > 0) {
+        PyObject *reply = NULL;
+        int r = serve_one(self, p + at, reqlen, keyat, keylen, &reply);
+        if (r < 0)
+            goto done;
+        if (r == 0)
+            break;
+        if (first == NULL) {
+            first = reply;
+        } else {
+            if (replies == NULL && (replies = PyList_New(0)) == NULL) {
+                Py_DECREF(reply);
+                goto done;
+            }
+            if (PyList_GET_SIZE(replies) == 0 && PyList_Append(replies, first) < 0) {
+                Py_DECREF(reply);
+                goto done;
+            }
+            int a = PyList_Append(replies, reply);
+            Py_DECREF(reply);
+            if (a < 0)
+                goto done;
+        }
+        at += reqlen;
+    }
+    if (at == 0) {
+        result = 0;
+        goto done;
+    }
+
+    /* data_received's own effects for the bytes served */
+    server = Py_XNewRef(SLOT(self, o_server));
+    if (server == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "connection without a server");
+        goto done;
+    }
+    stats = PyObject_GetAttr(server, s_stats);
+    if (stats == NULL) goto done;
+    num = PyLong_FromSsize_t(at);
+    if (num == NULL || gadd(stats, s_net_input, num) < 0) goto done;
+    Py_CLEAR(num);
+    if (replies != NULL) {
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        if (empty == NULL) goto done;
+        joined = _PyBytes_Join(empty, replies);
+        Py_DECREF(empty);
+        if (joined == NULL) goto done;
+    } else {
+        joined = Py_NewRef(first);
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(joined);
+    if (at == len && n <= REPLY_BUF) {
+        /* _write_out: straight to the transport (serve_one saw no batch open) */
+        transport = Py_XNewRef(SLOT(self, o_transport));
+        if (transport == NULL) goto done;
+        v = PyObject_CallMethodOneArg(transport, s_write, joined);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        num = PyLong_FromSsize_t(n);
+        if (num == NULL || gadd(stats, s_net_output, num) < 0) goto done;
+        result = 1;
+        goto done;
+    }
+    /* queued as the Python road queues replies; then the rest of the read, or _flush
+     * (which checks client-output-buffer-limit for what is over the static buffer) */
+    PyObject *out = SLOT(self, o_out);
+    if (out == NULL || !PyList_Check(out) || PyList_Append(out, joined) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "connection without an output list");
+        goto done;
+    }
+    if (at == len) {
+        v = PyObject_CallMethodNoArgs(self, s__flush);
+    } else {
+        PyObject *rest = PyBytes_FromStringAndSize(p + at, len - at);
+        if (rest == NULL) goto done;
+        v = PyObject_CallMethodOneArg(self, s__data_received, rest);
+        Py_DECREF(rest);
+    }
+    if (v == NULL) goto done;
+    Py_CLEAR(v);
+    result = at == len ? 1 : 2;
+
+done:
+    Py_XDECREF(first);
+    Py_XDECREF(replies);
+    Py_XDECREF(joined);
+    Py_XDECREF(v);
+    Py_XDECREF(server);
+    Py_XDECREF(stats);
+    Py_XDECREF(num);
+    Py_XDECREF(transport);
+    return result;
+}
+
 static PyObject *
 Lane_data_received(PyObject *self, PyObject *data)
 {
     if (g_plain != NULL) {
-        int r = serve_get(self, data);
+        int r = serve_gets(self, data);
         if (r > 0)
             Py_RETURN_NONE;
         if (r < 0 || PyErr_Occurred())
@@ -677,6 +773,7 @@ PyInit__lane(void)
     INTERN(s_slow_at, "slow_at");
     INTERN(s__data_received, "_data_received");
     INTERN(s_refresh, "refresh");
+    INTERN(s__flush, "_flush");
     INTERN(g_on, "on");
     INTERN(g_guard, "guard");
     g_GET = PyBytes_FromString("GET");

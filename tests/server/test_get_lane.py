@@ -82,6 +82,21 @@ def _script(c: RawClient) -> list[bytes]:
     out.append(c.read_reply())
     c.send(b"GET k\r\n")  # inline
     out.append(c.read_reply())
+    # pipelines: GETs only; GETs then a write and more GETs; GETs then a partial
+    # request completed by the next read; a big reply inside a pipeline
+    def pipeline(*reqs, tail=b""):
+        c.send(b"".join(encode_command(*r) for r in reqs) + tail)
+        out.extend(c.read_reply() for _ in reqs)
+
+    pipeline(*[("GET", "k")] * 16)
+    pipeline(("GET", "k"), ("GET", "missing"), ("SET", "k2", "w"), ("GET", "k2"), ("GET", "list"))
+    req = encode_command("GET", "int")
+    pipeline(("GET", "k"), ("GET", ""), tail=req[:7])
+    time.sleep(0.05)
+    c.send(req[7:])
+    out.append(c.read_reply())
+    pipeline(("GET", "k"), ("GET", "big"), ("GET", "k"))
+    pipeline(*[("GET", "big")] * 3)
     cmd("MULTI")
     cmd("GET", "k")
     cmd("EXEC")
@@ -156,9 +171,12 @@ def test_counters_match_the_python_road(servers):
             before = _net(c)
             for _ in range(10):
                 assert c.cmd("GET", "k") == b"$1\r\nv\r\n"
+            c.send(encode_command("GET", "k") * 5 + encode_command("GET", "nope") * 5)
+            for _ in range(10):
+                c.read_reply()
             after = _net(c)
             # every one of them took the lane (or none, with AKI_LANE=0)
-            assert _served(c) - served == (10 if name == "lane" else 0)
+            assert _served(c) - served == (20 if name == "lane" else 0)
             assert c.cmd("INFO", "aki").count(
                 b"aki_get_lane:on" if name == "lane" else b"aki_get_lane:off") == 1
             client_list = c.cmd("CLIENT", "LIST").decode()
@@ -169,10 +187,11 @@ def test_counters_match_the_python_road(servers):
                       re.search(r" cmd=(\S+)", client_list).group(1))
     assert seen["lane"] == seen["python"]
     counters, net_in, net_out, last_cmd = seen["lane"]
-    assert counters["keyspace_hits"] == "13" and counters["keyspace_misses"] == "2"
-    assert "calls=15" in counters["cmdstat_get"]
-    # ten GETs in and their replies out, plus the second sample's own request and reply
-    assert net_in == 10 * len(encode_command("GET", "k")) + len(encode_command("INFO", "stats"))
+    assert counters["keyspace_hits"] == "18" and counters["keyspace_misses"] == "7"
+    assert "calls=25" in counters["cmdstat_get"]
+    # twenty GETs in and their replies out, plus the second sample's own request and reply
+    assert net_in == 15 * len(encode_command("GET", "k")) + 5 * len(
+        encode_command("GET", "nope")) + len(encode_command("INFO", "stats"))
     assert net_out > 10 * len(b"$1\r\nv\r\n")
     assert last_cmd == "client|list"
 

@@ -42,7 +42,8 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_state_guards, *s_monitors, *s_after_read, *s_reply_mode, *s_close_after_reply,
     *s_deferred_pushes, *s_ks, *s_fresh, *s_lfu, *s_cache, *s_db, *s_now,
     *s_last_interaction, *s_stats, *s_net_input, *s_net_output, *s_misses, *s_hits,
-    *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh, *s__flush;
+    *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh,
+    *s__flush, *s_no_touch;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -309,6 +310,8 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     TRUTH(PyObject_IsTrue(authenticated));
     FAIL_IF(!t);
     TRUTH(dtrue(client, cd, s_in_multi));
+    FAIL_IF(t);
+    TRUTH(dtrue(client, cd, s_no_touch)); /* CLIENT NO-TOUCH: GET must not move atime */
     FAIL_IF(t);
     TRUTH(dtrue(client, cd, s_close_after_reply));
     FAIL_IF(t);
@@ -774,6 +777,7 @@ PyInit__lane(void)
     INTERN(s__data_received, "_data_received");
     INTERN(s_refresh, "refresh");
     INTERN(s__flush, "_flush");
+    INTERN(s_no_touch, "no_touch");
     INTERN(g_on, "on");
     INTERN(g_guard, "guard");
     g_GET = PyBytes_FromString("GET");

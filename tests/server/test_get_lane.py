@@ -278,3 +278,33 @@ def test_requirepass_is_honoured(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("name", ["lane", "python"])
+def test_client_no_touch(servers, name):
+    """CLIENT NO-TOUCH (Redis 7.2): the client's reads and writes leave a key's access
+    time alone, except TOUCH; a GET from such a client takes the Python road."""
+    c = _fresh(servers[name])
+    other = RawClient(servers[name].port)
+    try:
+        c.cmd("SET", "k", "v")
+        c.cmd("SET", "w", "1")
+        assert c.cmd("CLIENT", "NO-TOUCH", "ON") == b"+OK\r\n"
+        time.sleep(2.1)
+        c.cmd("GET", "k")
+        c.send(encode_command("GET", "k") * 3)
+        for _ in range(3):
+            c.read_reply()
+        c.cmd("INCR", "w")
+        for key in ("k", "w"):
+            assert int(c.cmd("OBJECT", "IDLETIME", key)[1:-2]) >= 2
+        assert b"T" in c.cmd("CLIENT", "INFO").split(b" flags=")[1].split(b" ")[0]
+        assert c.cmd("TOUCH", "k") == b":1\r\n"
+        assert c.cmd("OBJECT", "IDLETIME", "k") == b":0\r\n"
+        # another client's GET still records its access
+        other.cmd("GET", "w")
+        assert other.cmd("OBJECT", "IDLETIME", "w") == b":0\r\n"
+        c.cmd("CLIENT", "NO-TOUCH", "OFF")
+    finally:
+        c.close()
+        other.close()

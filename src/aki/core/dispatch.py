@@ -108,7 +108,8 @@ def execute(client: Client, argv: list[bytes]) -> object:
                         if refused is not None:
                             return _reject(client, cmd, refused)
                 read = cmd.cached_read
-                if read is not None and not server.monitors and not server.after_read:
+                if read is not None and not server.monitors and not server.after_read \
+                        and not client.no_touch:
                     # A read answered without a batch transaction (the row cache, or
                     # one autocommit SELECT): nothing to propagate or notify, but
                     # SLOWLOG and LATENCY still see it, as they see every GET in Redis.
@@ -219,8 +220,11 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> object:
     monitors = server.monitors
     if monitors and cmd.fullname in _MONITOR_FIRST:
         _feed_monitors(server, client, argv)  # scripts show before the commands they run
-    server.call_depth += 1
     ks = server.ks
+    if (client.no_touch or ks.no_touch) and not server.call_depth:
+        # CLIENT NO-TOUCH (Redis 7.2): no access time moves, except through TOUCH
+        ks.no_touch = client.no_touch and cmd.fullname != "touch"
+    server.call_depth += 1
     ks.writing = cmd.is_write  # a write deletes an expired key even on a replica
     start = _perf()
     try:

@@ -178,6 +178,10 @@ class Keyspace:
         self.access_entries = cache_entries
         self.access_horizon = time.time()  # keys not in ``access`` are idle at least since
         self.lfu = False  # maxmemory-policy is an LFU one: keep counters in ``freq``
+        # CLIENT NO-TOUCH: the running command's lookups leave access times alone (set by
+        # dispatch.call() for a top-level command; reads without a batch never see it set:
+        # a no-touch client's GET takes call())
+        self.no_touch = False
         self.lfu_log_factor = 10
         self.lfu_decay_time = 1
         self.freq: dict[tuple[int, bytes], tuple[int, int]] = {}
@@ -281,9 +285,10 @@ class Keyspace:
                 return None  # a replica's read: missing, but kept for the master's DEL
             self._expire_row(row)
             return None
-        row.atime = _time()
-        if self.lfu:
-            self._lfu_touch(ck)
+        if not self.no_touch:
+            row.atime = _time()
+            if self.lfu:
+                self._lfu_touch(ck)
         return row
 
     def read_string(self, db: int, key: bytes) -> object:

@@ -111,11 +111,10 @@ dattr(PyObject *o, PyObject *d, PyObject *name)
     return PyObject_GetAttr(o, name);
 }
 
-/* 1 when o.name is truthy, 0 when falsy, -1 on error */
+/* The truth of a new reference, which it releases: 1, 0, or -1 (NULL: an error). */
 static int
-dtrue(PyObject *o, PyObject *d, PyObject *name)
+truth(PyObject *v)
 {
-    PyObject *v = dattr(o, d, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
@@ -139,18 +138,6 @@ gadd(PyObject *o, PyObject *name, PyObject *delta)
     return r;
 }
 
-/* 1 when o.name is truthy, 0 when falsy, -1 on error (getattr) */
-static int
-gtrue(PyObject *o, PyObject *name)
-{
-    PyObject *v = PyObject_GetAttr(o, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
-
 /* slot += delta */
 static int
 slot_add(PyObject *o, Py_ssize_t off, PyObject *delta)
@@ -167,18 +154,10 @@ slot_add(PyObject *o, Py_ssize_t off, PyObject *delta)
 }
 
 static double
-wall_seconds(void)
+seconds(clockid_t clock) /* CLOCK_REALTIME: time.time(); CLOCK_MONOTONIC: perf_counter() */
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double
-perf_seconds(void) /* time.perf_counter's clock on Linux */
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -253,7 +232,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     PyObject *ks = NULL, *cache = NULL, *engine = NULL, *num = NULL;
     PyObject *usecobj = NULL, *row = NULL, *value = NULL, *transport = NULL;
     PyObject *client = NULL, *server = NULL, *parser = NULL, *cmd = NULL, *authenticated = NULL;
-    double start = perf_seconds();
+    double start = seconds(CLOCK_MONOTONIC);
 
 #define FAIL_IF(cond)                        \
     do {                                     \
@@ -263,6 +242,14 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     do {                                     \
         t = (expr);                          \
         if (t < 0) goto done;                \
+    } while (0)
+/* not for the lane when any of the attributes `names` (NULL-ended) of o is truthy */
+#define FAIL_IF_ANY_SET(o, d, names)                         \
+    do {                                                     \
+        for (PyObject ***n_ = (names); *n_ != NULL; n_++) {  \
+            TRUTH(truth(dattr((o), (d), **n_)));             \
+            FAIL_IF(t);                                      \
+        }                                                    \
     } while (0)
 
     /* the connection: open, nothing queued, not held behind a batch */
@@ -281,7 +268,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     FAIL_IF(transport == NULL || transport == Py_None);
     engine = Py_XNewRef(SLOT(self, o_engine));
     FAIL_IF(engine == NULL);
-    TRUTH(gtrue(engine, s_in_tx));
+    TRUTH(truth(PyObject_GetAttr(engine, s_in_tx)));
     FAIL_IF(t);
 
     /* the parser: on a request boundary, in hiredis's hands */
@@ -309,14 +296,11 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     FAIL_IF(authenticated == NULL);
     TRUTH(PyObject_IsTrue(authenticated));
     FAIL_IF(!t);
-    TRUTH(dtrue(client, cd, s_in_multi));
-    FAIL_IF(t);
-    TRUTH(dtrue(client, cd, s_no_touch)); /* CLIENT NO-TOUCH: GET must not move atime */
-    FAIL_IF(t);
-    TRUTH(dtrue(client, cd, s_close_after_reply));
-    FAIL_IF(t);
-    TRUTH(dtrue(client, cd, s_deferred_pushes));
-    FAIL_IF(t);
+    /* MULTI, CLIENT NO-TOUCH (a GET must not move the access time), a closing client,
+     * tracking pushes waiting behind the reply */
+    PyObject **client_unset[] = {&s_in_multi, &s_no_touch, &s_close_after_reply,
+                                 &s_deferred_pushes, NULL};
+    FAIL_IF_ANY_SET(client, cd, client_unset);
     b = PyDict_GetItemWithError(cd, s_reply_mode);
     FAIL_IF(b == NULL);
     if (b != g_on) {
@@ -326,13 +310,9 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     b = PyDict_GetItemWithError(cd, s_resp);
     FAIL_IF(b == NULL || !PyLong_CheckExact(b));
     resp = PyLong_AsLong(b);
-    if (resp == 2) {
-        TRUTH(dtrue(client, cd, s_channels));
-        FAIL_IF(t);
-        TRUTH(dtrue(client, cd, s_patterns));
-        FAIL_IF(t);
-        TRUTH(dtrue(client, cd, s_shard_channels));
-        FAIL_IF(t);
+    if (resp == 2) { /* RESP2 subscribers may only (un)subscribe, PING ... */
+        PyObject **subscriptions[] = {&s_channels, &s_patterns, &s_shard_channels, NULL};
+        FAIL_IF_ANY_SET(client, cd, subscriptions);
     }
 
     /* the command: GET under this spelling, still the GET (rename-command) */
@@ -356,14 +336,11 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     FAIL_IF(server == NULL);
     sd = PyObject_GenericGetDict(server, NULL);
     if (sd == NULL) goto done;
-    TRUTH(dtrue(server, sd, s_paused_until));
-    FAIL_IF(t);
-    TRUTH(dtrue(server, sd, s_state_guards));
-    FAIL_IF(t);
-    TRUTH(dtrue(server, sd, s_monitors));
-    FAIL_IF(t);
-    TRUTH(dtrue(server, sd, s_after_read));
-    FAIL_IF(t);
+    /* CLIENT PAUSE, replication's refusals (NOREPLICAS, READONLY ...), MONITOR,
+     * tracking (client-side caching remembers reads) */
+    PyObject **server_unset[] = {&s_paused_until, &s_state_guards, &s_monitors,
+                                 &s_after_read, NULL};
+    FAIL_IF_ANY_SET(server, sd, server_unset);
     b = PyDict_GetItemWithError(sd, s_extensions);
     FAIL_IF(b == NULL || !PyDict_CheckExact(b));
     TRUTH(PyDict_Contains(b, g_guard));
@@ -372,7 +349,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     /* the row cache: a current cache, the key cached, a live string */
     ks = dattr(server, sd, s_ks);
     if (ks == NULL) goto done;
-    TRUTH(gtrue(ks, s_fresh));
+    TRUTH(truth(PyObject_GetAttr(ks, s_fresh)));
     if (!t) {
         /* the first cached read of this loop iteration: Keyspace.refresh() looks for
          * another process's commit, as read_string would before its lookup */
@@ -383,7 +360,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
         if (t < 0) goto done;
         FAIL_IF(!t);
     }
-    TRUTH(gtrue(ks, s_lfu));
+    TRUTH(truth(PyObject_GetAttr(ks, s_lfu)));
     FAIL_IF(t);
     cache = PyObject_GetAttr(ks, s_cache);
     if (cache == NULL) goto done;
@@ -431,7 +408,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     FAIL_IF(t);
 
     /* ---- every check passed: from here on the request is served ---- */
-    v = PyFloat_FromDouble(wall_seconds());
+    v = PyFloat_FromDouble(seconds(CLOCK_REALTIME));
     if (v == NULL) goto done;
     t = PyDict_SetItem(cd, s_last_interaction, v);
     if (t == 0 && row != Py_None)
@@ -459,10 +436,10 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     }
 
     /* execute()'s bookkeeping for a cached read, in its order */
-    usecobj = PyLong_FromLong((long)((perf_seconds() - start) * 1000000.0));
+    usecobj = PyLong_FromLong((long)((seconds(CLOCK_MONOTONIC) - start) * 1000000.0));
     if (usecobj == NULL) goto done;
     if (slot_add(cmd, o_calls, num) < 0 || slot_add(cmd, o_usec, usecobj) < 0) goto done;
-    TRUTH(dtrue(server, sd, s_latency_tracking));
+    TRUTH(truth(dattr(server, sd, s_latency_tracking)));
     if (t) {
         PyObject *lat = SLOT(cmd, o_latency);
         if (lat != NULL && PyDict_CheckExact(lat)) {
@@ -499,6 +476,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
 done:
 #undef FAIL_IF
 #undef TRUTH
+#undef FAIL_IF_ANY_SET
     Py_XDECREF(v);
     Py_XDECREF(spelling);
     Py_XDECREF(key);

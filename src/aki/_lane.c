@@ -34,7 +34,7 @@ static PyObject *g_slow;       /* dispatch._slow(server, client, cmd, argv, usec
 static unsigned long long g_served; /* GETs answered here (INFO aki_get_lane_served) */
 
 static PyObject *g_GET, *g_get; /* the usual spellings, shared */
-static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null;
+static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one;
 
 /* interned attribute names (of the dict-backed objects, and methods) */
 static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_until,
@@ -43,7 +43,7 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_deferred_pushes, *s_ks, *s_fresh, *s_lfu, *s_cache, *s_db, *s_now,
     *s_last_interaction, *s_stats, *s_net_input, *s_net_output, *s_misses, *s_hits,
     *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh,
-    *s__flush, *s_no_touch;
+    *s__flush, *s_no_touch, *s_io_reads, *s_io_writes;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -574,7 +574,9 @@ serve_gets(PyObject *self, PyObject *data)
         if (v == NULL) goto done;
         Py_CLEAR(v);
         num = PyLong_FromSsize_t(n);
-        if (num == NULL || gadd(stats, s_net_output, num) < 0) goto done;
+        if (num == NULL || gadd(stats, s_net_output, num) < 0
+            || gadd(stats, s_io_writes, g_one) < 0)
+            goto done;
         result = 1;
         goto done;
     }
@@ -613,6 +615,18 @@ done:
 static PyObject *
 Lane_data_received(PyObject *self, PyObject *data)
 {
+    /* INFO total_reads_processed: every read, whichever road serves it */
+    PyObject *server = t_conn != NULL && PyObject_TypeCheck(self, t_conn)
+                           ? SLOT(self, o_server) : NULL;
+    if (server != NULL) {
+        PyObject *stats = PyObject_GetAttr(server, s_stats);
+        if (stats == NULL)
+            return NULL;
+        int r = gadd(stats, s_io_reads, g_one);
+        Py_DECREF(stats);
+        if (r < 0)
+            return NULL;
+    }
     if (g_plain != NULL) {
         int r = serve_gets(self, data);
         if (r > 0)
@@ -756,6 +770,11 @@ PyInit__lane(void)
     INTERN(s_refresh, "refresh");
     INTERN(s__flush, "_flush");
     INTERN(s_no_touch, "no_touch");
+    INTERN(s_io_reads, "io_reads");
+    INTERN(s_io_writes, "io_writes");
+    g_one = PyLong_FromLong(1);
+    if (g_one == NULL)
+        return NULL;
     INTERN(g_on, "on");
     INTERN(g_guard, "guard");
     g_GET = PyBytes_FromString("GET");

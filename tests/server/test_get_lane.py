@@ -308,3 +308,29 @@ def test_client_no_touch(servers, name):
     finally:
         c.close()
         other.close()
+
+
+def test_reads_and_writes_processed_match_redis(servers):
+    """INFO total_reads_processed / total_writes_processed count socket reads and writes
+    as Redis does, whichever road (the lane or Python) served them."""
+    deltas = {}
+    for name, srv in servers.items():
+        c = RawClient(srv.port)
+        try:
+            c.cmd("SET", "k", "v")
+            before = _io(c)
+            for args in (("PING",), ("GET", "k"), ("GET", "k"), ("SET", "k", "w"), ("GET", "x")):
+                c.cmd(*args)
+            c.send(encode_command("GET", "k") * 3)  # one read, one write
+            for _ in range(3):
+                c.read_reply()
+            deltas[name] = tuple(b - a for a, b in zip(before, _io(c), strict=True))
+        finally:
+            c.close()
+    assert deltas["lane"] == deltas["python"] == deltas["redis"] == (7, 7)
+
+
+def _io(c: RawClient) -> tuple[int, int]:
+    info = c.cmd("INFO", "stats").decode()
+    vals = dict(line.split(":", 1) for line in info.split("\r\n") if ":" in line)
+    return int(vals["total_reads_processed"]), int(vals["total_writes_processed"])

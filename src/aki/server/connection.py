@@ -168,7 +168,9 @@ class RespConnection(*_BASES):  # type: ignore[misc]
         self._flush()
 
     if not LANE:
-        data_received = _data_received
+        def data_received(self, data: bytes) -> None:
+            self.server.stats.io_reads += 1  # (the lane counts the reads it is given)
+            self._data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -384,7 +386,9 @@ class RespConnection(*_BASES):  # type: ignore[misc]
                 self._close_now()
                 return
             transport.write(data)
-            self.server.stats.net_output += n
+            stats = self.server.stats
+            stats.net_output += n
+            stats.io_writes += 1
         elif out:
             self.out = []
         if self.closing and self.client.close_after_reply and transport is not None:

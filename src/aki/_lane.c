@@ -229,7 +229,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     long resp;
     PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *ck = NULL, *reply = NULL;
     PyObject *cd = NULL, *sd = NULL;
-    PyObject *ks = NULL, *cache = NULL, *engine = NULL, *num = NULL;
+    PyObject *ks = NULL, *cache = NULL, *engine = NULL;
     PyObject *usecobj = NULL, *row = NULL, *value = NULL, *transport = NULL;
     PyObject *client = NULL, *server = NULL, *parser = NULL, *cmd = NULL, *authenticated = NULL;
     double start = seconds(CLOCK_MONOTONIC);
@@ -416,9 +416,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     Py_CLEAR(v);
     if (t < 0) goto done;
     set_slot(parser, o_authenticated, authenticated);
-    num = PyLong_FromLong(1);
-    if (num == NULL) goto done;
-    if (gadd(ks, row == Py_None ? s_misses : s_hits, num) < 0) goto done;
+    if (gadd(ks, row == Py_None ? s_misses : s_hits, g_one) < 0) goto done;
 
     if (row == Py_None) {
         reply = Py_NewRef(resp == 3 ? g_resp3_null : g_resp2_null);
@@ -438,14 +436,14 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     /* execute()'s bookkeeping for a cached read, in its order */
     usecobj = PyLong_FromLong((long)((seconds(CLOCK_MONOTONIC) - start) * 1000000.0));
     if (usecobj == NULL) goto done;
-    if (slot_add(cmd, o_calls, num) < 0 || slot_add(cmd, o_usec, usecobj) < 0) goto done;
+    if (slot_add(cmd, o_calls, g_one) < 0 || slot_add(cmd, o_usec, usecobj) < 0) goto done;
     TRUTH(truth(dattr(server, sd, s_latency_tracking)));
     if (t) {
         PyObject *lat = SLOT(cmd, o_latency);
         if (lat != NULL && PyDict_CheckExact(lat)) {
             PyObject *old = PyDict_GetItemWithError(lat, usecobj);
             if (old == NULL && PyErr_Occurred()) goto done;
-            v = old != NULL ? PyNumber_Add(old, num) : Py_NewRef(num);
+            v = old != NULL ? PyNumber_Add(old, g_one) : Py_NewRef(g_one);
             if (v == NULL || PyDict_SetItem(lat, usecobj, v) < 0) goto done;
             Py_CLEAR(v);
         }
@@ -487,7 +485,6 @@ done:
     Py_XDECREF(ks);
     Py_XDECREF(cache);
     Py_XDECREF(engine);
-    Py_XDECREF(num);
     Py_XDECREF(usecobj);
     Py_XDECREF(row);
     Py_XDECREF(value);
@@ -505,14 +502,14 @@ done:
  * exactly where the Python road would have put them. 1 = the whole read served,
  * 0 = none of it, 2 = a prefix (the rest already handed on), -1 = error. */
 static int
-serve_gets(PyObject *self, PyObject *data)
+serve_gets(PyObject *self, PyObject *stats, PyObject *data)
 {
-    if (!PyBytes_CheckExact(data) || !PyObject_TypeCheck(self, t_conn))
+    if (!PyBytes_CheckExact(data))
         return 0;
     const char *p = PyBytes_AS_STRING(data);
     Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, keyat, keylen, reqlen;
     PyObject *first = NULL, *replies = NULL, *joined = NULL, *v = NULL;
-    PyObject *server = NULL, *stats = NULL, *num = NULL, *transport = NULL;
+    PyObject *num = NULL, *transport = NULL;
     int result = -1;
 
     while (at < len && (reqlen = parse_get(p + at, len - at, &keyat, &keylen)) > 0) {
@@ -524,16 +521,10 @@ serve_gets(PyObject *self, PyObject *data)
             break;
         if (first == NULL) {
             first = reply;
-        } else {
-            if (replies == NULL && (replies = PyList_New(0)) == NULL) {
-                Py_DECREF(reply);
-                goto done;
-            }
-            if (PyList_GET_SIZE(replies) == 0 && PyList_Append(replies, first) < 0) {
-                Py_DECREF(reply);
-                goto done;
-            }
-            int a = PyList_Append(replies, reply);
+        } else { /* a pipeline: the replies are joined into one write */
+            if (replies == NULL && (replies = PyList_New(1)) != NULL)
+                PyList_SET_ITEM(replies, 0, Py_NewRef(first));
+            int a = replies == NULL ? -1 : PyList_Append(replies, reply);
             Py_DECREF(reply);
             if (a < 0)
                 goto done;
@@ -546,13 +537,6 @@ serve_gets(PyObject *self, PyObject *data)
     }
 
     /* data_received's own effects for the bytes served */
-    server = Py_XNewRef(SLOT(self, o_server));
-    if (server == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "connection without a server");
-        goto done;
-    }
-    stats = PyObject_GetAttr(server, s_stats);
-    if (stats == NULL) goto done;
     num = PyLong_FromSsize_t(at);
     if (num == NULL || gadd(stats, s_net_input, num) < 0) goto done;
     Py_CLEAR(num);
@@ -605,8 +589,6 @@ done:
     Py_XDECREF(replies);
     Py_XDECREF(joined);
     Py_XDECREF(v);
-    Py_XDECREF(server);
-    Py_XDECREF(stats);
     Py_XDECREF(num);
     Py_XDECREF(transport);
     return result;
@@ -615,20 +597,17 @@ done:
 static PyObject *
 Lane_data_received(PyObject *self, PyObject *data)
 {
-    /* INFO total_reads_processed: every read, whichever road serves it */
     PyObject *server = t_conn != NULL && PyObject_TypeCheck(self, t_conn)
                            ? SLOT(self, o_server) : NULL;
     if (server != NULL) {
         PyObject *stats = PyObject_GetAttr(server, s_stats);
         if (stats == NULL)
             return NULL;
+        /* INFO total_reads_processed: every read, whichever road serves it */
         int r = gadd(stats, s_io_reads, g_one);
+        if (r == 0 && g_plain != NULL)
+            r = serve_gets(self, stats, data);
         Py_DECREF(stats);
-        if (r < 0)
-            return NULL;
-    }
-    if (g_plain != NULL) {
-        int r = serve_gets(self, data);
         if (r > 0)
             Py_RETURN_NONE;
         if (r < 0 || PyErr_Occurred())
@@ -691,13 +670,6 @@ configure(PyObject *mod, PyObject *args)
 }
 
 static PyObject *
-disable(PyObject *mod, PyObject *unused)
-{
-    Py_CLEAR(g_plain);
-    Py_RETURN_NONE;
-}
-
-static PyObject *
 enabled(PyObject *mod, PyObject *unused)
 {
     return PyBool_FromLong(g_plain != NULL);
@@ -714,8 +686,7 @@ static PyMethodDef module_methods[] = {
      "configure(plain, get_cached, slow, conn_type, parser_type, command_type, row_type): "
      "the registry's spelling table, GET's cached_read, dispatch._slow and the classes "
      "whose slots the lane reads; the lane is off until called."},
-    {"disable", disable, METH_NOARGS, "Turn the lane off (every read takes the Python road)."},
-    {"enabled", enabled, METH_NOARGS, "Is the lane configured (and not disabled)?"},
+    {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {NULL, NULL, 0, NULL},
 };

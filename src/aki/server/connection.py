@@ -5,9 +5,10 @@ the committer, which calls ``release`` after the COMMIT (see
 durability/committer.py for why). Replies keep request order; a suspended
 client (BLPOP, CLIENT PAUSE) stops consuming its pipeline until resumed.
 
-``data_received`` is the C lane's (aki/_lane.c) when it is built: a read that is one
-GET of a cached string, on a connection and server in their plain state, is answered
-there with this road's effects; every other read comes to ``_data_received``.
+``data_received`` is the C lane's (aki/_lane.c) when it is built: the GETs of cached
+strings at the start of a read (one, or a pipeline), on a connection and server in their
+plain state, are answered there with this road's effects; the rest of the read, and
+every other read, comes to ``_data_received``.
 """
 
 from __future__ import annotations
@@ -49,9 +50,8 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 # object no client can send (a command name of any bytes could).
 _PROTOCOL_ERROR = object()
 
-# The GET lane in C (aki/_lane.c): a read that is one GET of a cached string, on a
-# connection in its plain state, served with the same effects as the Python road
-# below; anything else reaches _data_received. Absent when the build had no compiler;
+# The GET lane in C (aki/_lane.c, see the module docstring): the same effects as the
+# Python road below for the GETs it serves; anything else reaches _data_received. Absent when the build had no compiler;
 # AKI_LANE=0 turns it off (A/B measurements, the tests that compare both roads).
 try:
     from aki import _lane

@@ -1,24 +1,33 @@
-/* aki._lane: the GET lane, compiled.
+/* aki._lane: the lane, compiled: GET of a cached row and plain SET.
  *
- * Why: under `redis-benchmark -c 50 -P 1` nearly every read holds one request, and
- * for a GET whose row is in the row cache the interpreter's part of the road
- * (data_received -> parser.feed -> execute()'s cached-read branch -> read_string ->
- * encode -> _flush) was about 5 us of the ~22 us a request costs the server, the rest
- * being the kernel's socket work and uvloop. This file is the same road for that one
- * case, in C, with the same effects: INFO stats (net_input/net_output, keyspace
- * hits/misses, commandstats, the latency histogram), SLOWLOG through dispatch._slow,
- * the client's last_interaction and last_cmd, the row's access time.
+ * Why: under `redis-benchmark -c 50 -P 1` nearly every read holds one request, and the
+ * interpreter was most of aki's own cost per request: for a GET whose row is in the row
+ * cache (data_received -> parser.feed -> execute()'s cached-read branch -> read_string
+ * -> encode -> _flush) about 5 us of ~22, for a SET about 18 us of ~41 (the rest is the
+ * kernel's socket work, uvloop and SQLite). This file is the same road for those cases,
+ * in C, with the same effects: INFO stats (net_input/net_output, keyspace hits/misses,
+ * commandstats, the latency histogram, dirty), SLOWLOG through dispatch._slow, the
+ * client's last_interaction and last_cmd, the row's access time, and for a SET the
+ * batch's transaction, the touch hooks (WATCH, blocked clients, tracking), propagation
+ * (AOF, replicas) and the after-command hooks, called as call() calls them. And the
+ * committer's release() of held replies, for the common case.
  *
  * It is not a second road: every state that makes the Python road do anything else
- * (MULTI, pub/sub context, ACL guard, replication guards, monitors, tracking hooks,
- * CLIENT PAUSE, CLIENT REPLY, a suspended or pipelined client, an open batch, a row
- * not cached, expired, of another type, LFU policy, a reply over the static buffer ...)
- * is checked first, with no side effect, and hands the read to
- * `RespConnection._data_received` unchanged. Everything is checked before anything is
- * changed, so a fallback never counts a request twice.
+ * (MULTI, pub/sub context, ACL guard, replication guards, monitors, tracking of reads,
+ * CLIENT PAUSE/REPLY/NO-TOUCH, keyspace events, a suspended or split request, a row not
+ * cached, expired, with a TTL, of another type or encoding, LFU policy, a value over a
+ * bound ...) is checked first, with no side effect, and hands the request and the rest
+ * of the read to `RespConnection._data_received` unchanged. A SET may have opened the
+ * batch's transaction before it falls back, exactly as call() would have.
  *
- * No durability invariants live here: a GET reads, it never writes, and it replies
- * only outside an open batch (never ahead of a COMMIT).
+ * Durability invariants (what a crash can and cannot leave behind), the committer's:
+ *  - a SET's reply is queued on the connection and handed to _flush, which holds it
+ *    while the batch is open: no client hears OK before the COMMIT that covers it;
+ *  - a GET is answered only when no batch is open, so it never shows a write a crash
+ *    could take back;
+ *  - a statement that fails (apsw.Error) changed nothing; the request goes to the
+ *    Python road, which runs it again and, if it fails again, fails the batch as call()
+ *    does (rolled back whole, every held reply an error).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -30,11 +39,16 @@
 static PyObject *g_plain;      /* dispatch._PLAIN: spelling -> Command */
 static PyObject *g_get_cached; /* strings._get_cached: the GET's cached_read */
 static PyObject *g_slow;       /* dispatch._slow(server, client, cmd, argv, usec) */
+static PyObject *g_set_handler; /* strings.set_: the SET command's handler */
+static PyObject *g_lazy_row;   /* keyspace.LazyIdRow */
+static PyObject *g_update_sql, *g_upsert_sql; /* Keyspace.set_string's two statements */
+static PyObject *g_apsw_error; /* apsw.Error: a failed statement, retried in Python */
 
-static unsigned long long g_served; /* GETs answered here (INFO aki_get_lane_served) */
+static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
+static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
 
-static PyObject *g_GET, *g_get; /* the usual spellings, shared */
-static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one;
+static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
+static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one, *g_zero, *g_ok;
 
 /* interned attribute names (of the dict-backed objects, and methods) */
 static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_until,
@@ -43,7 +57,11 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_deferred_pushes, *s_ks, *s_fresh, *s_lfu, *s_cache, *s_db, *s_now,
     *s_last_interaction, *s_stats, *s_net_input, *s_net_output, *s_misses, *s_hits,
     *s_latency_tracking, *s_last_cmd, *s_slow_at, *s__data_received, *s_refresh,
-    *s__flush, *s_no_touch, *s_io_reads, *s_io_writes;
+    *s__flush, *s_no_touch, *s_io_reads, *s_io_writes, *s_call_depth, *s_propagation,
+    *s_notify_enabled, *s_touched, *s_events, *s_begin, *s_request_commit, *s_cur,
+    *s_writing, *s_execute, *s_conn, *s_set_last_insert_rowid, *s_dbmap, *s_clock,
+    *s_changes, *s_last_insert_rowid, *s_cache_entries, *s__remember, *s_dirty,
+    *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -68,7 +86,10 @@ static PyTypeObject *t_conn, *t_parser, *t_command, *t_row;
 static Py_ssize_t o_closing, o_client, o_server, o_parser, o_suspended, o_pending, o_holding,
     o_engine, o_out, o_backlogged, o_transport, o_python, o_paused, o_authenticated,
     o_max_bulk_len, o_cached_read, o_calls, o_usec, o_latency, o_fullname, o_type,
-    o_expire_at, o_value, o_atime;
+    o_expire_at, o_value, o_atime, o_handler, o_enc, o_id;
+
+/* Keyspace.set_string leaves values over this out of the row cache (keyspace.BIG_VALUE) */
+#define BIG_VALUE (64 * 1024)
 
 /* borrowed; NULL when the slot is unset */
 #define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
@@ -181,25 +202,21 @@ bulk_header(char *buf, Py_ssize_t n)
     return i;
 }
 
-/* Parse a canonical `*2\r\n$3\r\nGET\r\n$<n>\r\n<key>\r\n` at the start of p[0:len].
- * Returns its length and sets *keyat and *keylen, or -1 when p does not start with one
- * whole such request. */
+/* A bulk string `$<n>\r\n<bytes>\r\n` at p[i:len]: the index after it, its bytes at
+ * *at and *n; -1 when p[i:len] does not hold one whole canonical bulk. */
 static Py_ssize_t
-parse_get(const char *p, Py_ssize_t len, Py_ssize_t *keyat, Py_ssize_t *keylen)
+parse_bulk(const char *p, Py_ssize_t len, Py_ssize_t i, Py_ssize_t *at, Py_ssize_t *n)
 {
-    if (len < 19 || memcmp(p, "*2\r\n$3\r\n", 8) != 0)
+    Py_ssize_t v = 0;
+    if (i >= len || p[i] != '$')
         return -1;
-    if ((p[8] | 0x20) != 'g' || (p[9] | 0x20) != 'e' || (p[10] | 0x20) != 't')
-        return -1;
-    if (p[11] != '\r' || p[12] != '\n' || p[13] != '$')
-        return -1;
-    Py_ssize_t i = 14, n = 0;
-    if (p[i] == '0') {
+    i++;
+    if (i < len && p[i] == '0') {
         i++;
     } else {
         int digits = 0;
         while (i < len && p[i] >= '0' && p[i] <= '9' && digits < 10) {
-            n = n * 10 + (p[i] - '0');
+            v = v * 10 + (p[i] - '0');
             i++;
             digits++;
         }
@@ -209,39 +226,66 @@ parse_get(const char *p, Py_ssize_t len, Py_ssize_t *keyat, Py_ssize_t *keylen)
     if (i + 2 > len || p[i] != '\r' || p[i + 1] != '\n')
         return -1;
     i += 2;
-    if (i + n + 2 > len || p[i + n] != '\r' || p[i + n + 1] != '\n')
+    if (i + v + 2 > len || p[i + v] != '\r' || p[i + v + 1] != '\n')
         return -1;
-    *keyat = i;
-    *keylen = n;
-    return i + n + 2;
+    *at = i;
+    *n = v;
+    return i + v + 2;
 }
 
-/* One GET, the request p[0:len] (its key at p[keyat:keyat+keylen]): 1 = served, its
- * reply in *reply_out (counted and logged, not yet written); 0 = not for the lane
- * (nothing changed); -1 = error. The read's own effects (net_input, the write,
- * net_output) are the caller's. */
-static int
-serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
-          Py_ssize_t keylen, PyObject **reply_out)
+/* A canonical `*<argc>\r\n$3\r\n<name>\r\n` (name: three letters, any case) followed by
+ * argc - 1 bulks at the start of p[0:len]: the request's length, its arguments' offsets
+ * and lengths in at[] and n[]; -1 when p does not start with one whole such request. */
+static Py_ssize_t
+parse_request(const char *p, Py_ssize_t len, char argc, const char *name,
+              Py_ssize_t *at, Py_ssize_t *n)
 {
+    if (len < 13 || p[0] != '*' || p[1] != argc || memcmp(p + 2, "\r\n$3\r\n", 6) != 0)
+        return -1;
+    for (int k = 0; k < 3; k++)
+        if ((p[8 + k] | 0x20) != name[k])
+            return -1;
+    if (p[11] != '\r' || p[12] != '\n')
+        return -1;
+    Py_ssize_t i = 13;
+    for (int k = 0; k < argc - '1'; k++) {
+        i = parse_bulk(p, len, i, &at[k], &n[k]);
+        if (i < 0)
+            return -1;
+    }
+    return i;
+}
 
-    int result = -1, t;
+/* What both lanes read of a connection in its plain state (new references). */
+typedef struct {
+    PyObject *client, *cd, *server, *sd, *parser, *engine, *transport, *authenticated, *ks;
     long resp;
-    PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *ck = NULL, *reply = NULL;
-    PyObject *cd = NULL, *sd = NULL;
-    PyObject *ks = NULL, *cache = NULL, *engine = NULL;
-    PyObject *usecobj = NULL, *row = NULL, *value = NULL, *transport = NULL;
-    PyObject *client = NULL, *server = NULL, *parser = NULL, *cmd = NULL, *authenticated = NULL;
-    double start = seconds(CLOCK_MONOTONIC);
+    int in_tx;
+} Ctx;
 
-#define FAIL_IF(cond)                        \
-    do {                                     \
-        if (cond) { result = 0; goto done; } \
-    } while (0)
+static void
+ctx_clear(Ctx *c)
+{
+    Py_CLEAR(c->client);
+    Py_CLEAR(c->cd);
+    Py_CLEAR(c->server);
+    Py_CLEAR(c->sd);
+    Py_CLEAR(c->parser);
+    Py_CLEAR(c->engine);
+    Py_CLEAR(c->transport);
+    Py_CLEAR(c->authenticated);
+    Py_CLEAR(c->ks);
+}
+
+/* The truth of a new reference; on error *t = -1 */
 #define TRUTH(expr)                          \
     do {                                     \
         t = (expr);                          \
         if (t < 0) goto done;                \
+    } while (0)
+#define FAIL_IF(cond)                        \
+    do {                                     \
+        if (cond) { result = 0; goto done; } \
     } while (0)
 /* not for the lane when any of the attributes `names` (NULL-ended) of o is truthy */
 #define FAIL_IF_ANY_SET(o, d, names)                         \
@@ -252,30 +296,37 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
         }                                                    \
     } while (0)
 
-    /* the connection: open, nothing queued, not held behind a batch */
-    b = SLOT(self, o_closing);
-    FAIL_IF(b != Py_False);
+/* Is this connection in the state where the Python road would run a request of `len`
+ * bytes straight through execute()'s plain branch? 1 = yes (c filled), 0 = no, -1 =
+ * error. Nothing is changed. */
+static int
+ctx_check(PyObject *self, Ctx *c, Py_ssize_t len)
+{
+    int result = -1, t;
+    PyObject *b;
+
+    /* the connection: open, nothing queued or suspended */
+    FAIL_IF(SLOT(self, o_closing) != Py_False);
     FAIL_IF(SLOT(self, o_suspended) != Py_None);
     b = SLOT(self, o_pending);
     FAIL_IF(b == NULL);
     TRUTH(PyObject_IsTrue(b));
     FAIL_IF(t);
-    FAIL_IF(SLOT(self, o_holding) != Py_False);
-    b = SLOT(self, o_out);
-    FAIL_IF(b == NULL || !PyList_CheckExact(b) || PyList_GET_SIZE(b) != 0);
     FAIL_IF(SLOT(self, o_backlogged) != Py_False);
-    transport = Py_XNewRef(SLOT(self, o_transport));
-    FAIL_IF(transport == NULL || transport == Py_None);
-    engine = Py_XNewRef(SLOT(self, o_engine));
-    FAIL_IF(engine == NULL);
-    TRUTH(truth(PyObject_GetAttr(engine, s_in_tx)));
-    FAIL_IF(t);
+    b = SLOT(self, o_out);
+    FAIL_IF(b == NULL || !PyList_CheckExact(b));
+    c->transport = Py_XNewRef(SLOT(self, o_transport));
+    FAIL_IF(c->transport == NULL || c->transport == Py_None);
+    c->engine = Py_XNewRef(SLOT(self, o_engine));
+    FAIL_IF(c->engine == NULL);
+    TRUTH(truth(PyObject_GetAttr(c->engine, s_in_tx)));
+    c->in_tx = t;
 
     /* the parser: on a request boundary, in hiredis's hands */
-    parser = Py_XNewRef(SLOT(self, o_parser));
-    FAIL_IF(parser == NULL || !Py_IS_TYPE(parser, t_parser));
-    FAIL_IF(SLOT(parser, o_python) != Py_False || SLOT(parser, o_paused) != Py_False);
-    b = SLOT(parser, o_max_bulk_len);
+    c->parser = Py_XNewRef(SLOT(self, o_parser));
+    FAIL_IF(c->parser == NULL || !Py_IS_TYPE(c->parser, t_parser));
+    FAIL_IF(SLOT(c->parser, o_python) != Py_False || SLOT(c->parser, o_paused) != Py_False);
+    b = SLOT(c->parser, o_max_bulk_len);
     FAIL_IF(b == NULL || !PyLong_CheckExact(b));
     {
         Py_ssize_t limit = PyLong_AsSsize_t(b);
@@ -288,84 +339,184 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
     }
 
     /* the client: authenticated, outside MULTI, replies on, no pub/sub context */
-    client = Py_XNewRef(SLOT(self, o_client));
-    FAIL_IF(client == NULL);
-    cd = PyObject_GenericGetDict(client, NULL);
-    if (cd == NULL) goto done;
-    authenticated = Py_XNewRef(PyDict_GetItemWithError(cd, s_authenticated));
-    FAIL_IF(authenticated == NULL);
-    TRUTH(PyObject_IsTrue(authenticated));
+    c->client = Py_XNewRef(SLOT(self, o_client));
+    FAIL_IF(c->client == NULL);
+    c->cd = PyObject_GenericGetDict(c->client, NULL);
+    if (c->cd == NULL) goto done;
+    c->authenticated = Py_XNewRef(PyDict_GetItemWithError(c->cd, s_authenticated));
+    FAIL_IF(c->authenticated == NULL);
+    TRUTH(PyObject_IsTrue(c->authenticated));
     FAIL_IF(!t);
-    /* MULTI, CLIENT NO-TOUCH (a GET must not move the access time), a closing client,
-     * tracking pushes waiting behind the reply */
+    /* MULTI, CLIENT NO-TOUCH (no access time may move), a closing client, tracking
+     * pushes waiting behind the reply */
     PyObject **client_unset[] = {&s_in_multi, &s_no_touch, &s_close_after_reply,
                                  &s_deferred_pushes, NULL};
-    FAIL_IF_ANY_SET(client, cd, client_unset);
-    b = PyDict_GetItemWithError(cd, s_reply_mode);
+    FAIL_IF_ANY_SET(c->client, c->cd, client_unset);
+    b = PyDict_GetItemWithError(c->cd, s_reply_mode);
     FAIL_IF(b == NULL);
     if (b != g_on) {
         TRUTH(PyObject_RichCompareBool(b, g_on, Py_EQ));
         FAIL_IF(!t);
     }
-    b = PyDict_GetItemWithError(cd, s_resp);
+    b = PyDict_GetItemWithError(c->cd, s_resp);
     FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    resp = PyLong_AsLong(b);
-    if (resp == 2) { /* RESP2 subscribers may only (un)subscribe, PING ... */
+    c->resp = PyLong_AsLong(b);
+    if (c->resp == 2) { /* RESP2 subscribers may only (un)subscribe, PING ... */
         PyObject **subscriptions[] = {&s_channels, &s_patterns, &s_shard_channels, NULL};
-        FAIL_IF_ANY_SET(client, cd, subscriptions);
+        FAIL_IF_ANY_SET(c->client, c->cd, subscriptions);
     }
-
-    /* the command: GET under this spelling, still the GET (rename-command) */
-    if (memcmp(p + 8, "GET", 3) == 0) {
-        spelling = Py_NewRef(g_GET);
-    } else if (memcmp(p + 8, "get", 3) == 0) {
-        spelling = Py_NewRef(g_get);
-    } else {
-        spelling = PyBytes_FromStringAndSize(p + 8, 3);
-        if (spelling == NULL) goto done;
-    }
-    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
-    if (cmd == NULL) {
-        if (!PyErr_Occurred()) result = 0;
-        goto done;
-    }
-    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_cached_read) != g_get_cached);
 
     /* the server: nothing that watches or refuses commands */
-    server = Py_XNewRef(SLOT(self, o_server));
-    FAIL_IF(server == NULL);
-    sd = PyObject_GenericGetDict(server, NULL);
-    if (sd == NULL) goto done;
+    c->server = Py_XNewRef(SLOT(self, o_server));
+    FAIL_IF(c->server == NULL);
+    c->sd = PyObject_GenericGetDict(c->server, NULL);
+    if (c->sd == NULL) goto done;
     /* CLIENT PAUSE, replication's refusals (NOREPLICAS, READONLY ...), MONITOR,
      * tracking (client-side caching remembers reads) */
     PyObject **server_unset[] = {&s_paused_until, &s_state_guards, &s_monitors,
                                  &s_after_read, NULL};
-    FAIL_IF_ANY_SET(server, sd, server_unset);
-    b = PyDict_GetItemWithError(sd, s_extensions);
+    FAIL_IF_ANY_SET(c->server, c->sd, server_unset);
+    b = PyDict_GetItemWithError(c->sd, s_extensions);
     FAIL_IF(b == NULL || !PyDict_CheckExact(b));
     TRUTH(PyDict_Contains(b, g_guard));
     FAIL_IF(t);
+    c->ks = dattr(c->server, c->sd, s_ks);
+    if (c->ks == NULL) goto done;
+    result = 1;
+done:
+    return result;
+}
+
+/* The Command registered under this spelling (p[0:3]), if it is still `name`'s (no
+ * rename-command): a new reference, NULL with no error set when it is not. */
+static PyObject *
+plain_command(const char *p, PyObject *upper, PyObject *lower, PyObject **spelling)
+{
+    if (memcmp(p, PyBytes_AS_STRING(upper), 3) == 0) {
+        *spelling = Py_NewRef(upper);
+    } else if (memcmp(p, PyBytes_AS_STRING(lower), 3) == 0) {
+        *spelling = Py_NewRef(lower);
+    } else {
+        *spelling = PyBytes_FromStringAndSize(p, 3);
+        if (*spelling == NULL)
+            return NULL;
+    }
+    PyObject *cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, *spelling));
+    if (cmd != NULL && !Py_IS_TYPE(cmd, t_command))
+        Py_CLEAR(cmd);
+    return cmd;
+}
+
+/* execute()/call()'s bookkeeping after a command ran for `usec`, in their order:
+ * commandstats, the latency histogram, last_cmd, SLOWLOG/LATENCY (dispatch._slow). */
+static int
+count_call(Ctx *c, PyObject *cmd, PyObject *spelling, PyObject *key, PyObject *value,
+           double start)
+{
+    int t;
+    PyObject *v = NULL, *b;
+    PyObject *usecobj = PyLong_FromLong((long)((seconds(CLOCK_MONOTONIC) - start) * 1000000.0));
+    if (usecobj == NULL)
+        return -1;
+    int result = -1;
+    if (slot_add(cmd, o_calls, g_one) < 0 || slot_add(cmd, o_usec, usecobj) < 0) goto done;
+    TRUTH(truth(dattr(c->server, c->sd, s_latency_tracking)));
+    if (t) {
+        PyObject *lat = SLOT(cmd, o_latency);
+        if (lat != NULL && PyDict_CheckExact(lat)) {
+            PyObject *old = PyDict_GetItemWithError(lat, usecobj);
+            if (old == NULL && PyErr_Occurred()) goto done;
+            v = old != NULL ? PyNumber_Add(old, g_one) : Py_NewRef(g_one);
+            if (v == NULL || PyDict_SetItem(lat, usecobj, v) < 0) goto done;
+            Py_CLEAR(v);
+        }
+    }
+    b = SLOT(cmd, o_fullname);
+    if (b != NULL && PyDict_SetItem(c->cd, s_last_cmd, b) < 0) goto done;
+    v = dattr(c->server, c->sd, s_slow_at);
+    if (v == NULL) goto done;
+    t = PyObject_RichCompareBool(usecobj, v, Py_GE);
+    Py_CLEAR(v);
+    if (t < 0) goto done;
+    if (t) { /* SLOWLOG and LATENCY, in Python: rare */
+        PyObject *argv = value != NULL ? PyList_New(3) : PyList_New(2);
+        if (argv == NULL) goto done;
+        PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+        PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+        if (value != NULL)
+            PyList_SET_ITEM(argv, 2, Py_NewRef(value));
+        v = PyObject_CallFunctionObjArgs(g_slow, c->server, c->client, cmd, argv, usecobj, NULL);
+        Py_DECREF(argv);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+    }
+    result = 0;
+done:
+    Py_XDECREF(v);
+    Py_DECREF(usecobj);
+    return result;
+}
+
+/* The request's effects on the client before it runs (as _data_received's). */
+static int
+interaction(PyObject *self, Ctx *c, double now)
+{
+    PyObject *v = PyFloat_FromDouble(now);
+    if (v == NULL)
+        return -1;
+    int t = PyDict_SetItem(c->cd, s_last_interaction, v);
+    Py_DECREF(v);
+    if (t < 0)
+        return -1;
+    set_slot(c->parser, o_authenticated, c->authenticated);
+    return 0;
+}
+
+/* One GET, the request p[0:len] (its key at p[keyat:keyat+keylen]): 1 = served, its
+ * reply in *reply_out (counted and logged, not yet written); 0 = not for the lane
+ * (nothing changed); -1 = error. The read's own effects (net_input, the write,
+ * net_output) are the caller's. */
+static int
+serve_get(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
+          Py_ssize_t keylen, PyObject **reply_out)
+{
+    int result = -1, t;
+    PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *ck = NULL, *reply = NULL;
+    PyObject *cache = NULL, *row = NULL, *value = NULL, *cmd = NULL;
+    Ctx c = {0};
+    double start = seconds(CLOCK_MONOTONIC);
+
+    t = ctx_check(self, &c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    /* a read answers now: not held behind an open batch, nothing queued before it */
+    FAIL_IF(c.in_tx || SLOT(self, o_holding) != Py_False
+            || PyList_GET_SIZE(SLOT(self, o_out)) != 0);
+
+    /* the command: GET under this spelling, still the GET (rename-command) */
+    cmd = plain_command(p + 8, g_GET, g_get, &spelling);
+    if (cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0;
+        goto done;
+    }
+    FAIL_IF(SLOT(cmd, o_cached_read) != g_get_cached);
 
     /* the row cache: a current cache, the key cached, a live string */
-    ks = dattr(server, sd, s_ks);
-    if (ks == NULL) goto done;
-    TRUTH(truth(PyObject_GetAttr(ks, s_fresh)));
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_fresh)));
     if (!t) {
         /* the first cached read of this loop iteration: Keyspace.refresh() looks for
          * another process's commit, as read_string would before its lookup */
-        v = PyObject_CallMethodNoArgs(ks, s_refresh);
-        if (v == NULL) goto done;
-        t = PyObject_IsTrue(v);
-        Py_CLEAR(v);
-        if (t < 0) goto done;
+        TRUTH(truth(PyObject_CallMethodNoArgs(c.ks, s_refresh)));
         FAIL_IF(!t);
     }
-    TRUTH(truth(PyObject_GetAttr(ks, s_lfu)));
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_lfu)));
     FAIL_IF(t);
-    cache = PyObject_GetAttr(ks, s_cache);
+    cache = PyObject_GetAttr(c.ks, s_cache);
     if (cache == NULL) goto done;
     FAIL_IF(!PyDict_CheckExact(cache));
-    b = PyDict_GetItemWithError(cd, s_db);
+    b = PyDict_GetItemWithError(c.cd, s_db);
     FAIL_IF(b == NULL);
     key = PyBytes_FromStringAndSize(p + keyat, keylen);
     if (key == NULL) goto done;
@@ -385,7 +536,7 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
         FAIL_IF(b == NULL);
         if (b != Py_None) {
             Py_INCREF(b);
-            PyObject *now = PyObject_CallMethodNoArgs(ks, s_now);
+            PyObject *now = PyObject_CallMethodNoArgs(c.ks, s_now);
             if (now == NULL) {
                 Py_DECREF(b);
                 goto done;
@@ -400,26 +551,24 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
         FAIL_IF(value == NULL || !PyBytes_CheckExact(value)
                 || PyBytes_GET_SIZE(value) > REPLY_BUF - 32);
     }
-    v = PyObject_CallMethodNoArgs(transport, s_is_closing);
-    if (v == NULL) goto done;
-    t = PyObject_IsTrue(v);
-    Py_CLEAR(v);
-    if (t < 0) goto done;
+    TRUTH(truth(PyObject_CallMethodNoArgs(c.transport, s_is_closing)));
     FAIL_IF(t);
 
     /* ---- every check passed: from here on the request is served ---- */
-    v = PyFloat_FromDouble(seconds(CLOCK_REALTIME));
-    if (v == NULL) goto done;
-    t = PyDict_SetItem(cd, s_last_interaction, v);
-    if (t == 0 && row != Py_None)
-        set_slot(row, o_atime, v);
-    Py_CLEAR(v);
-    if (t < 0) goto done;
-    set_slot(parser, o_authenticated, authenticated);
-    if (gadd(ks, row == Py_None ? s_misses : s_hits, g_one) < 0) goto done;
+    {
+        double now = seconds(CLOCK_REALTIME);
+        if (interaction(self, &c, now) < 0) goto done;
+        if (row != Py_None) {
+            v = PyFloat_FromDouble(now);
+            if (v == NULL) goto done;
+            set_slot(row, o_atime, v);
+            Py_CLEAR(v);
+        }
+    }
+    if (gadd(c.ks, row == Py_None ? s_misses : s_hits, g_one) < 0) goto done;
 
     if (row == Py_None) {
-        reply = Py_NewRef(resp == 3 ? g_resp3_null : g_resp2_null);
+        reply = Py_NewRef(c.resp == 3 ? g_resp3_null : g_resp2_null);
     } else {
         Py_ssize_t vlen = PyBytes_GET_SIZE(value);
         char head[32];
@@ -432,89 +581,319 @@ serve_one(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t keyat,
         out[hl + vlen] = '\r';
         out[hl + vlen + 1] = '\n';
     }
-
-    /* execute()'s bookkeeping for a cached read, in its order */
-    usecobj = PyLong_FromLong((long)((seconds(CLOCK_MONOTONIC) - start) * 1000000.0));
-    if (usecobj == NULL) goto done;
-    if (slot_add(cmd, o_calls, g_one) < 0 || slot_add(cmd, o_usec, usecobj) < 0) goto done;
-    TRUTH(truth(dattr(server, sd, s_latency_tracking)));
-    if (t) {
-        PyObject *lat = SLOT(cmd, o_latency);
-        if (lat != NULL && PyDict_CheckExact(lat)) {
-            PyObject *old = PyDict_GetItemWithError(lat, usecobj);
-            if (old == NULL && PyErr_Occurred()) goto done;
-            v = old != NULL ? PyNumber_Add(old, g_one) : Py_NewRef(g_one);
-            if (v == NULL || PyDict_SetItem(lat, usecobj, v) < 0) goto done;
-            Py_CLEAR(v);
-        }
-    }
-    b = SLOT(cmd, o_fullname);
-    if (b != NULL && PyDict_SetItem(cd, s_last_cmd, b) < 0) goto done;
-    v = dattr(server, sd, s_slow_at);
-    if (v == NULL) goto done;
-    t = PyObject_RichCompareBool(usecobj, v, Py_GE);
-    Py_CLEAR(v);
-    if (t < 0) goto done;
-    if (t) { /* SLOWLOG and LATENCY, in Python: rare */
-        PyObject *argv = PyList_New(2);
-        if (argv == NULL) goto done;
-        PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
-        PyList_SET_ITEM(argv, 1, Py_NewRef(key));
-        v = PyObject_CallFunctionObjArgs(g_slow, server, client, cmd, argv, usecobj, NULL);
-        Py_DECREF(argv);
-        if (v == NULL) goto done;
-        Py_CLEAR(v);
-    }
-
+    /* execute()'s bookkeeping for a cached read */
+    if (count_call(&c, cmd, spelling, key, NULL, start) < 0) goto done;
     g_served++;
     *reply_out = reply;
     reply = NULL;
     result = 1;
 
 done:
-#undef FAIL_IF
-#undef TRUTH
-#undef FAIL_IF_ANY_SET
     Py_XDECREF(v);
     Py_XDECREF(spelling);
     Py_XDECREF(key);
     Py_XDECREF(ck);
     Py_XDECREF(reply);
-    Py_XDECREF(cd);
-    Py_XDECREF(sd);
-    Py_XDECREF(ks);
     Py_XDECREF(cache);
-    Py_XDECREF(engine);
-    Py_XDECREF(usecobj);
     Py_XDECREF(row);
     Py_XDECREF(value);
-    Py_XDECREF(transport);
-    Py_XDECREF(client);
-    Py_XDECREF(server);
-    Py_XDECREF(parser);
     Py_XDECREF(cmd);
-    Py_XDECREF(authenticated);
+    ctx_clear(&c);
     return result;
 }
 
-/* A read: the GETs at its start served here, in order; whatever follows them (another
- * command, a partial request) goes to _data_received after their replies are queued,
- * exactly where the Python road would have put them. 1 = the whole read served,
- * 0 = none of it, 2 = a prefix (the rest already handed on), -1 = error. */
+/* Call `hooks` (a list or tuple of callables) with args; -1 on error. */
 static int
-serve_gets(PyObject *self, PyObject *stats, PyObject *data)
+call_hooks(PyObject *hooks, PyObject *a, PyObject *b)
+{
+    PyObject *seq = PySequence_Fast(hooks, "hooks must be a sequence");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *h = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *r = a == NULL ? PyObject_CallNoArgs(h)
+                                : PyObject_CallFunctionObjArgs(h, a, b, NULL);
+        if (r == NULL) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* One `SET key value` (no options), the request p[0:len]: 1 = served, its reply in
+ * *reply_out (counted, not yet written: it waits for the batch's COMMIT like every
+ * write's); 0 = not for the lane (nothing changed but, perhaps, the batch's
+ * transaction opened, which call() would open the same way); -1 = error.
+ *
+ * It is call() with strings.set_ and Keyspace.set_string for the two cases that are
+ * nearly all of SET's: a live string row in the row cache (UPDATE by id), and a key
+ * the cache does not know (one UPSERT). Every other case (a TTL to clear, another
+ * encoding, a cached absence, a big value, keyspace events, LFU ...) takes the Python
+ * road, checked before anything is written. */
+static int
+serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssize_t *n,
+          PyObject **reply_out)
+{
+    int result = -1, t;
+    PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *value = NULL, *ck = NULL;
+    PyObject *cache = NULL, *row = NULL, *cmd = NULL, *cur = NULL, *touched = NULL;
+    PyObject *conn = NULL, *rid = NULL, *pdb = NULL, *args = NULL, *hooks = NULL;
+    PyObject *newrow = NULL, *nowobj = NULL, *db;
+    Ctx c = {0};
+
+    FAIL_IF(n[1] > BIG_VALUE);
+    t = ctx_check(self, &c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    cmd = plain_command(p + 8, g_SET, g_set, &spelling);
+    if (cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0;
+        goto done;
+    }
+    FAIL_IF(SLOT(cmd, o_handler) != g_set_handler);
+    /* call()'s state: top level, no rewrite pending; the keyspace without events,
+     * NO-TOUCH or LFU bookkeeping, nothing touched */
+    b = PyDict_GetItemWithError(c.sd, s_call_depth);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 0);
+    b = PyDict_GetItemWithError(c.sd, s_propagation);
+    FAIL_IF(b != Py_None);
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_notify_enabled)));
+    FAIL_IF(t);
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_no_touch)));
+    FAIL_IF(t);
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_lfu)));
+    FAIL_IF(t);
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_touched)));
+    FAIL_IF(t);
+    TRUTH(truth(PyObject_GetAttr(c.ks, s_events)));
+    FAIL_IF(t);
+
+    /* call(): the batch's transaction, opened by its first write */
+    if (!c.in_tx) {
+        v = PyObject_CallMethodOneArg(c.engine, s_begin, Py_False);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        v = dattr(c.server, c.sd, s_request_commit);
+        if (v == NULL) goto done;
+        Py_SETREF(v, PyObject_CallNoArgs(v));
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+    }
+
+    /* the row cache's view of the key (begin() may have dropped a stale cache) */
+    cache = PyObject_GetAttr(c.ks, s_cache);
+    if (cache == NULL) goto done;
+    FAIL_IF(!PyDict_CheckExact(cache));
+    db = PyDict_GetItemWithError(c.cd, s_db);
+    FAIL_IF(db == NULL || !PyLong_CheckExact(db));
+    key = PyBytes_FromStringAndSize(p + at[0], n[0]);
+    value = PyBytes_FromStringAndSize(p + at[1], n[1]);
+    if (key == NULL || value == NULL) goto done;
+    ck = PyTuple_Pack(2, db, key);
+    if (ck == NULL) goto done;
+    row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
+    if (row == NULL && PyErr_Occurred()) goto done;
+    if (row != NULL) {
+        /* lookup() + set_string's in-place update of a live string without a TTL */
+        FAIL_IF(!PyObject_TypeCheck(row, t_row));
+        b = SLOT(row, o_type);
+        FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 0);
+        b = SLOT(row, o_enc);
+        FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 0);
+        FAIL_IF(SLOT(row, o_expire_at) != Py_None);
+        rid = Py_XNewRef(SLOT(row, o_id)); /* unset in a LazyIdRow not yet asked */
+        FAIL_IF(rid == NULL);
+    }
+    cur = PyObject_GetAttr(c.ks, s_cur);
+    if (cur == NULL) goto done;
+
+    /* ---- every check passed: from here on the request is served ---- */
+    double now = seconds(CLOCK_REALTIME);
+    if (interaction(self, &c, now) < 0) goto done;
+    nowobj = PyFloat_FromDouble(now);
+    if (nowobj == NULL) goto done;
+    double start = seconds(CLOCK_MONOTONIC);
+    if (PyObject_SetAttr(c.ks, s_writing, Py_True) < 0) goto done;
+    if (row != NULL) {
+        set_slot(row, o_atime, nowobj);
+        args = PyTuple_Pack(2, value, rid);
+        if (args == NULL) goto done;
+        v = PyObject_CallMethodObjArgs(cur, s_execute, g_update_sql, args, NULL);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        set_slot(row, o_value, value);
+    } else {
+        /* set_string's one-statement UPSERT for a key the cache does not know */
+        conn = PyObject_GetAttr(c.engine, s_conn);
+        if (conn == NULL) goto done;
+        v = PyObject_CallMethodOneArg(conn, s_set_last_insert_rowid, g_zero);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        v = PyObject_GetAttr(c.ks, s_dbmap);
+        if (v == NULL) goto done;
+        pdb = PyObject_GetItem(v, db);
+        Py_CLEAR(v);
+        if (pdb == NULL) goto done;
+        v = PyObject_GetAttr(c.ks, s_clock);
+        if (v == NULL) goto done;
+        if (v == Py_None) {
+            Py_SETREF(v, PyLong_FromLongLong((long long)(now * 1000)));
+            if (v == NULL) goto done;
+        }
+        args = PyTuple_Pack(6, pdb, key, value, Py_None, g_zero, v);
+        Py_CLEAR(v);
+        if (args == NULL) goto done;
+        v = PyObject_CallMethodObjArgs(cur, s_execute, g_upsert_sql, args, NULL);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        TRUTH(truth(PyObject_CallMethodNoArgs(conn, s_changes)));
+        if (!t) {
+            /* another type or an expired key: the Python road (nothing was written) */
+            result = 0;
+            goto done;
+        }
+        rid = PyObject_CallMethodNoArgs(conn, s_last_insert_rowid);
+        if (rid == NULL) goto done;
+        TRUTH(PyObject_IsTrue(rid));
+        if (t) {
+            v = Py_BuildValue("(OiOOiii)", rid, 0, value, Py_None, 0, 0, 0);
+            if (v == NULL) goto done;
+            newrow = PyObject_CallFunctionObjArgs((PyObject *)t_row, db, key, v, NULL);
+        } else {
+            newrow = PyObject_CallFunctionObjArgs(g_lazy_row, db, key, pdb, cur, value,
+                                                  Py_None, g_zero, NULL);
+        }
+        Py_CLEAR(v);
+        if (newrow == NULL) goto done;
+        set_slot(newrow, o_atime, nowobj);
+        v = PyObject_GetAttr(c.ks, s_cache_entries);
+        if (v == NULL) goto done;
+        Py_ssize_t limit = PyLong_AsSsize_t(v);
+        Py_CLEAR(v);
+        if (limit == -1 && PyErr_Occurred()) goto done;
+        if (PyDict_GET_SIZE(cache) < limit) {
+            if (PyDict_SetItem(cache, ck, newrow) < 0) goto done;
+        } else {
+            v = PyObject_CallMethodObjArgs(c.ks, s__remember, db, key, newrow, NULL);
+            if (v == NULL) goto done;
+            Py_CLEAR(v);
+        }
+    }
+    if (count_call(&c, cmd, spelling, key, value, start) < 0) goto done;
+
+    /* call()'s epilogue: the touched key (WATCH, blocked clients, tracking), the
+     * propagation (AOF, replicas), blocked clients served */
+    touched = PyList_New(1);
+    if (touched == NULL) goto done;
+    PyList_SET_ITEM(touched, 0, Py_NewRef(ck));
+    v = dattr(c.server, c.sd, s_dirty);
+    if (v == NULL) goto done;
+    Py_SETREF(v, PyNumber_Add(v, g_one));
+    if (v == NULL || PyDict_SetItem(c.sd, s_dirty, v) < 0) goto done;
+    Py_CLEAR(v);
+    hooks = dattr(c.server, c.sd, s_touch_hooks);
+    if (hooks == NULL || call_hooks(hooks, touched, c.client) < 0) goto done;
+    Py_CLEAR(hooks);
+    TRUTH(truth(dattr(c.server, c.sd, s_propagators)));
+    if (t) {
+        PyObject *argv = PyList_New(3);
+        if (argv == NULL) goto done;
+        PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+        PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+        PyList_SET_ITEM(argv, 2, Py_NewRef(value));
+        v = PyObject_CallMethodObjArgs(c.server, s_propagate, db, argv, NULL);
+        Py_DECREF(argv);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+    }
+    hooks = dattr(c.server, c.sd, s_after_command);
+    if (hooks == NULL || call_hooks(hooks, NULL, NULL) < 0) goto done;
+    /* _finish: tracking invalidations of the caller's own write follow its reply */
+    v = PyDict_GetItemWithError(c.cd, s_deferred_pushes);
+    if (v == NULL) goto done;
+    TRUTH(PyObject_IsTrue(v));
+    if (t) {
+        PyObject *parts = PySequence_List(v);
+        v = NULL;
+        if (parts == NULL || PyList_Insert(parts, 0, g_ok) < 0) {
+            Py_XDECREF(parts);
+            goto done;
+        }
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        *reply_out = empty == NULL ? NULL : _PyBytes_Join(empty, parts);
+        Py_XDECREF(empty);
+        Py_DECREF(parts);
+        if (*reply_out == NULL) goto done;
+        v = PyList_New(0);
+        if (v == NULL || PyDict_SetItem(c.cd, s_deferred_pushes, v) < 0) goto done;
+        Py_CLEAR(v);
+    } else {
+        v = NULL;
+        *reply_out = Py_NewRef(g_ok);
+    }
+    g_served_set++;
+    result = 1;
+
+done:
+    Py_XDECREF(v);
+    Py_XDECREF(spelling);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    Py_XDECREF(ck);
+    Py_XDECREF(cache);
+    Py_XDECREF(row);
+    Py_XDECREF(cmd);
+    Py_XDECREF(cur);
+    Py_XDECREF(touched);
+    Py_XDECREF(conn);
+    Py_XDECREF(rid);
+    Py_XDECREF(pdb);
+    Py_XDECREF(args);
+    Py_XDECREF(hooks);
+    Py_XDECREF(newrow);
+    Py_XDECREF(nowobj);
+    ctx_clear(&c);
+    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+        /* a statement failed (it changed nothing): the Python road runs the request
+         * again and handles the failure as call() does (the batch rolled back) */
+        PyErr_Clear();
+        result = 0;
+    }
+    return result;
+}
+
+/* A read: the GETs and SETs at its start served here, in order; whatever follows them
+ * (another command, a partial request) goes to _data_received after their replies are
+ * queued, exactly where the Python road would have put them. 1 = the whole read
+ * served, 0 = none of it, 2 = a prefix (the rest already handed on), -1 = error. */
+static int
+serve_read(PyObject *self, PyObject *stats, PyObject *data)
 {
     if (!PyBytes_CheckExact(data))
         return 0;
     const char *p = PyBytes_AS_STRING(data);
-    Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, keyat, keylen, reqlen;
+    Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, reqlen, argat[2], argn[2];
     PyObject *first = NULL, *replies = NULL, *joined = NULL, *v = NULL;
     PyObject *num = NULL, *transport = NULL;
-    int result = -1;
+    int result = -1, wrote = 0;
 
-    while (at < len && (reqlen = parse_get(p + at, len - at, &keyat, &keylen)) > 0) {
+    while (at < len) {
         PyObject *reply = NULL;
-        int r = serve_one(self, p + at, reqlen, keyat, keylen, &reply);
+        int r;
+        if ((reqlen = parse_request(p + at, len - at, '2', "get", argat, argn)) > 0) {
+            r = serve_get(self, p + at, reqlen, argat[0], argn[0], &reply);
+        } else if ((reqlen = parse_request(p + at, len - at, '3', "set", argat, argn)) > 0) {
+            r = serve_set(self, p + at, reqlen, argat, argn, &reply);
+            wrote |= r > 0;
+        } else {
+            break;
+        }
         if (r < 0)
             goto done;
         if (r == 0)
@@ -550,8 +929,8 @@ serve_gets(PyObject *self, PyObject *stats, PyObject *data)
         joined = Py_NewRef(first);
     }
     Py_ssize_t n = PyBytes_GET_SIZE(joined);
-    if (at == len && n <= REPLY_BUF) {
-        /* _write_out: straight to the transport (serve_one saw no batch open) */
+    if (at == len && n <= REPLY_BUF && !wrote) {
+        /* _write_out: straight to the transport (serve_get saw no batch open) */
         transport = Py_XNewRef(SLOT(self, o_transport));
         if (transport == NULL) goto done;
         v = PyObject_CallMethodOneArg(transport, s_write, joined);
@@ -565,7 +944,8 @@ serve_gets(PyObject *self, PyObject *stats, PyObject *data)
         goto done;
     }
     /* queued as the Python road queues replies; then the rest of the read, or _flush
-     * (which checks client-output-buffer-limit for what is over the static buffer) */
+     * (which holds a write's reply until its COMMIT, and checks
+     * client-output-buffer-limit for what is over the static buffer) */
     PyObject *out = SLOT(self, o_out);
     if (out == NULL || !PyList_Check(out) || PyList_Append(out, joined) < 0) {
         if (!PyErr_Occurred())
@@ -606,7 +986,7 @@ Lane_data_received(PyObject *self, PyObject *data)
         /* INFO total_reads_processed: every read, whichever road serves it */
         int r = gadd(stats, s_io_reads, g_one);
         if (r == 0 && g_plain != NULL)
-            r = serve_gets(self, stats, data);
+            r = serve_read(self, stats, data);
         Py_DECREF(stats);
         if (r > 0)
             Py_RETURN_NONE;
@@ -616,10 +996,90 @@ Lane_data_received(PyObject *self, PyObject *data)
     return PyObject_CallMethodOneArg(self, s__data_received, data);
 }
 
+/* Committer.flush -> release(ok, error): the batch's COMMIT returned; send the held
+ * replies. The common case (committed, an open socket taking a reply under the static
+ * buffer) is _release + _write_out here; every other case is theirs, in Python. */
+static PyObject *
+Lane_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *out, *joined = NULL, *transport, *v, *server, *stats = NULL, *num = NULL;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "release(ok, error)");
+        return NULL;
+    }
+    if (t_conn == NULL || !PyObject_TypeCheck(self, t_conn) || args[0] != Py_True)
+        goto python;
+    out = SLOT(self, o_out);
+    transport = SLOT(self, o_transport);
+    server = SLOT(self, o_server);
+    if (out == NULL || !PyList_CheckExact(out) || PyList_GET_SIZE(out) == 0
+        || transport == NULL || transport == Py_None || server == NULL
+        || SLOT(self, o_closing) != Py_False || SLOT(self, o_backlogged) != Py_False)
+        goto python;
+    Py_INCREF(transport);
+    v = PyObject_CallMethodNoArgs(transport, s_is_closing);
+    if (v == NULL) {
+        Py_DECREF(transport);
+        return NULL;
+    }
+    int closing = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (closing != 0) {
+        Py_DECREF(transport);
+        if (closing < 0)
+            return NULL;
+        goto python;
+    }
+    if (PyList_GET_SIZE(out) == 1) {
+        joined = Py_NewRef(PyList_GET_ITEM(out, 0));
+    } else {
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        joined = empty == NULL ? NULL : _PyBytes_Join(empty, out);
+        Py_XDECREF(empty);
+    }
+    if (joined == NULL || !PyBytes_CheckExact(joined)
+        || PyBytes_GET_SIZE(joined) > REPLY_BUF) {
+        Py_XDECREF(joined);
+        Py_DECREF(transport);
+        if (PyErr_Occurred())
+            return NULL;
+        goto python;
+    }
+    /* from here on as _write_out: holding off, the output taken, written, counted */
+    set_slot(self, o_holding, Py_False);
+    v = PyList_New(0);
+    if (v == NULL) goto fail;
+    set_slot(self, o_out, v);
+    Py_DECREF(v);
+    v = PyObject_CallMethodOneArg(transport, s_write, joined);
+    if (v == NULL) goto fail;
+    Py_DECREF(v);
+    stats = PyObject_GetAttr(server, s_stats);
+    num = PyLong_FromSsize_t(PyBytes_GET_SIZE(joined));
+    if (stats == NULL || num == NULL || gadd(stats, s_net_output, num) < 0
+        || gadd(stats, s_io_writes, g_one) < 0)
+        goto fail;
+    Py_DECREF(stats);
+    Py_DECREF(num);
+    Py_DECREF(joined);
+    Py_DECREF(transport);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(stats);
+    Py_XDECREF(num);
+    Py_DECREF(joined);
+    Py_DECREF(transport);
+    return NULL;
+python:
+    return PyObject_CallMethodObjArgs(self, s__release, args[0], args[1], NULL);
+}
+
 static PyMethodDef Lane_methods[] = {
     {"data_received", (PyCFunction)Lane_data_received, METH_O,
-     "asyncio.Protocol.data_received: a lone cached GET served here, the rest by "
-     "_data_received."},
+     "asyncio.Protocol.data_received: the GETs of cached rows and plain SETs at the "
+     "start of a read served here, the rest by _data_received."},
+    {"release", (PyCFunction)(void (*)(void))Lane_release, METH_FASTCALL,
+     "Committer.flush's release(ok, error): the held replies sent (else _release)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -636,11 +1096,13 @@ static PyTypeObject LaneType = {
 static PyObject *
 configure(PyObject *mod, PyObject *args)
 {
-    PyObject *plain, *get_cached, *slow;
+    PyObject *plain, *get_cached, *slow, *set_handler, *lazy_row, *update_sql, *upsert_sql;
+    PyObject *apsw_error;
     PyTypeObject *conn, *parser, *command, *row;
-    if (!PyArg_ParseTuple(args, "O!OOO!O!O!O!", &PyDict_Type, &plain, &get_cached, &slow,
+    if (!PyArg_ParseTuple(args, "O!OOO!O!O!O!OOUUO", &PyDict_Type, &plain, &get_cached, &slow,
                           &PyType_Type, &conn, &PyType_Type, &parser, &PyType_Type, &command,
-                          &PyType_Type, &row))
+                          &PyType_Type, &row, &set_handler, &lazy_row, &update_sql,
+                          &upsert_sql, &apsw_error))
         return NULL;
     const SlotSpec conn_slots[] = {
         {"closing", &o_closing}, {"client", &o_client}, {"server", &o_server},
@@ -652,10 +1114,11 @@ configure(PyObject *mod, PyObject *args)
         {"max_bulk_len", &o_max_bulk_len}, {NULL, NULL}};
     const SlotSpec command_slots[] = {
         {"cached_read", &o_cached_read}, {"calls", &o_calls}, {"usec", &o_usec},
-        {"latency", &o_latency}, {"fullname", &o_fullname}, {NULL, NULL}};
+        {"latency", &o_latency}, {"fullname", &o_fullname}, {"handler", &o_handler},
+        {NULL, NULL}};
     const SlotSpec row_slots[] = {
         {"type", &o_type}, {"expire_at", &o_expire_at}, {"value", &o_value},
-        {"atime", &o_atime}, {NULL, NULL}};
+        {"atime", &o_atime}, {"enc", &o_enc}, {"id", &o_id}, {NULL, NULL}};
     if (slot_offsets(conn, conn_slots) < 0 || slot_offsets(parser, parser_slots) < 0
         || slot_offsets(command, command_slots) < 0 || slot_offsets(row, row_slots) < 0)
         return NULL;
@@ -665,6 +1128,11 @@ configure(PyObject *mod, PyObject *args)
     Py_XSETREF(t_row, (PyTypeObject *)Py_NewRef(row));
     Py_XSETREF(g_get_cached, Py_NewRef(get_cached));
     Py_XSETREF(g_slow, Py_NewRef(slow));
+    Py_XSETREF(g_set_handler, Py_NewRef(set_handler));
+    Py_XSETREF(g_lazy_row, Py_NewRef(lazy_row));
+    Py_XSETREF(g_update_sql, Py_NewRef(update_sql));
+    Py_XSETREF(g_upsert_sql, Py_NewRef(upsert_sql));
+    Py_XSETREF(g_apsw_error, Py_NewRef(apsw_error));
     Py_XSETREF(g_plain, Py_NewRef(plain));
     Py_RETURN_NONE;
 }
@@ -681,6 +1149,12 @@ served(PyObject *mod, PyObject *unused)
     return PyLong_FromUnsignedLongLong(g_served);
 }
 
+static PyObject *
+served_set(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(g_served_set);
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(plain, get_cached, slow, conn_type, parser_type, command_type, row_type): "
@@ -688,6 +1162,7 @@ static PyMethodDef module_methods[] = {
      "whose slots the lane reads; the lane is off until called."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
+    {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -743,8 +1218,36 @@ PyInit__lane(void)
     INTERN(s_no_touch, "no_touch");
     INTERN(s_io_reads, "io_reads");
     INTERN(s_io_writes, "io_writes");
+    INTERN(s_call_depth, "call_depth");
+    INTERN(s_propagation, "propagation");
+    INTERN(s_notify_enabled, "notify_enabled");
+    INTERN(s_touched, "touched");
+    INTERN(s_events, "events");
+    INTERN(s_begin, "begin");
+    INTERN(s_request_commit, "request_commit");
+    INTERN(s_cur, "cur");
+    INTERN(s_writing, "writing");
+    INTERN(s_execute, "execute");
+    INTERN(s_conn, "conn");
+    INTERN(s_set_last_insert_rowid, "set_last_insert_rowid");
+    INTERN(s_dbmap, "dbmap");
+    INTERN(s_clock, "clock");
+    INTERN(s_changes, "changes");
+    INTERN(s_last_insert_rowid, "last_insert_rowid");
+    INTERN(s_cache_entries, "cache_entries");
+    INTERN(s__remember, "_remember");
+    INTERN(s_dirty, "dirty");
+    INTERN(s_touch_hooks, "touch_hooks");
+    INTERN(s_propagators, "propagators");
+    INTERN(s_propagate, "propagate");
+    INTERN(s_after_command, "after_command");
+    INTERN(s__release, "_release");
     g_one = PyLong_FromLong(1);
-    if (g_one == NULL)
+    g_zero = PyLong_FromLong(0);
+    g_ok = PyBytes_FromString("+OK\r\n");
+    g_SET = PyBytes_FromString("SET");
+    g_set = PyBytes_FromString("set");
+    if (g_one == NULL || g_zero == NULL || g_ok == NULL || g_SET == NULL || g_set == NULL)
         return NULL;
     INTERN(g_on, "on");
     INTERN(g_guard, "guard");

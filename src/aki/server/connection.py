@@ -5,10 +5,10 @@ the committer, which calls ``release`` after the COMMIT (see
 durability/committer.py for why). Replies keep request order; a suspended
 client (BLPOP, CLIENT PAUSE) stops consuming its pipeline until resumed.
 
-``data_received`` is the C lane's (aki/_lane.c) when it is built: the GETs of cached
-strings at the start of a read (one, or a pipeline), on a connection and server in their
-plain state, are answered there with this road's effects; the rest of the read, and
-every other read, comes to ``_data_received``.
+``data_received`` and ``release`` are the C lane's (aki/_lane.c) when it is built: the
+GETs of cached strings and plain SETs at the start of a read (one, or a pipeline), on a
+connection and server in their plain state, are run there with this road's effects; the
+rest of the read, and every other read, comes to ``_data_received``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from aki.commands.strings import get_cached
+import apsw
+
+from aki.commands.strings import get_cached, set_
 from aki.core.blocking import Suspend
 from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, execute, resolve
 from aki.core.pubsub import output_limits
@@ -31,7 +33,7 @@ from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
 from aki.resp.types import Pushes
 from aki.server.protected import DENIED, refuses
-from aki.storage.keyspace import KeyRow
+from aki.storage.keyspace import _UPDATE_VALUE, _UPSERT_STRING, KeyRow, LazyIdRow
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -50,8 +52,9 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 # object no client can send (a command name of any bytes could).
 _PROTOCOL_ERROR = object()
 
-# The GET lane in C (aki/_lane.c, see the module docstring): the same effects as the
-# Python road below for the GETs it serves; anything else reaches _data_received. Absent when the build had no compiler;
+# The lane in C (aki/_lane.c, see the module docstring): the same effects as the Python
+# road below for the GETs and SETs it serves; anything else reaches _data_received.
+# Absent when the build had no compiler;
 # AKI_LANE=0 turns it off (A/B measurements, the tests that compare both roads).
 try:
     from aki import _lane
@@ -365,12 +368,16 @@ class RespConnection(*_BASES):  # type: ignore[misc]
             return
         self._write_out()
 
-    def release(self, ok: bool, error: bytes) -> None:
-        """The batch's COMMIT returned (or the batch was rolled back): send the replies."""
+    def _release(self, ok: bool, error: bytes) -> None:
+        """The batch's COMMIT returned (or the batch was rolled back): send the replies.
+        (``release`` is the lane's when it is built: this, in C, for the common case.)"""
         self.holding = False
         if not ok:
             self.out = [error] * len(self.out)
         self._write_out()
+
+    if not LANE:
+        release = _release
 
     def _write_out(self) -> None:
         out = self.out
@@ -401,7 +408,8 @@ class RespConnection(*_BASES):  # type: ignore[misc]
 
 
 if LANE:
-    _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow)
+    _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
+                    set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error)
 
 
 def _fmt_addr(addr) -> str:

@@ -53,6 +53,10 @@ _UPSERT_STRING = (
     "WHERE type = 0 AND (expire_at IS NULL OR expire_at > ?6)"
 )
 
+# SET of a live string whose TTL and encoding stay: the value only (no expiry index entry
+# or counter trigger to consider). The C lane (aki/_lane.c) runs the same two statements.
+_UPDATE_VALUE = "UPDATE keys SET value = ? WHERE id = ?"
+
 # Tables holding a collection's elements, keyed by ``key_id`` (COPY duplicates their
 # rows). A family that adds a table of per-key rows (stream groups ...) appends it here.
 ELEMENT_TABLES: dict[int, list[str]] = {
@@ -512,8 +516,7 @@ class Keyspace:
                 row.enc = enc  # type: ignore[union-attr]
             elif expire_at == row.expire_at:  # type: ignore[union-attr]
                 # value only: no expiry index entry or counter trigger to consider
-                self.cur.execute("UPDATE keys SET value = ? WHERE id = ?",
-                                 (value, row.id))  # type: ignore[union-attr]
+                self.cur.execute(_UPDATE_VALUE, (value, row.id))  # type: ignore[union-attr]
             else:
                 self.cur.execute(
                     "UPDATE keys SET value = ?, expire_at = ? WHERE id = ?",

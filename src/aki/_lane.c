@@ -43,9 +43,15 @@ static PyObject *g_set_handler; /* strings.set_: the SET command's handler */
 static PyObject *g_lazy_row;   /* keyspace.LazyIdRow */
 static PyObject *g_update_sql, *g_upsert_sql; /* Keyspace.set_string's two statements */
 static PyObject *g_apsw_error; /* apsw.Error: a failed statement, retried in Python */
+static PyObject *g_call;       /* dispatch.call(client, cmd, argv) */
+static PyObject *g_encode;     /* encoder.encode(value, resp3) */
+static PyObject *g_lane_ok;    /* connection.lane_ok(cmd): may the lane call() it? */
+static PyObject *g_suspend;    /* blocking.Suspend */
+static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they come */
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
 static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
+static unsigned long long g_served_call; /* other commands (INFO aki_call_lane_served) */
 
 static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
 static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one, *g_zero, *g_ok;
@@ -61,7 +67,8 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_notify_enabled, *s_touched, *s_events, *s_begin, *s_request_commit, *s_cur,
     *s_writing, *s_execute, *s_conn, *s_set_last_insert_rowid, *s_dbmap, *s_clock,
     *s_changes, *s_last_insert_rowid, *s_cache_entries, *s__remember, *s_dirty,
-    *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release;
+    *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release,
+    *s__finish;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -86,7 +93,7 @@ static PyTypeObject *t_conn, *t_parser, *t_command, *t_row;
 static Py_ssize_t o_closing, o_client, o_server, o_parser, o_suspended, o_pending, o_holding,
     o_engine, o_out, o_backlogged, o_transport, o_python, o_paused, o_authenticated,
     o_max_bulk_len, o_cached_read, o_calls, o_usec, o_latency, o_fullname, o_type,
-    o_expire_at, o_value, o_atime, o_handler, o_enc, o_id;
+    o_expire_at, o_value, o_atime, o_handler, o_enc, o_id, o_arity;
 
 /* Keyspace.set_string leaves values over this out of the row cache (keyspace.BIG_VALUE) */
 #define BIG_VALUE (64 * 1024)
@@ -156,6 +163,18 @@ gadd(PyObject *o, PyObject *name, PyObject *delta)
         return -1;
     int r = PyObject_SetAttr(o, name, n);
     Py_DECREF(n);
+    return r;
+}
+
+/* o.name += n */
+static int
+add_ssize(PyObject *o, PyObject *name, Py_ssize_t n)
+{
+    PyObject *d = PyLong_FromSsize_t(n);
+    if (d == NULL)
+        return -1;
+    int r = gadd(o, name, d);
+    Py_DECREF(d);
     return r;
 }
 
@@ -868,9 +887,159 @@ done:
     return result;
 }
 
-/* A read: the GETs and SETs at its start served here, in order; whatever follows them
- * (another command, a partial request) goes to _data_received after their replies are
- * queued, exactly where the Python road would have put them. 1 = the whole read
+/* A canonical multibulk request `*<argc>\r\n` + argc bulks (1 <= argc <= MAX_ARGS) at
+ * the start of p[0:len]: its length and argc, the arguments' offsets and lengths in at[]
+ * and n[]; -1 when p does not start with one whole such request. */
+#define MAX_ARGS 64
+static Py_ssize_t
+parse_any(const char *p, Py_ssize_t len, int *argc, Py_ssize_t *at, Py_ssize_t *n)
+{
+    Py_ssize_t i = 1;
+    int count = 0, digits = 0;
+    if (len < 4 || p[0] != '*')
+        return -1;
+    while (i < len && p[i] >= '0' && p[i] <= '9' && digits < 3) {
+        count = count * 10 + (p[i] - '0');
+        i++;
+        digits++;
+    }
+    if (digits == 0 || (digits > 1 && p[1] == '0') || count < 1 || count > MAX_ARGS)
+        return -1;
+    if (i + 2 > len || p[i] != '\r' || p[i + 1] != '\n')
+        return -1;
+    i += 2;
+    for (int k = 0; k < count; k++) {
+        i = parse_bulk(p, len, i, &at[k], &n[k]);
+        if (i < 0)
+            return -1;
+    }
+    *argc = count;
+    return i;
+}
+
+/* May the lane hand `cmd` to call()? connection.lane_ok decides, once per Command. */
+static int
+lane_ok(PyObject *cmd)
+{
+    PyObject *v = PyDict_GetItemWithError(g_lane_cmds, cmd);
+    if (v == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        v = PyObject_CallOneArg(g_lane_ok, cmd);
+        if (v == NULL)
+            return -1;
+        int r = PyDict_SetItem(g_lane_cmds, cmd, v);
+        Py_DECREF(v);
+        if (r < 0)
+            return -1;
+    }
+    return PyObject_IsTrue(v);
+}
+
+/* Any other plain command: execute()'s plain branch (the checks ctx_check and the
+ * arity) in C, then dispatch.call() itself, which runs the handler with every hook.
+ * 1 = ran, *reply_out its encoded reply, or NULL when _finish took it (Suspend, CLIENT
+ * REPLY, a closing client, pushes behind it): *out_first then holds the replies queued
+ * before it, which the caller had to put on `out` first; 0 = not for the lane (nothing
+ * changed); -1 = error. */
+static int
+serve_call(PyObject *self, PyObject *pending_replies, const char *p, Py_ssize_t len,
+           int argc, Py_ssize_t *at, Py_ssize_t *n, PyObject **reply_out, int *finished)
+{
+    int result = -1, t;
+    PyObject *b, *spelling = NULL, *cmd = NULL, *argv = NULL, *reply = NULL, *v = NULL;
+    Ctx c = {0};
+
+    *finished = 0;
+    t = ctx_check(self, &c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
+    if (spelling == NULL) goto done;
+    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
+    if (cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0; /* not seen yet: execute() learns it */
+        goto done;
+    }
+    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_cached_read) != Py_None);
+    TRUTH(lane_ok(cmd));
+    FAIL_IF(!t);
+    b = SLOT(cmd, o_arity);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    {
+        long arity = PyLong_AsLong(b);
+        FAIL_IF(!(argc == arity || (arity < 0 && argc >= -arity)));
+    }
+
+    /* ---- every check passed: from here on the request is served ---- */
+    if (interaction(self, &c, seconds(CLOCK_REALTIME)) < 0) goto done;
+    argv = PyList_New(argc);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+    for (int k = 1; k < argc; k++) {
+        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
+        if (a == NULL) goto done;
+        PyList_SET_ITEM(argv, k, a);
+    }
+    reply = PyObject_CallFunctionObjArgs(g_call, c.client, cmd, argv, NULL);
+    if (reply == NULL) goto done;
+    g_served_call++;
+    /* _data_received / _run: the special replies and client states go to _finish */
+    int special = PyObject_TypeCheck(reply, (PyTypeObject *)g_suspend);
+    if (!special) {
+        b = PyDict_GetItemWithError(c.cd, s_reply_mode);
+        if (b == NULL && PyErr_Occurred()) goto done;
+        if (b != g_on) {
+            TRUTH(b == NULL ? 0 : PyObject_RichCompareBool(b, g_on, Py_EQ));
+            special = !t;
+        }
+    }
+    if (!special) {
+        PyObject **after[] = {&s_close_after_reply, &s_deferred_pushes, NULL};
+        for (PyObject ***nm = after; *nm != NULL && !special; nm++) {
+            TRUTH(truth(dattr(c.client, c.cd, **nm)));
+            special = t;
+        }
+    }
+    if (special) {
+        /* what the lane queued before this request goes out first */
+        PyObject *out = SLOT(self, o_out);
+        if (out == NULL || !PyList_Check(out)) {
+            PyErr_SetString(PyExc_RuntimeError, "connection without an output list");
+            goto done;
+        }
+        Py_ssize_t queued = PyList_GET_SIZE(pending_replies), end = PyList_GET_SIZE(out);
+        if (queued > 0 && (PyList_SetSlice(out, end, end, pending_replies) < 0
+                           || PyList_SetSlice(pending_replies, 0, queued, NULL) < 0))
+            goto done;
+        v = PyObject_CallMethodObjArgs(self, s__finish, argv, reply, NULL);
+        if (v == NULL) goto done;
+        TRUTH(PyObject_IsTrue(v));
+        *finished = t ? 1 : 2; /* 2: suspended, the rest of the read waits */
+        *reply_out = NULL;
+    } else {
+        *reply_out = PyObject_CallFunctionObjArgs(g_encode, reply,
+                                                  c.resp == 3 ? Py_True : Py_False, NULL);
+        if (*reply_out == NULL) goto done;
+    }
+    result = 1;
+
+done:
+    Py_XDECREF(spelling);
+    Py_XDECREF(cmd);
+    Py_XDECREF(argv);
+    Py_XDECREF(reply);
+    Py_XDECREF(v);
+    ctx_clear(&c);
+    return result;
+}
+
+/* A read: the requests at its start that the lane takes (GETs of cached rows, plain
+ * SETs, other plain commands handed to call()) served here, in order; whatever follows
+ * them (another command, a partial request) goes to _data_received after their replies
+ * are queued, exactly where the Python road would have put them. 1 = the whole read
  * served, 0 = none of it, 2 = a prefix (the rest already handed on), -1 = error. */
 static int
 serve_read(PyObject *self, PyObject *stats, PyObject *data)
@@ -878,19 +1047,28 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
     if (!PyBytes_CheckExact(data))
         return 0;
     const char *p = PyBytes_AS_STRING(data);
-    Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, reqlen, argat[2], argn[2];
-    PyObject *first = NULL, *replies = NULL, *joined = NULL, *v = NULL;
-    PyObject *num = NULL, *transport = NULL;
-    int result = -1, wrote = 0;
+    Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, reqlen, argat[MAX_ARGS], argn[MAX_ARGS];
+    PyObject *replies = NULL, *joined = NULL, *v = NULL, *num = NULL, *transport = NULL;
+    int result = -1, wrote = 0, finished = 0, argc;
 
+    replies = PyList_New(0);
+    if (replies == NULL)
+        return -1;
+    /* INFO net_input counts a read before any of it runs, as on the Python road (a
+     * command in the read sees it); what the lane hands on is given back first */
+    if (add_ssize(stats, s_net_input, len) < 0) goto done;
     while (at < len) {
         PyObject *reply = NULL;
         int r;
-        if ((reqlen = parse_request(p + at, len - at, '2', "get", argat, argn)) > 0) {
-            r = serve_get(self, p + at, reqlen, argat[0], argn[0], &reply);
-        } else if ((reqlen = parse_request(p + at, len - at, '3', "set", argat, argn)) > 0) {
-            r = serve_set(self, p + at, reqlen, argat, argn, &reply);
-            wrote |= r > 0;
+        if ((reqlen = parse_request(p + at, len - at, '2', "get", argat, argn)) > 0
+            && (r = serve_get(self, p + at, reqlen, argat[0], argn[0], &reply)) != 0) {
+            /* served (or an error) */
+        } else if ((reqlen = parse_request(p + at, len - at, '3', "set", argat, argn)) > 0
+                   && (r = serve_set(self, p + at, reqlen, argat, argn, &reply)) != 0) {
+            wrote = 1;
+        } else if ((reqlen = parse_any(p + at, len - at, &argc, argat, argn)) > 0) {
+            r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply, &finished);
+            wrote = 1; /* call() opened the batch: replies wait for its COMMIT */
         } else {
             break;
         }
@@ -898,38 +1076,34 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
             goto done;
         if (r == 0)
             break;
-        if (first == NULL) {
-            first = reply;
-        } else { /* a pipeline: the replies are joined into one write */
-            if (replies == NULL && (replies = PyList_New(1)) != NULL)
-                PyList_SET_ITEM(replies, 0, Py_NewRef(first));
-            int a = replies == NULL ? -1 : PyList_Append(replies, reply);
+        at += reqlen;
+        if (reply != NULL) {
+            int a = PyList_Append(replies, reply);
             Py_DECREF(reply);
             if (a < 0)
                 goto done;
         }
-        at += reqlen;
+        if (finished == 2 || SLOT(self, o_closing) != Py_False)
+            break; /* suspended (the rest waits in `pending`), or closing (dropped) */
     }
     if (at == 0) {
-        result = 0;
+        if (add_ssize(stats, s_net_input, -len) == 0)
+            result = 0;
         goto done;
     }
-
-    /* data_received's own effects for the bytes served */
-    num = PyLong_FromSsize_t(at);
-    if (num == NULL || gadd(stats, s_net_input, num) < 0) goto done;
-    Py_CLEAR(num);
-    if (replies != NULL) {
+    Py_ssize_t count = PyList_GET_SIZE(replies), n = 0;
+    if (count == 1) {
+        joined = Py_NewRef(PyList_GET_ITEM(replies, 0));
+    } else if (count > 1) {
         PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
         if (empty == NULL) goto done;
         joined = _PyBytes_Join(empty, replies);
         Py_DECREF(empty);
         if (joined == NULL) goto done;
-    } else {
-        joined = Py_NewRef(first);
     }
-    Py_ssize_t n = PyBytes_GET_SIZE(joined);
-    if (at == len && n <= REPLY_BUF && !wrote) {
+    if (joined != NULL)
+        n = PyBytes_GET_SIZE(joined);
+    if (at == len && joined != NULL && n <= REPLY_BUF && !wrote) {
         /* _write_out: straight to the transport (serve_get saw no batch open) */
         transport = Py_XNewRef(SLOT(self, o_transport));
         if (transport == NULL) goto done;
@@ -943,18 +1117,21 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
         result = 1;
         goto done;
     }
-    /* queued as the Python road queues replies; then the rest of the read, or _flush
-     * (which holds a write's reply until its COMMIT, and checks
-     * client-output-buffer-limit for what is over the static buffer) */
+    /* queued as the Python road queues replies; then the rest of the read (to `pending`
+     * behind a suspended request, dropped by a closing connection), or _flush (which
+     * holds a write's reply until its COMMIT, and checks client-output-buffer-limit for
+     * what is over the static buffer) */
     PyObject *out = SLOT(self, o_out);
-    if (out == NULL || !PyList_Check(out) || PyList_Append(out, joined) < 0) {
+    if (out == NULL || !PyList_Check(out)
+        || (joined != NULL && PyList_Append(out, joined) < 0)) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_RuntimeError, "connection without an output list");
         goto done;
     }
-    if (at == len) {
+    if (at == len || SLOT(self, o_closing) != Py_False) {
         v = PyObject_CallMethodNoArgs(self, s__flush);
     } else {
+        if (add_ssize(stats, s_net_input, at - len) < 0) goto done;
         PyObject *rest = PyBytes_FromStringAndSize(p + at, len - at);
         if (rest == NULL) goto done;
         v = PyObject_CallMethodOneArg(self, s__data_received, rest);
@@ -965,7 +1142,6 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
     result = at == len ? 1 : 2;
 
 done:
-    Py_XDECREF(first);
     Py_XDECREF(replies);
     Py_XDECREF(joined);
     Py_XDECREF(v);
@@ -1097,13 +1273,21 @@ static PyObject *
 configure(PyObject *mod, PyObject *args)
 {
     PyObject *plain, *get_cached, *slow, *set_handler, *lazy_row, *update_sql, *upsert_sql;
-    PyObject *apsw_error;
+    PyObject *apsw_error, *call, *encode, *lane_ok, *suspend;
     PyTypeObject *conn, *parser, *command, *row;
-    if (!PyArg_ParseTuple(args, "O!OOO!O!O!O!OOUUO", &PyDict_Type, &plain, &get_cached, &slow,
-                          &PyType_Type, &conn, &PyType_Type, &parser, &PyType_Type, &command,
-                          &PyType_Type, &row, &set_handler, &lazy_row, &update_sql,
-                          &upsert_sql, &apsw_error))
+    if (!PyArg_ParseTuple(args, "O!OOO!O!O!O!OOUUOOOOO", &PyDict_Type, &plain, &get_cached,
+                          &slow, &PyType_Type, &conn, &PyType_Type, &parser, &PyType_Type,
+                          &command, &PyType_Type, &row, &set_handler, &lazy_row, &update_sql,
+                          &upsert_sql, &apsw_error, &call, &encode, &lane_ok, &suspend))
         return NULL;
+    PyObject *lane_cmds = PyDict_New();
+    if (lane_cmds == NULL)
+        return NULL;
+    Py_XSETREF(g_lane_cmds, lane_cmds);
+    Py_XSETREF(g_call, Py_NewRef(call));
+    Py_XSETREF(g_encode, Py_NewRef(encode));
+    Py_XSETREF(g_lane_ok, Py_NewRef(lane_ok));
+    Py_XSETREF(g_suspend, Py_NewRef(suspend));
     const SlotSpec conn_slots[] = {
         {"closing", &o_closing}, {"client", &o_client}, {"server", &o_server},
         {"parser", &o_parser}, {"suspended", &o_suspended}, {"pending", &o_pending},
@@ -1115,7 +1299,7 @@ configure(PyObject *mod, PyObject *args)
     const SlotSpec command_slots[] = {
         {"cached_read", &o_cached_read}, {"calls", &o_calls}, {"usec", &o_usec},
         {"latency", &o_latency}, {"fullname", &o_fullname}, {"handler", &o_handler},
-        {NULL, NULL}};
+        {"arity", &o_arity}, {NULL, NULL}};
     const SlotSpec row_slots[] = {
         {"type", &o_type}, {"expire_at", &o_expire_at}, {"value", &o_value},
         {"atime", &o_atime}, {"enc", &o_enc}, {"id", &o_id}, {NULL, NULL}};
@@ -1155,6 +1339,12 @@ served_set(PyObject *mod, PyObject *unused)
     return PyLong_FromUnsignedLongLong(g_served_set);
 }
 
+static PyObject *
+served_call(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(g_served_call);
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(plain, get_cached, slow, conn_type, parser_type, command_type, row_type): "
@@ -1163,6 +1353,8 @@ static PyMethodDef module_methods[] = {
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
+    {"served_call", served_call, METH_NOARGS,
+     "How many other commands the lane has parsed and handed to call() since start."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1242,6 +1434,7 @@ PyInit__lane(void)
     INTERN(s_propagate, "propagate");
     INTERN(s_after_command, "after_command");
     INTERN(s__release, "_release");
+    INTERN(s__finish, "_finish");
     g_one = PyLong_FromLong(1);
     g_zero = PyLong_FromLong(0);
     g_ok = PyBytes_FromString("+OK\r\n");

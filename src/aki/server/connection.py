@@ -25,7 +25,7 @@ import apsw
 
 from aki.commands.strings import get_cached, set_
 from aki.core.blocking import Suspend
-from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, execute, resolve
+from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, call, execute, resolve
 from aki.core.pubsub import output_limits
 from aki.core.registry import Command
 from aki.core.session import Client
@@ -407,9 +407,23 @@ class RespConnection(*_BASES):  # type: ignore[misc]
             self.transport.abort()
 
 
+# Commands the lane must leave to _data_received: those that change the connection's
+# state or its reading (AUTH, HELLO, QUIT, RESET, MULTI/EXEC, WATCH, SUBSCRIBE, MONITOR,
+# PSYNC ...), block, run scripts, or administer the server. The rest, in the plain state
+# the lane checks, are execute()'s plain branch and then call(), as on the Python road.
+_LANE_REFUSES = frozenset({"admin", "pubsub", "noscript", "blocking", "no_multi", "no_auth"})
+
+
+def lane_ok(cmd: Command) -> bool:
+    """May the lane parse ``cmd`` and hand it to dispatch.call() itself?"""
+    return (cmd.handler is not None and not cmd.subcommands and cmd.protected is None
+            and cmd.cached_read is None and not (cmd.flags & _LANE_REFUSES))
+
+
 if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
-                    set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error)
+                    set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
+                    call, encode, lane_ok, Suspend)
 
 
 def _fmt_addr(addr) -> str:

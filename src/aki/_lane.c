@@ -9,7 +9,10 @@
  * commandstats, the latency histogram, dirty), SLOWLOG through dispatch._slow, the
  * client's last_interaction and last_cmd, the row's access time, and for a SET the
  * batch's transaction, the touch hooks (WATCH, blocked clients, tracking), propagation
- * (AOF, replicas) and the after-command hooks, called as call() calls them. And the
+ * (AOF, replicas) and the after-command hooks, called as call() calls them. Every
+ * other plain command that connection.lane_ok accepts is parsed here, checked as
+ * execute()'s plain branch checks it, and run by dispatch.call() itself (serve_call):
+ * the parser and the connection's Python are skipped, not the command's road. And the
  * committer's release() of held replies, for the common case.
  *
  * It is not a second road: every state that makes the Python road do anything else

@@ -664,7 +664,7 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
     PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *value = NULL, *ck = NULL;
     PyObject *cache = NULL, *row = NULL, *cmd = NULL, *cur = NULL, *touched = NULL;
     PyObject *conn = NULL, *rid = NULL, *pdb = NULL, *args = NULL, *hooks = NULL;
-    PyObject *newrow = NULL, *nowobj = NULL, *db;
+    PyObject *newrow = NULL, *nowobj = NULL, *db = NULL;
     Ctx c = {0};
 
     FAIL_IF(n[1] > BIG_VALUE);
@@ -712,7 +712,7 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
     cache = PyObject_GetAttr(c.ks, s_cache);
     if (cache == NULL) goto done;
     FAIL_IF(!PyDict_CheckExact(cache));
-    db = PyDict_GetItemWithError(c.cd, s_db);
+    db = Py_XNewRef(PyDict_GetItemWithError(c.cd, s_db));
     FAIL_IF(db == NULL || !PyLong_CheckExact(db));
     key = PyBytes_FromStringAndSize(p + at[0], n[0]);
     value = PyBytes_FromStringAndSize(p + at[1], n[1]);
@@ -837,12 +837,12 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
     hooks = dattr(c.server, c.sd, s_after_command);
     if (hooks == NULL || call_hooks(hooks, NULL, NULL) < 0) goto done;
     /* _finish: tracking invalidations of the caller's own write follow its reply */
-    v = PyDict_GetItemWithError(c.cd, s_deferred_pushes);
+    v = dattr(c.client, c.cd, s_deferred_pushes);
     if (v == NULL) goto done;
     TRUTH(PyObject_IsTrue(v));
     if (t) {
         PyObject *parts = PySequence_List(v);
-        v = NULL;
+        Py_CLEAR(v);
         if (parts == NULL || PyList_Insert(parts, 0, g_ok) < 0) {
             Py_XDECREF(parts);
             goto done;
@@ -856,7 +856,7 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
         if (v == NULL || PyDict_SetItem(c.cd, s_deferred_pushes, v) < 0) goto done;
         Py_CLEAR(v);
     } else {
-        v = NULL;
+        Py_CLEAR(v);
         *reply_out = Py_NewRef(g_ok);
     }
     g_served_set++;
@@ -880,6 +880,7 @@ done:
     Py_XDECREF(hooks);
     Py_XDECREF(newrow);
     Py_XDECREF(nowobj);
+    Py_XDECREF(db);
     ctx_clear(&c);
     if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
         /* a statement failed (it changed nothing): the Python road runs the request
@@ -1051,7 +1052,7 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
         return 0;
     const char *p = PyBytes_AS_STRING(data);
     Py_ssize_t len = PyBytes_GET_SIZE(data), at = 0, reqlen, argat[MAX_ARGS], argn[MAX_ARGS];
-    PyObject *replies = NULL, *joined = NULL, *v = NULL, *num = NULL, *transport = NULL;
+    PyObject *replies = NULL, *joined = NULL, *v = NULL, *transport = NULL;
     int result = -1, wrote = 0, finished = 0, argc;
 
     replies = PyList_New(0);
@@ -1113,9 +1114,7 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
         v = PyObject_CallMethodOneArg(transport, s_write, joined);
         if (v == NULL) goto done;
         Py_CLEAR(v);
-        num = PyLong_FromSsize_t(n);
-        if (num == NULL || gadd(stats, s_net_output, num) < 0
-            || gadd(stats, s_io_writes, g_one) < 0)
+        if (add_ssize(stats, s_net_output, n) < 0 || gadd(stats, s_io_writes, g_one) < 0)
             goto done;
         result = 1;
         goto done;
@@ -1148,7 +1147,6 @@ done:
     Py_XDECREF(replies);
     Py_XDECREF(joined);
     Py_XDECREF(v);
-    Py_XDECREF(num);
     Py_XDECREF(transport);
     return result;
 }
@@ -1181,7 +1179,7 @@ Lane_data_received(PyObject *self, PyObject *data)
 static PyObject *
 Lane_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *out, *joined = NULL, *transport, *v, *server, *stats = NULL, *num = NULL;
+    PyObject *out, *joined = NULL, *transport, *v, *server, *stats = NULL;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "release(ok, error)");
         return NULL;
@@ -1234,18 +1232,15 @@ Lane_release(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (v == NULL) goto fail;
     Py_DECREF(v);
     stats = PyObject_GetAttr(server, s_stats);
-    num = PyLong_FromSsize_t(PyBytes_GET_SIZE(joined));
-    if (stats == NULL || num == NULL || gadd(stats, s_net_output, num) < 0
+    if (stats == NULL || add_ssize(stats, s_net_output, PyBytes_GET_SIZE(joined)) < 0
         || gadd(stats, s_io_writes, g_one) < 0)
         goto fail;
     Py_DECREF(stats);
-    Py_DECREF(num);
     Py_DECREF(joined);
     Py_DECREF(transport);
     Py_RETURN_NONE;
 fail:
     Py_XDECREF(stats);
-    Py_XDECREF(num);
     Py_DECREF(joined);
     Py_DECREF(transport);
     return NULL;

@@ -11,36 +11,22 @@ subscription, HELLO 3, QUIT.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
-from tests.conftest import RawClient, encode_command, start_aki, start_redis
+from tests.conftest import RawClient, encode_command, start_aki
+from tests.server.lanes import info, three_servers
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    lane = start_aki(tmp_path_factory.mktemp("lane"))
-    os.environ["AKI_LANE"] = "0"
-    try:
-        python = start_aki(tmp_path_factory.mktemp("python"))
-    finally:
-        del os.environ["AKI_LANE"]
-    red = start_redis(tmp_path_factory.mktemp("redis"))
-    yield {"lane": lane, "python": python, "redis": red}
-    for s in (lane, python, red):
-        s.stop()
-
-
-def _info(c: RawClient, section: str) -> dict[str, str]:
-    text = c.cmd("INFO", section).decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    yield from three_servers(tmp_path_factory)
 
 
 def _call_served(c: RawClient) -> int:
-    return int(_info(c, "aki").get("aki_call_lane_served", "0"))
+    return int(info(c, "aki").get("aki_call_lane_served", "0"))
 
 
 # Commands of every family, their errors included, each sent alone and then all of them
@@ -172,13 +158,13 @@ def test_counters_match_the_python_road(servers):
             c.cmd("FLUSHALL")
             c.cmd("CONFIG", "RESETSTAT")
             served = _call_served(c)
-            before = _info(c, "stats")
+            before = info(c, "stats")
             for args in COMMANDS:
                 c.cmd(*args)
             c.send(b"".join(encode_command(*a) for a in COMMANDS))
             for _ in COMMANDS:
                 c.read_reply()
-            after = _info(c, "stats")
+            after = info(c, "stats")
             # (both ask, so that both count the same INFO calls)
             assert (_call_served(c) - served >= len(COMMANDS)) == (name == "lane")
             client_list = c.cmd("CLIENT", "LIST").decode()

@@ -9,13 +9,13 @@ aki servers.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
-from tests.conftest import RawClient, encode_command, start_aki, start_redis
+from tests.conftest import RawClient, encode_command, start_aki
+from tests.server.lanes import three_servers
 
 
 def test_the_lane_is_built():
@@ -29,16 +29,7 @@ def test_the_lane_is_built():
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    lane = start_aki(tmp_path_factory.mktemp("lane"))
-    os.environ["AKI_LANE"] = "0"
-    try:
-        python = start_aki(tmp_path_factory.mktemp("python"))
-    finally:
-        del os.environ["AKI_LANE"]
-    redis = start_redis(tmp_path_factory.mktemp("redis"))
-    yield {"lane": lane, "python": python, "redis": redis}
-    for s in (lane, python, redis):
-        s.stop()
+    yield from three_servers(tmp_path_factory)
 
 
 def _script(c: RawClient) -> list[bytes]:

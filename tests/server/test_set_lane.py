@@ -10,7 +10,6 @@ servers. Each scenario also checks that the lane really served the SETs it shoul
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -18,30 +17,17 @@ import time
 import pytest
 import redis
 
-from tests.conftest import RawClient, encode_command, start_aki, start_redis
+from tests.conftest import RawClient, encode_command, start_aki
+from tests.server.lanes import info, three_servers
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    lane = start_aki(tmp_path_factory.mktemp("lane"))
-    os.environ["AKI_LANE"] = "0"
-    try:
-        python = start_aki(tmp_path_factory.mktemp("python"))
-    finally:
-        del os.environ["AKI_LANE"]
-    red = start_redis(tmp_path_factory.mktemp("redis"))
-    yield {"lane": lane, "python": python, "redis": red}
-    for s in (lane, python, red):
-        s.stop()
-
-
-def _info(c: RawClient, section: str) -> dict[str, str]:
-    text = c.cmd("INFO", section).decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    yield from three_servers(tmp_path_factory)
 
 
 def _set_served(c: RawClient) -> int:
-    return int(_info(c, "aki").get("aki_set_lane_served", "0"))
+    return int(info(c, "aki").get("aki_set_lane_served", "0"))
 
 
 def _script(c: RawClient) -> list[bytes]:
@@ -194,13 +180,13 @@ def test_counters_and_the_file_match_the_python_road(servers, tmp_path):
             c.cmd("SAVE")
             c.cmd("SET", "warm", "up")  # the spellings are learned
             served = _set_served(c)
-            before = _info(c, "stats")
+            before = info(c, "stats")
             for i in range(20):
                 assert c.cmd("SET", f"k{i % 7}", f"v{i}") == b"+OK\r\n"
             c.send(b"".join(encode_command("SET", f"p{i}", "x" * i) for i in range(10)))
             for _ in range(10):
                 assert c.read_reply() == b"+OK\r\n"
-            after = _info(c, "stats")
+            after = info(c, "stats")
             assert _set_served(c) - served == (30 if name == "lane" else 0)
             assert c.cmd("INFO", "aki").count(
                 b"aki_get_lane:on" if name == "lane" else b"aki_get_lane:off") == 1
@@ -241,9 +227,9 @@ def test_slowlog_latency_idle_and_dirty(servers, name):
         assert int(c.cmd("OBJECT", "IDLETIME", "k")[1:-2]) >= 2
         c.cmd("SET", "k", "again")  # a SET records the access
         assert c.cmd("OBJECT", "IDLETIME", "k") == b":0\r\n"
-        dirty = int(_info(c, "persistence")["rdb_changes_since_last_save"])
+        dirty = int(info(c, "persistence")["rdb_changes_since_last_save"])
         c.cmd("SET", "k", "more")
-        assert int(_info(c, "persistence")["rdb_changes_since_last_save"]) == dirty + 1
+        assert int(info(c, "persistence")["rdb_changes_since_last_save"]) == dirty + 1
         assert b"$5\r\ncalls\r\n:4\r\n" in c.cmd("LATENCY", "HISTOGRAM", "set")
     finally:
         c.cmd("CONFIG", "SET", "slowlog-log-slower-than", "10000")

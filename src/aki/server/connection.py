@@ -6,9 +6,11 @@ durability/committer.py for why). Replies keep request order; a suspended
 client (BLPOP, CLIENT PAUSE) stops consuming its pipeline until resumed.
 
 ``data_received`` and ``release`` are the C lane's (aki/_lane.c) when it is built: the
-GETs of cached strings and plain SETs at the start of a read (one, or a pipeline), on a
-connection and server in their plain state, are run there with this road's effects; the
-rest of the read, and every other read, comes to ``_data_received``.
+requests at the start of a read (one, or a pipeline), on a connection and server in their
+plain state, are run there with this road's effects (GETs of cached strings and plain
+SETs compiled whole, other commands ``lane_ok`` accepts parsed and given to
+``dispatch.call()``); the rest of the read, and every other read, comes to
+``_data_received``.
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ _MAXCLIENTS = b"-ERR max number of clients reached\r\n"
 _PROTOCOL_ERROR = object()
 
 # The lane in C (aki/_lane.c, see the module docstring): the same effects as the Python
-# road below for the GETs and SETs it serves; anything else reaches _data_received.
-# Absent when the build had no compiler;
-# AKI_LANE=0 turns it off (A/B measurements, the tests that compare both roads).
+# road below for the requests it takes; anything else reaches _data_received. Absent
+# when the build had no compiler; AKI_LANE=0 turns it off (A/B measurements, the tests
+# that compare both roads).
 try:
     from aki import _lane
 except ImportError:  # pragma: no cover - built without a C compiler

@@ -5,6 +5,7 @@ INFO read as a dict."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 from tests.conftest import RawClient, ServerProcess, start_aki, start_redis
@@ -27,3 +28,22 @@ def three_servers(tmp_path_factory) -> Iterator[dict[str, ServerProcess]]:
 def info(c: RawClient, section: str) -> dict[str, str]:
     text = c.cmd("INFO", section).decode()
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+
+
+def counters(port: int, exact: tuple[str, ...], timed: tuple[str, ...]) -> dict[str, str]:
+    """INFO everything's fields named in ``exact``, and those starting with a prefix in
+    ``timed`` (commandstats, latency percentiles) without their timings: what the two
+    roads must count alike."""
+    c = RawClient(port)
+    try:
+        text = c.cmd("INFO", "everything").decode()
+    finally:
+        c.close()
+    fields = {}
+    for line in text.split("\r\n"):
+        key, _, value = line.partition(":")
+        if key in exact:
+            fields[key] = value
+        elif key.startswith(timed):
+            fields[key] = re.sub(r"(usec|usec_per_call|p\d+(\.\d+)?)=[^,]*", "", value)
+    return fields

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import info, three_servers
+from tests.server.lanes import counters, info, three_servers
 
 
 @pytest.fixture(scope="module")
@@ -130,20 +130,9 @@ def test_replies_match_redis_and_the_python_road(servers):
 
 
 def _counters(port: int) -> dict[str, str]:
-    c = RawClient(port)
-    try:
-        info = c.cmd("INFO", "everything").decode()
-    finally:
-        c.close()
-    fields = {}
-    for line in info.split("\r\n"):
-        key, _, value = line.partition(":")
-        if key in ("total_commands_processed", "rdb_changes_since_last_save", "db0",
-                   "keyspace_hits", "keyspace_misses", "total_error_replies"):
-            fields[key] = value
-        elif key.startswith(("cmdstat_", "errorstat_", "latency_percentiles_usec_")):
-            fields[key] = re.sub(r"(usec|usec_per_call|p\d+(\.\d+)?)=[^,]*", "", value)
-    return fields
+    return counters(port, ("total_commands_processed", "rdb_changes_since_last_save", "db0",
+                    "keyspace_hits", "keyspace_misses", "total_error_replies"),
+                    ("cmdstat_", "errorstat_", "latency_percentiles_usec_"))
 
 
 def test_counters_match_the_python_road(servers):

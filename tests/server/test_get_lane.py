@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import three_servers
+from tests.server.lanes import counters, three_servers
 
 
 def test_the_lane_is_built():
@@ -125,20 +125,8 @@ def test_replies_match_redis_and_the_python_road(servers):
 
 
 def _counters(port: int) -> dict[str, str]:
-    c = RawClient(port)
-    try:
-        info = c.cmd("INFO", "everything").decode()
-    finally:
-        c.close()
-    fields = {}
-    for line in info.split("\r\n"):
-        key, _, value = line.partition(":")
-        if key in ("keyspace_hits", "keyspace_misses", "total_commands_processed"):
-            fields[key] = value
-        elif key in ("cmdstat_get", "latency_percentiles_usec_get"):
-            # calls and failures; usec and percentiles are timings
-            fields[key] = re.sub(r"(usec|usec_per_call|p\d+(\.\d+)?)=[^,]*", "", value)
-    return fields
+    return counters(port, ("keyspace_hits", "keyspace_misses", "total_commands_processed"),
+                    ("cmdstat_get", "latency_percentiles_usec_get"))
 
 
 def _fresh(srv):

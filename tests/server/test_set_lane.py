@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import info, three_servers
+from tests.server.lanes import counters, info, three_servers
 
 
 @pytest.fixture(scope="module")
@@ -154,20 +154,9 @@ def test_replies_match_redis_and_the_python_road(servers):
 
 
 def _counters(port: int) -> dict[str, str]:
-    c = RawClient(port)
-    try:
-        info = c.cmd("INFO", "everything").decode()
-    finally:
-        c.close()
-    fields = {}
-    for line in info.split("\r\n"):
-        key, _, value = line.partition(":")
-        if key in ("total_commands_processed", "rdb_changes_since_last_save", "db0",
-                   "keyspace_hits", "keyspace_misses", "expired_keys"):
-            fields[key] = value
-        elif key.startswith(("cmdstat_", "latency_percentiles_usec_")):
-            fields[key] = re.sub(r"(usec|usec_per_call|p\d+(\.\d+)?)=[^,]*", "", value)
-    return fields
+    return counters(port, ("total_commands_processed", "rdb_changes_since_last_save", "db0",
+                    "keyspace_hits", "keyspace_misses", "expired_keys"),
+                    ("cmdstat_", "latency_percentiles_usec_"))
 
 
 def test_counters_and_the_file_match_the_python_road(servers, tmp_path):

@@ -1344,6 +1344,61 @@ served_call(PyObject *mod, PyObject *unused)
     return PyLong_FromUnsignedLongLong(g_served_call);
 }
 
+/* joined_array(blob, n): the RESP array of the elements of `blob` (bytes or None: no
+ * element), which SQLite's group_concat(col, x'ff') joined with 0xff bytes: "*<n>\r\n"
+ * then each as a bulk string. None when `blob` does not split into exactly n parts (an
+ * element holds a 0xff byte: the caller reads the rows another way). Why: SQLite builds
+ * "$<len>\r\n<bytes>\r\n" per row at about twice the cost of the plain join, and Python
+ * at ten times; this is one pass over bytes already in memory. */
+static PyObject *
+joined_array(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "joined_array(blob, n)");
+        return NULL;
+    }
+    Py_ssize_t want = PyLong_AsSsize_t(args[1]);
+    if (want == -1 && PyErr_Occurred())
+        return NULL;
+    const char *p = "";
+    Py_ssize_t len = 0, parts = 0;
+    if (args[0] != Py_None) {
+        if (!PyBytes_Check(args[0])) {
+            PyErr_SetString(PyExc_TypeError, "joined_array: blob must be bytes or None");
+            return NULL;
+        }
+        p = PyBytes_AS_STRING(args[0]);
+        len = PyBytes_GET_SIZE(args[0]);
+        parts = 1;
+        for (const char *q = p; (q = memchr(q, '\xff', (size_t)(p + len - q))) != NULL; q++)
+            parts++;
+    }
+    if (parts != want || want < 0)
+        Py_RETURN_NONE;
+    /* "*<n>\r\n" + per part "$<len>\r\n" (at most 24) + "\r\n" + the bytes, less seps */
+    Py_ssize_t cap = 24 + parts * 26 + len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
+    if (out == NULL)
+        return NULL;
+    char *o = PyBytes_AS_STRING(out);
+    Py_ssize_t w = bulk_header(o, parts);
+    o[0] = '*';
+    const char *start = p, *end = p + len;
+    for (Py_ssize_t i = 0; i < parts; i++) {
+        const char *sep = i + 1 < parts ? memchr(start, '\xff', (size_t)(end - start)) : end;
+        Py_ssize_t k = sep - start;
+        w += bulk_header(o + w, k);
+        memcpy(o + w, start, (size_t)k);
+        w += k;
+        o[w++] = '\r';
+        o[w++] = '\n';
+        start = sep + 1;
+    }
+    if (_PyBytes_Resize(&out, w) < 0)
+        return NULL;
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(plain, get_cached, slow, conn_type, parser_type, command_type, row_type): "
@@ -1352,6 +1407,9 @@ static PyMethodDef module_methods[] = {
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
+    {"joined_array", (PyCFunction)(void (*)(void))joined_array, METH_FASTCALL,
+     "joined_array(blob, n): the RESP array of n elements group_concat joined with "
+     "0xff bytes, or None when blob does not split into n parts."},
     {"served_call", served_call, METH_NOARGS,
      "How many other commands the lane has parsed and handed to call() since start."},
     {NULL, NULL, 0, NULL},

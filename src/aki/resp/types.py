@@ -122,7 +122,29 @@ class BulkArray(Raw):
         """From ``n`` and the concatenated ``$<len>\r\n<bytes>\r\n`` elements."""
         return cls(b"*%d\r\n%b" % (n, body or b""))
 
+    @classmethod
+    def joined(cls, blob: bytes | None, n: int) -> BulkArray | None:
+        """From ``blob``, ``n`` elements joined by 0xff bytes (SQLite's
+        ``group_concat(col, x'ff')``); None when it does not split into exactly ``n``
+        parts, because an element holds a 0xff byte."""
+        wire = _joined_array(blob, n)
+        return None if wire is None else cls(wire)
+
     def items(self) -> list[bytes]:
         reader = hiredis.Reader()
         reader.feed(self)
         return reader.gets()
+
+
+def _joined_array_py(blob: bytes | None, n: int) -> bytes | None:
+    """What ``aki._lane.joined_array`` does, for an install without the C extension."""
+    parts = [] if blob is None else blob.split(b"\xff")
+    if len(parts) != n:
+        return None
+    return b"*%d\r\n" % n + b"".join(b"$%d\r\n%b\r\n" % (len(p), p) for p in parts)
+
+
+try:
+    from aki._lane import joined_array as _joined_array
+except ImportError:  # the C extension is optional (setup.py)
+    _joined_array = _joined_array_py

@@ -14,7 +14,7 @@ Redis 7.0 always stores lists as quicklists (OBJECT ENCODING "quicklist"), so
 from __future__ import annotations
 
 from aki.resp.types import BulkArray
-from aki.storage.keyspace import LIST, KeyRow, Keyspace, wire_columns
+from aki.storage.keyspace import LIST, KeyRow, Keyspace
 
 QUICKLIST = 1
 
@@ -148,19 +148,13 @@ _RANGE_JOINED = ("SELECT CAST(group_concat(value, x'ff') AS BLOB) FROM list_item
                  "WHERE key_id = ? AND pos BETWEEN ? AND ?")
 
 
-# LRANGE's reply built by SQLite, the rows in key order (as above).
-_RANGE_WIRE = ("SELECT " + wire_columns("value")
-               + " FROM list_items WHERE key_id = ? AND pos BETWEEN ? AND ?")
-
-
 def range_wire(ks: Keyspace, row: KeyRow, start: int, end: int) -> BulkArray | None:
-    """Elements start..end (already clamped) as the wire bytes of a RESP array; None if
-    the rows found are not the whole range (the caller then reads them one by one)."""
+    """Elements start..end (already clamped) as the wire bytes of a RESP array, from the
+    rows joined in one value (``_RANGE_JOINED``); None if an element holds a 0xff byte
+    or the rows found are not the whole range (the caller then reads them one by one)."""
     head = row.head
-    n, body = ks.cur.execute(_RANGE_WIRE, (row.id, head + start, head + end)).fetchone()
-    if n != end - start + 1 or body is None:
-        return None
-    return BulkArray.of(n, body)
+    joined = ks.cur.execute(_RANGE_JOINED, (row.id, head + start, head + end)).fetchone()[0]
+    return BulkArray.joined(joined, end - start + 1)
 
 
 def range_(ks: Keyspace, row: KeyRow, start: int, end: int, reverse: bool = False) -> list[bytes]:

@@ -155,13 +155,20 @@ def range_score(cur: apsw.Cursor, kid: int, lo: ScoreBound, hi: ScoreBound, rev:
     ).fetchall()
 
 
-# A members-only range reply built by SQLite, as LRANGE's (storage/lists.py): the inner
-# query's ORDER BY ... LIMIT makes it a co-routine whose rows the aggregate takes in that
-# order (tests/compat compares every range shape with Redis).
+# A members-only range reply: the members joined by 0xff bytes in one value (as LRANGE's,
+# storage/lists.py), or built by SQLite as wire bytes when a member holds a 0xff byte.
+# The inner query's ORDER BY ... LIMIT makes it a co-routine whose rows the aggregate
+# takes in that order (tests/compat compares every range shape with Redis).
+_JOINED = ("SELECT count(*), CAST(group_concat(member, x'ff') AS BLOB) FROM "
+           "(SELECT member FROM zset_members WHERE ")
 _WIRE = "SELECT " + wire_columns("member") + " FROM (SELECT member FROM zset_members WHERE "
 
 
 def _members_wire(cur: apsw.Cursor, where: str, args: tuple) -> BulkArray:
+    n, joined = cur.execute(_JOINED + where + ")", args).fetchone()
+    wire = BulkArray.joined(joined, n)
+    if wire is not None:
+        return wire
     return BulkArray.of(*cur.execute(_WIRE + where + ")", args).fetchone())
 
 

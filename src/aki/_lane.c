@@ -51,13 +51,18 @@ static PyObject *g_encode;     /* encoder.encode(value, resp3) */
 static PyObject *g_lane_ok;    /* connection.lane_ok(cmd): may the lane call() it? */
 static PyObject *g_suspend;    /* blocking.Suspend */
 static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they come */
+/* configure_writes(): HSET's and ZADD's handlers and statements, sets.mhash */
+static PyObject *g_hset_handler, *g_zadd_handler, *g_mhash, *g_hset_insert, *g_hset_update,
+    *g_zadd_update, *g_zadd_insert;
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
 static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
 static unsigned long long g_served_call; /* other commands (INFO aki_call_lane_served) */
+static unsigned long long g_served_cwrite; /* HSETs and ZADDs (INFO aki_hset_zadd_lane_served) */
 
 static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
 static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one, *g_zero, *g_ok;
+static PyObject *g_int0, *g_int1; /* the replies ":0" and ":1" */
 
 /* interned attribute names (of the dict-backed objects, and methods) */
 static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_until,
@@ -71,7 +76,8 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_writing, *s_execute, *s_conn, *s_set_last_insert_rowid, *s_dbmap, *s_clock,
     *s_changes, *s_last_insert_rowid, *s_cache_entries, *s__remember, *s_dirty,
     *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release,
-    *s__finish;
+    *s__finish, *s_config, *s_pending_meta, *s_hash_max_listpack_value,
+    *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -96,7 +102,7 @@ static PyTypeObject *t_conn, *t_parser, *t_command, *t_row;
 static Py_ssize_t o_closing, o_client, o_server, o_parser, o_suspended, o_pending, o_holding,
     o_engine, o_out, o_backlogged, o_transport, o_python, o_paused, o_authenticated,
     o_max_bulk_len, o_cached_read, o_calls, o_usec, o_latency, o_fullname, o_type,
-    o_expire_at, o_value, o_atime, o_handler, o_enc, o_id, o_arity;
+    o_expire_at, o_value, o_atime, o_handler, o_enc, o_id, o_arity, o_len, o_head;
 
 /* Keyspace.set_string leaves values over this out of the row cache (keyspace.BIG_VALUE) */
 #define BIG_VALUE (64 * 1024)
@@ -430,9 +436,10 @@ plain_command(const char *p, PyObject *upper, PyObject *lower, PyObject **spelli
 }
 
 /* execute()/call()'s bookkeeping after a command ran for `usec`, in their order:
- * commandstats, the latency histogram, last_cmd, SLOWLOG/LATENCY (dispatch._slow). */
+ * commandstats, the latency histogram, last_cmd, SLOWLOG/LATENCY (dispatch._slow, given
+ * `argv`, or [spelling, key] when it is NULL). */
 static int
-count_call(Ctx *c, PyObject *cmd, PyObject *spelling, PyObject *key, PyObject *value,
+count_call(Ctx *c, PyObject *cmd, PyObject *spelling, PyObject *key, PyObject *argv,
            double start)
 {
     int t;
@@ -461,14 +468,14 @@ count_call(Ctx *c, PyObject *cmd, PyObject *spelling, PyObject *key, PyObject *v
     Py_CLEAR(v);
     if (t < 0) goto done;
     if (t) { /* SLOWLOG and LATENCY, in Python: rare */
-        PyObject *argv = value != NULL ? PyList_New(3) : PyList_New(2);
-        if (argv == NULL) goto done;
-        PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
-        PyList_SET_ITEM(argv, 1, Py_NewRef(key));
-        if (value != NULL)
-            PyList_SET_ITEM(argv, 2, Py_NewRef(value));
-        v = PyObject_CallFunctionObjArgs(g_slow, c->server, c->client, cmd, argv, usecobj, NULL);
-        Py_DECREF(argv);
+        PyObject *args = argv != NULL ? Py_NewRef(argv) : PyList_New(2);
+        if (args == NULL) goto done;
+        if (argv == NULL) {
+            PyList_SET_ITEM(args, 0, Py_NewRef(spelling));
+            PyList_SET_ITEM(args, 1, Py_NewRef(key));
+        }
+        v = PyObject_CallFunctionObjArgs(g_slow, c->server, c->client, cmd, args, usecobj, NULL);
+        Py_DECREF(args);
         if (v == NULL) goto done;
         Py_CLEAR(v);
     }
@@ -646,6 +653,102 @@ call_hooks(PyObject *hooks, PyObject *a, PyObject *b)
     return 0;
 }
 
+/* call()'s state for a write the lane runs itself: top level, no rewrite pending; the
+ * keyspace without events, NO-TOUCH or LFU bookkeeping, nothing touched. Then call()'s
+ * first step: the batch's transaction, opened by its first write. 1 = ready (the batch
+ * open), 0 = not for the lane (nothing changed), -1 = error. */
+static int
+write_begin(Ctx *c)
+{
+    int result = -1, t;
+    PyObject *b, *v = NULL;
+    b = PyDict_GetItemWithError(c->sd, s_call_depth);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 0);
+    b = PyDict_GetItemWithError(c->sd, s_propagation);
+    FAIL_IF(b != Py_None);
+    PyObject **ks_unset[] = {&s_notify_enabled, &s_no_touch, &s_lfu, &s_touched, &s_events,
+                             NULL};
+    for (PyObject ***nm = ks_unset; *nm != NULL; nm++) {
+        TRUTH(truth(PyObject_GetAttr(c->ks, **nm)));
+        FAIL_IF(t);
+    }
+    if (!c->in_tx) {
+        v = PyObject_CallMethodOneArg(c->engine, s_begin, Py_False);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        v = dattr(c->server, c->sd, s_request_commit);
+        if (v == NULL) goto done;
+        Py_SETREF(v, PyObject_CallNoArgs(v));
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        c->in_tx = 1;
+    }
+    result = 1;
+done:
+    Py_XDECREF(v);
+    return result;
+}
+
+/* call()'s epilogue after a write the lane ran: the touched key `ck` (NULL: the command
+ * changed nothing) counted in dirty and given to the touch hooks (WATCH, blocked
+ * clients, tracking), `argv` propagated (AOF, replicas), the after-command hooks (blocked
+ * clients served); then _finish's part: tracking invalidations of the caller's own write
+ * follow its `reply`. *reply_out: the bytes to queue. 0 = done, -1 = error. */
+static int
+write_end(Ctx *c, PyObject *ck, PyObject *db, PyObject *argv, PyObject *reply,
+          PyObject **reply_out)
+{
+    int result = -1, t;
+    PyObject *v = NULL, *touched = NULL, *hooks = NULL;
+    if (ck != NULL) {
+        touched = PyList_New(1);
+        if (touched == NULL) goto done;
+        PyList_SET_ITEM(touched, 0, Py_NewRef(ck));
+        v = dattr(c->server, c->sd, s_dirty);
+        if (v == NULL) goto done;
+        Py_SETREF(v, PyNumber_Add(v, g_one));
+        if (v == NULL || PyDict_SetItem(c->sd, s_dirty, v) < 0) goto done;
+        Py_CLEAR(v);
+        hooks = dattr(c->server, c->sd, s_touch_hooks);
+        if (hooks == NULL || call_hooks(hooks, touched, c->client) < 0) goto done;
+        Py_CLEAR(hooks);
+        TRUTH(truth(dattr(c->server, c->sd, s_propagators)));
+        if (t) {
+            v = PyObject_CallMethodObjArgs(c->server, s_propagate, db, argv, NULL);
+            if (v == NULL) goto done;
+            Py_CLEAR(v);
+        }
+    }
+    hooks = dattr(c->server, c->sd, s_after_command);
+    if (hooks == NULL || call_hooks(hooks, NULL, NULL) < 0) goto done;
+    v = dattr(c->client, c->cd, s_deferred_pushes);
+    if (v == NULL) goto done;
+    TRUTH(PyObject_IsTrue(v));
+    if (t) {
+        PyObject *parts = PySequence_List(v);
+        Py_CLEAR(v);
+        if (parts == NULL || PyList_Insert(parts, 0, reply) < 0) {
+            Py_XDECREF(parts);
+            goto done;
+        }
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        *reply_out = empty == NULL ? NULL : _PyBytes_Join(empty, parts);
+        Py_XDECREF(empty);
+        Py_DECREF(parts);
+        if (*reply_out == NULL) goto done;
+        v = PyList_New(0);
+        if (v == NULL || PyDict_SetItem(c->cd, s_deferred_pushes, v) < 0) goto done;
+    } else {
+        *reply_out = Py_NewRef(reply);
+    }
+    result = 0;
+done:
+    Py_XDECREF(v);
+    Py_XDECREF(touched);
+    Py_XDECREF(hooks);
+    return result;
+}
+
 /* One `SET key value` (no options), the request p[0:len]: 1 = served, its reply in
  * *reply_out (counted, not yet written: it waits for the batch's COMMIT like every
  * write's); 0 = not for the lane (nothing changed but, perhaps, the batch's
@@ -662,10 +765,11 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
 {
     int result = -1, t;
     PyObject *b, *v = NULL, *spelling = NULL, *key = NULL, *value = NULL, *ck = NULL;
-    PyObject *cache = NULL, *row = NULL, *cmd = NULL, *cur = NULL, *touched = NULL;
-    PyObject *conn = NULL, *rid = NULL, *pdb = NULL, *args = NULL, *hooks = NULL;
+    PyObject *cache = NULL, *row = NULL, *cmd = NULL, *cur = NULL, *argv = NULL;
+    PyObject *conn = NULL, *rid = NULL, *pdb = NULL, *args = NULL;
     PyObject *newrow = NULL, *nowobj = NULL, *db = NULL;
     Ctx c = {0};
+    int wrote = 0;
 
     FAIL_IF(n[1] > BIG_VALUE);
     t = ctx_check(self, &c, len);
@@ -679,33 +783,10 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
         goto done;
     }
     FAIL_IF(SLOT(cmd, o_handler) != g_set_handler);
-    /* call()'s state: top level, no rewrite pending; the keyspace without events,
-     * NO-TOUCH or LFU bookkeeping, nothing touched */
-    b = PyDict_GetItemWithError(c.sd, s_call_depth);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 0);
-    b = PyDict_GetItemWithError(c.sd, s_propagation);
-    FAIL_IF(b != Py_None);
-    TRUTH(truth(PyObject_GetAttr(c.ks, s_notify_enabled)));
-    FAIL_IF(t);
-    TRUTH(truth(PyObject_GetAttr(c.ks, s_no_touch)));
-    FAIL_IF(t);
-    TRUTH(truth(PyObject_GetAttr(c.ks, s_lfu)));
-    FAIL_IF(t);
-    TRUTH(truth(PyObject_GetAttr(c.ks, s_touched)));
-    FAIL_IF(t);
-    TRUTH(truth(PyObject_GetAttr(c.ks, s_events)));
-    FAIL_IF(t);
-
-    /* call(): the batch's transaction, opened by its first write */
-    if (!c.in_tx) {
-        v = PyObject_CallMethodOneArg(c.engine, s_begin, Py_False);
-        if (v == NULL) goto done;
-        Py_CLEAR(v);
-        v = dattr(c.server, c.sd, s_request_commit);
-        if (v == NULL) goto done;
-        Py_SETREF(v, PyObject_CallNoArgs(v));
-        if (v == NULL) goto done;
-        Py_CLEAR(v);
+    t = write_begin(&c);
+    if (t <= 0) {
+        result = t;
+        goto done;
     }
 
     /* the row cache's view of the key (begin() may have dropped a stale cache) */
@@ -807,58 +888,15 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
             Py_CLEAR(v);
         }
     }
-    if (count_call(&c, cmd, spelling, key, value, start) < 0) goto done;
-
-    /* call()'s epilogue: the touched key (WATCH, blocked clients, tracking), the
-     * propagation (AOF, replicas), blocked clients served */
-    touched = PyList_New(1);
-    if (touched == NULL) goto done;
-    PyList_SET_ITEM(touched, 0, Py_NewRef(ck));
-    v = dattr(c.server, c.sd, s_dirty);
-    if (v == NULL) goto done;
-    Py_SETREF(v, PyNumber_Add(v, g_one));
-    if (v == NULL || PyDict_SetItem(c.sd, s_dirty, v) < 0) goto done;
-    Py_CLEAR(v);
-    hooks = dattr(c.server, c.sd, s_touch_hooks);
-    if (hooks == NULL || call_hooks(hooks, touched, c.client) < 0) goto done;
-    Py_CLEAR(hooks);
-    TRUTH(truth(dattr(c.server, c.sd, s_propagators)));
-    if (t) {
-        PyObject *argv = PyList_New(3);
-        if (argv == NULL) goto done;
-        PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
-        PyList_SET_ITEM(argv, 1, Py_NewRef(key));
-        PyList_SET_ITEM(argv, 2, Py_NewRef(value));
-        v = PyObject_CallMethodObjArgs(c.server, s_propagate, db, argv, NULL);
-        Py_DECREF(argv);
-        if (v == NULL) goto done;
-        Py_CLEAR(v);
-    }
-    hooks = dattr(c.server, c.sd, s_after_command);
-    if (hooks == NULL || call_hooks(hooks, NULL, NULL) < 0) goto done;
-    /* _finish: tracking invalidations of the caller's own write follow its reply */
-    v = dattr(c.client, c.cd, s_deferred_pushes);
-    if (v == NULL) goto done;
-    TRUTH(PyObject_IsTrue(v));
-    if (t) {
-        PyObject *parts = PySequence_List(v);
-        Py_CLEAR(v);
-        if (parts == NULL || PyList_Insert(parts, 0, g_ok) < 0) {
-            Py_XDECREF(parts);
-            goto done;
-        }
-        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
-        *reply_out = empty == NULL ? NULL : _PyBytes_Join(empty, parts);
-        Py_XDECREF(empty);
-        Py_DECREF(parts);
-        if (*reply_out == NULL) goto done;
-        v = PyList_New(0);
-        if (v == NULL || PyDict_SetItem(c.cd, s_deferred_pushes, v) < 0) goto done;
-        Py_CLEAR(v);
-    } else {
-        Py_CLEAR(v);
-        *reply_out = Py_NewRef(g_ok);
-    }
+    wrote = 1; /* from here on a failure is not the Python road's to run again */
+    argv = PyList_New(3);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+    PyList_SET_ITEM(argv, 2, Py_NewRef(value));
+    if (count_call(&c, cmd, spelling, key, argv, start) < 0
+        || write_end(&c, ck, db, argv, g_ok, reply_out) < 0)
+        goto done;
     g_served_set++;
     result = 1;
 
@@ -872,19 +910,274 @@ done:
     Py_XDECREF(row);
     Py_XDECREF(cmd);
     Py_XDECREF(cur);
-    Py_XDECREF(touched);
+    Py_XDECREF(argv);
     Py_XDECREF(conn);
     Py_XDECREF(rid);
     Py_XDECREF(pdb);
     Py_XDECREF(args);
-    Py_XDECREF(hooks);
     Py_XDECREF(newrow);
     Py_XDECREF(nowobj);
     Py_XDECREF(db);
     ctx_clear(&c);
-    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+    if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
         /* a statement failed (it changed nothing): the Python road runs the request
          * again and handles the failure as call() does (the batch rolled back) */
+        PyErr_Clear();
+        result = 0;
+    }
+    return result;
+}
+
+/* An int attribute of the server's config (hash-max-listpack-value ...); -1 on error. */
+static long
+config_long(Ctx *c, PyObject *name)
+{
+    PyObject *cfg = dattr(c->server, c->sd, s_config);
+    if (cfg == NULL)
+        return -1;
+    PyObject *v = PyObject_GetAttr(cfg, name);
+    Py_DECREF(cfg);
+    if (v == NULL)
+        return -1;
+    long r = PyLong_AsLong(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* A ZADD score the lane parses itself: ASCII digits only, as string2d's own shortcut
+ * (commands/zsets.py) takes them; strtod is exact for them, as float() is. 0 = another
+ * form (the Python road parses it, errors included). */
+static int
+plain_score(const char *p, Py_ssize_t n, double *out)
+{
+    char buf[300];
+    if (n < 1 || n >= 300)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    memcpy(buf, p, (size_t)n);
+    buf[n] = '\0';
+    *out = strtod(buf, NULL);
+    return 1;
+}
+
+/* cursor.execute(sql, args) and conn.changes(): 1 = a row changed, 0 = none, -1 = error */
+static int
+exec_changes(PyObject *cur, PyObject *conn, PyObject *sql, PyObject *args)
+{
+    if (args == NULL)
+        return -1;
+    PyObject *v = PyObject_CallMethodObjArgs(cur, s_execute, sql, args, NULL);
+    Py_DECREF(args);
+    if (v == NULL)
+        return -1;
+    Py_DECREF(v);
+    return truth(PyObject_CallMethodNoArgs(conn, s_changes));
+}
+
+/* `HSET key field value` or `ZADD key score member` (no options, a score of digits),
+ * the request p[0:len] with its arguments at at[1..3] (lengths n[1..3]); `zadd` says
+ * which. 1 = served, its reply in *reply_out (held until the COMMIT like a SET's);
+ * 0 = not for the lane (nothing written; perhaps the batch's transaction opened, as
+ * call() would have); -1 = error.
+ *
+ * It is call() with the handler's single-pair road (hashes._hset -> _set_fields ->
+ * storage/hashes.put; zsets._zadd_one -> storage/zsets.insert_or_update) for a key
+ * whose row is in the row cache: a live hash (zset) without a TTL. Its statements are
+ * the storage modules' own, bound the same way. Every other case (the key not cached
+ * or of another type, a TTL, a listpack that the pair would convert by its size, a
+ * score in any other form, keyspace events, LFU ...) takes the Python road, checked
+ * before anything is written. */
+static int
+serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssize_t *n,
+             int zadd, PyObject **reply_out)
+{
+    int result = -1, t;
+    PyObject *b, *spelling = NULL, *cmd = NULL, *cache = NULL, *db = NULL, *key = NULL;
+    PyObject *ck = NULL, *row = NULL, *rid = NULL, *cur = NULL, *conn = NULL, *a = NULL;
+    PyObject *c2 = NULL, *argv = NULL, *nowobj = NULL, *pending = NULL, *h = NULL;
+    PyObject *score = NULL, *touched_ck = NULL, *v = NULL;
+    Ctx c = {0};
+    double sc = 0;
+    long type, enc, length, head;
+    int wrote = 0;
+
+    if (zadd && !plain_score(p + at[2], n[2], &sc))
+        return 0;
+    t = ctx_check(self, &c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
+    if (spelling == NULL) goto done;
+    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
+    if (cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0; /* not seen yet: execute() learns it */
+        goto done;
+    }
+    FAIL_IF(!Py_IS_TYPE(cmd, t_command)
+            || SLOT(cmd, o_handler) != (zadd ? g_zadd_handler : g_hset_handler));
+    t = write_begin(&c);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+
+    /* the row: cached, a live hash (zset) without a TTL, its id known */
+    cache = PyObject_GetAttr(c.ks, s_cache);
+    if (cache == NULL) goto done;
+    FAIL_IF(!PyDict_CheckExact(cache));
+    db = Py_XNewRef(PyDict_GetItemWithError(c.cd, s_db));
+    FAIL_IF(db == NULL || !PyLong_CheckExact(db));
+    key = PyBytes_FromStringAndSize(p + at[1], n[1]);
+    if (key == NULL) goto done;
+    ck = PyTuple_Pack(2, db, key);
+    if (ck == NULL) goto done;
+    row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
+    if (row == NULL && PyErr_Occurred()) goto done;
+    FAIL_IF(row == NULL || !PyObject_TypeCheck(row, t_row));
+    type = zadd ? 3 : 4;
+    b = SLOT(row, o_type);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != type);
+    FAIL_IF(SLOT(row, o_expire_at) != Py_None);
+    rid = Py_XNewRef(SLOT(row, o_id));
+    FAIL_IF(rid == NULL || !PyLong_CheckExact(rid));
+    b = SLOT(row, o_enc);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    enc = PyLong_AsLong(b);
+    b = SLOT(row, o_len);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    length = PyLong_AsLong(b);
+    b = SLOT(row, o_head);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    head = PyLong_AsLong(b);
+    FAIL_IF(length <= 0 || (enc != 0 && enc != 1));
+    if (!zadd && enc == 0) {
+        /* hashTypeTryConversion: a long field or value makes the listpack a hashtable */
+        long maxv = config_long(&c, s_hash_max_listpack_value);
+        if (maxv == -1 && PyErr_Occurred()) goto done;
+        FAIL_IF(n[2] > maxv || n[3] > maxv);
+    }
+    cur = PyObject_GetAttr(c.ks, s_cur);
+    if (cur == NULL) goto done;
+    conn = PyObject_GetAttr(c.engine, s_conn);
+    if (conn == NULL) goto done;
+    pending = PyObject_GetAttr(c.ks, s_pending_meta);
+    if (pending == NULL) goto done;
+    FAIL_IF(!PyDict_CheckExact(pending));
+    a = PyBytes_FromStringAndSize(p + at[2], n[2]);
+    c2 = PyBytes_FromStringAndSize(p + at[3], n[3]);
+    if (a == NULL || c2 == NULL) goto done;
+    if (!zadd) {
+        h = PyObject_CallOneArg(g_mhash, a);
+        if (h == NULL) goto done;
+    } else {
+        score = PyFloat_FromDouble(sc);
+        if (score == NULL) goto done;
+    }
+
+    /* ---- every check passed: from here on the request is served ---- */
+    double now = seconds(CLOCK_REALTIME);
+    if (interaction(self, &c, now) < 0) goto done;
+    nowobj = PyFloat_FromDouble(now);
+    if (nowobj == NULL) goto done;
+    double start = seconds(CLOCK_MONOTONIC);
+    if (PyObject_SetAttr(c.ks, s_writing, Py_True) < 0) goto done;
+    set_slot(row, o_atime, nowobj); /* lookup(): the access */
+    int added = 0, changed;
+    if (!zadd) {
+        /* hashes.put: INSERT OR IGNORE, else UPDATE if the value differs */
+        PyObject *seq = PyLong_FromLong(head);
+        changed = seq == NULL ? -1 : exec_changes(cur, conn, g_hset_insert,
+                                                  PyTuple_Pack(5, rid, h, a, c2, seq));
+        Py_XDECREF(seq);
+        if (changed < 0) goto done;
+        added = changed;
+        if (!added && exec_changes(cur, conn, g_hset_update, PyTuple_Pack(4, rid, h, a, c2)) < 0)
+            goto done;
+        touched_ck = Py_NewRef(ck); /* created (set_meta) or not (ks.touch): touched */
+    } else {
+        /* zsets.insert_or_update: UPDATE if the score differs, else INSERT OR IGNORE */
+        changed = exec_changes(cur, conn, g_zadd_update, PyTuple_Pack(3, rid, c2, score));
+        if (changed < 0) goto done;
+        if (changed) {
+            touched_ck = Py_NewRef(ck); /* re-scored: ks.touch */
+        } else {
+            changed = exec_changes(cur, conn, g_zadd_insert, PyTuple_Pack(3, rid, c2, score));
+            if (changed < 0) goto done;
+            added = changed;
+            if (added)
+                touched_ck = Py_NewRef(ck);
+            /* else: present with this score, nothing written, nothing touched */
+        }
+    }
+    wrote = 1; /* from here on a failure is not the Python road's to run again */
+    if (added) {
+        /* set_meta / set_len: the new count (hashes: the next field's seq), the listpack
+         * converted past its entries (zsets: or by the member's length); the row is
+         * written once per batch (Keyspace.flush_meta) */
+        long entries = config_long(&c, zadd ? s_zset_max_listpack_entries
+                                            : s_hash_max_listpack_entries);
+        if (entries == -1 && PyErr_Occurred()) goto done;
+        if (enc == 0 && zadd) {
+            long maxv = config_long(&c, s_zset_max_listpack_value);
+            if (maxv == -1 && PyErr_Occurred()) goto done;
+            if (n[3] > maxv)
+                enc = 1;
+        }
+        if (enc == 0 && length + 1 > entries)
+            enc = 1;
+        v = PyLong_FromLong(length + 1);
+        if (v == NULL) goto done;
+        set_slot(row, o_len, v);
+        Py_CLEAR(v);
+        if (!zadd) {
+            v = PyLong_FromLong(head + 1);
+            if (v == NULL) goto done;
+            set_slot(row, o_head, v);
+            Py_CLEAR(v);
+        }
+        set_slot(row, o_enc, enc ? g_one : g_zero);
+        if (PyDict_SetItem(pending, rid, row) < 0) goto done;
+    }
+    argv = PyList_New(4);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+    PyList_SET_ITEM(argv, 2, Py_NewRef(a));
+    PyList_SET_ITEM(argv, 3, Py_NewRef(c2));
+    if (count_call(&c, cmd, spelling, key, argv, start) < 0
+        || write_end(&c, touched_ck, db, argv, added ? g_int1 : g_int0, reply_out) < 0)
+        goto done;
+    g_served_cwrite++;
+    result = 1;
+
+done:
+    Py_XDECREF(spelling);
+    Py_XDECREF(cmd);
+    Py_XDECREF(cache);
+    Py_XDECREF(db);
+    Py_XDECREF(key);
+    Py_XDECREF(ck);
+    Py_XDECREF(row);
+    Py_XDECREF(rid);
+    Py_XDECREF(cur);
+    Py_XDECREF(conn);
+    Py_XDECREF(a);
+    Py_XDECREF(c2);
+    Py_XDECREF(argv);
+    Py_XDECREF(nowobj);
+    Py_XDECREF(pending);
+    Py_XDECREF(h);
+    Py_XDECREF(score);
+    Py_XDECREF(touched_ck);
+    Py_XDECREF(v);
+    ctx_clear(&c);
+    if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+        /* as serve_set: a failed statement changed nothing (a first statement that ran
+         * before it changed no row); the Python road runs the request again */
         PyErr_Clear();
         result = 0;
     }
@@ -1072,7 +1365,19 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
                    && (r = serve_set(self, p + at, reqlen, argat, argn, &reply)) != 0) {
             wrote = 1;
         } else if ((reqlen = parse_any(p + at, len - at, &argc, argat, argn)) > 0) {
-            r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply, &finished);
+            r = 0;
+            if (argc == 4 && argn[0] == 4) {
+                const char *nm = p + at + argat[0];
+                int zadd = (nm[0] | 0x20) == 'z' && (nm[1] | 0x20) == 'a'
+                           && (nm[2] | 0x20) == 'd' && (nm[3] | 0x20) == 'd';
+                int hset = (nm[0] | 0x20) == 'h' && (nm[1] | 0x20) == 's'
+                           && (nm[2] | 0x20) == 'e' && (nm[3] | 0x20) == 't';
+                if ((zadd || hset) && g_hset_handler != NULL)
+                    r = serve_cwrite(self, p + at, reqlen, argat, argn, zadd, &reply);
+            }
+            if (r == 0)
+                r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply,
+                               &finished);
             wrote = 1; /* call() opened the batch: replies wait for its COMMIT */
         } else {
             break;
@@ -1301,7 +1606,8 @@ configure(PyObject *mod, PyObject *args)
         {"arity", &o_arity}, {NULL, NULL}};
     const SlotSpec row_slots[] = {
         {"type", &o_type}, {"expire_at", &o_expire_at}, {"value", &o_value},
-        {"atime", &o_atime}, {"enc", &o_enc}, {"id", &o_id}, {NULL, NULL}};
+        {"atime", &o_atime}, {"enc", &o_enc}, {"id", &o_id}, {"len", &o_len},
+        {"head", &o_head}, {NULL, NULL}};
     if (slot_offsets(conn, conn_slots) < 0 || slot_offsets(parser, parser_slots) < 0
         || slot_offsets(command, command_slots) < 0 || slot_offsets(row, row_slots) < 0)
         return NULL;
@@ -1318,6 +1624,29 @@ configure(PyObject *mod, PyObject *args)
     Py_XSETREF(g_apsw_error, Py_NewRef(apsw_error));
     Py_XSETREF(g_plain, Py_NewRef(plain));
     Py_RETURN_NONE;
+}
+
+static PyObject *
+configure_writes(PyObject *mod, PyObject *args)
+{
+    PyObject *hset, *zadd, *mhash, *hset_insert, *hset_update, *zadd_update, *zadd_insert;
+    if (!PyArg_ParseTuple(args, "OOOUUUU", &hset, &zadd, &mhash, &hset_insert, &hset_update,
+                          &zadd_update, &zadd_insert))
+        return NULL;
+    Py_XSETREF(g_zadd_handler, Py_NewRef(zadd));
+    Py_XSETREF(g_mhash, Py_NewRef(mhash));
+    Py_XSETREF(g_hset_insert, Py_NewRef(hset_insert));
+    Py_XSETREF(g_hset_update, Py_NewRef(hset_update));
+    Py_XSETREF(g_zadd_update, Py_NewRef(zadd_update));
+    Py_XSETREF(g_zadd_insert, Py_NewRef(zadd_insert));
+    Py_XSETREF(g_hset_handler, Py_NewRef(hset)); /* last: it turns the HSET/ZADD lane on */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+served_cwrite(PyObject *mod, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(g_served_cwrite);
 }
 
 static PyObject *
@@ -1404,6 +1733,12 @@ static PyMethodDef module_methods[] = {
      "configure(plain, get_cached, slow, conn_type, parser_type, command_type, row_type): "
      "the registry's spelling table, GET's cached_read, dispatch._slow and the classes "
      "whose slots the lane reads; the lane is off until called."},
+    {"configure_writes", configure_writes, METH_VARARGS,
+     "configure_writes(hset, zadd, mhash, hset_insert, hset_update, zadd_update, "
+     "zadd_insert): HSET's and ZADD's handlers and their storage statements; the "
+     "lane runs a single-pair HSET/ZADD itself once called."},
+    {"served_cwrite", served_cwrite, METH_NOARGS,
+     "How many HSETs and ZADDs the lane has run since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
@@ -1492,9 +1827,19 @@ PyInit__lane(void)
     INTERN(s_after_command, "after_command");
     INTERN(s__release, "_release");
     INTERN(s__finish, "_finish");
+    INTERN(s_config, "config");
+    INTERN(s_pending_meta, "pending_meta");
+    INTERN(s_hash_max_listpack_value, "hash_max_listpack_value");
+    INTERN(s_hash_max_listpack_entries, "hash_max_listpack_entries");
+    INTERN(s_zset_max_listpack_value, "zset_max_listpack_value");
+    INTERN(s_zset_max_listpack_entries, "zset_max_listpack_entries");
     g_one = PyLong_FromLong(1);
     g_zero = PyLong_FromLong(0);
     g_ok = PyBytes_FromString("+OK\r\n");
+    g_int0 = PyBytes_FromString(":0\r\n");
+    g_int1 = PyBytes_FromString(":1\r\n");
+    if (g_int0 == NULL || g_int1 == NULL)
+        return NULL;
     g_SET = PyBytes_FromString("SET");
     g_set = PyBytes_FromString("set");
     if (g_one == NULL || g_zero == NULL || g_ok == NULL || g_SET == NULL || g_set == NULL)

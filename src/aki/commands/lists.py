@@ -150,7 +150,7 @@ def lrange(c, argv):
     if span is None:
         return []
     if span[1] - span[0] >= 7:
-        # a longer range goes out as the wire bytes SQLite built (no object per element)
+        # a longer range goes out as wire bytes (storage/lists.py: no object per element)
         wire = L.range_wire(c.server.ks, row, span[0], span[1])
         if wire is not None:
             return wire

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 
 import apsw
 
+from aki.commands.hashes import hset
 from aki.commands.strings import get_cached, set_
+from aki.commands.zsets import zadd
 from aki.core.blocking import Suspend
 from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, call, execute, resolve
 from aki.core.pubsub import output_limits
@@ -35,7 +37,10 @@ from aki.resp.encoder import encode
 from aki.resp.parser import QueryBufferFull, RequestParser
 from aki.resp.types import Pushes
 from aki.server.protected import DENIED, refuses
+from aki.storage import hashes as _hashes
+from aki.storage import zsets as _zsets
 from aki.storage.keyspace import _UPDATE_VALUE, _UPSERT_STRING, KeyRow, LazyIdRow
+from aki.storage.sets import mhash
 
 if TYPE_CHECKING:
     from aki.server.listener import App
@@ -426,6 +431,10 @@ if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
                     set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
                     call, encode, lane_ok, Suspend)
+    # a single-pair HSET or ZADD on a cached hash or zset: the storage modules' statements
+    _lane.configure_writes(hset, zadd, mhash, _hashes._INSERT_OR_IGNORE,
+                           _hashes._UPDATE_IF_CHANGED, _zsets._UPDATE_IF_CHANGED,
+                           _zsets._INSERT_OR_IGNORE)
 
 
 def _fmt_addr(addr) -> str:

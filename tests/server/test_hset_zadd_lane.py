@@ -42,7 +42,7 @@ def _script(c: RawClient) -> list[bytes]:
         reader = hiredis.Reader()
         reader.feed(c.cmd("HGETALL", key))
         got = reader.gets()
-        pairs = got.items() if isinstance(got, dict) else zip(got[::2], got[1::2])
+        pairs = got.items() if isinstance(got, dict) else zip(got[::2], got[1::2], strict=True)
         out.append(repr(sorted(pairs)).encode())
         for args in (("HLEN", key), ("OBJECT", "ENCODING", key), ("TTL", key), ("TYPE", key)):
             cmd(*args)

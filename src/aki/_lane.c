@@ -52,13 +52,15 @@ static PyObject *g_lane_ok;    /* connection.lane_ok(cmd): may the lane call() i
 static PyObject *g_suspend;    /* blocking.Suspend */
 static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they come */
 /* configure_writes(): HSET's and ZADD's handlers and statements, sets.mhash */
-static PyObject *g_hset_handler, *g_zadd_handler, *g_mhash, *g_hset_insert, *g_hset_update,
-    *g_zadd_update, *g_zadd_insert;
+static PyObject *g_hset_handler, *g_zadd_handler, *g_lpush_handler, *g_rpush_handler,
+    *g_lpop_handler, *g_rpop_handler, *g_mhash, *g_hset_insert, *g_hset_update, *g_zadd_update,
+    *g_zadd_insert, *g_list_get, *g_list_insert, *g_list_delete;
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
 static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
 static unsigned long long g_served_call; /* other commands (INFO aki_call_lane_served) */
-static unsigned long long g_served_cwrite; /* HSETs and ZADDs (INFO aki_hset_zadd_lane_served) */
+/* single-element collection writes (INFO aki_collection_lane_served) */
+static unsigned long long g_served_cwrite;
 
 static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
 static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one, *g_zero, *g_ok;
@@ -77,7 +79,7 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_changes, *s_last_insert_rowid, *s_cache_entries, *s__remember, *s_dirty,
     *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release,
     *s__finish, *s_config, *s_pending_meta, *s_hash_max_listpack_value,
-    *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries;
+    *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries, *s_fetchone;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -976,34 +978,61 @@ exec_changes(PyObject *cur, PyObject *conn, PyObject *sql, PyObject *args)
     return truth(PyObject_CallMethodNoArgs(conn, s_changes));
 }
 
-/* `HSET key field value` or `ZADD key score member` (no options, a score of digits),
- * the request p[0:len] with its arguments at at[1..3] (lengths n[1..3]); `zadd` says
- * which. 1 = served, its reply in *reply_out (held until the COMMIT like a SET's);
+/* The collection writes serve_cwrite runs, and the row type each needs. */
+enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT };
+static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1};
+#define LIST_QUICKLIST 1 /* storage/lists.py: every list's enc */
+
+/* ":<v>\r\n" */
+static PyObject *
+int_reply(long v)
+{
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, ":%ld\r\n", v);
+    return PyBytes_FromStringAndSize(buf, k);
+}
+
+/* One single-element write on a cached collection, the request p[0:len] with its
+ * arguments at at[1..] (lengths n[1..]): `HSET key field value`, `ZADD key score member`
+ * (no options, a score of digits), `LPUSH|RPUSH key element`, `LPOP|RPOP key` (no
+ * count). 1 = served, its reply in *reply_out (held until the COMMIT like a SET's);
  * 0 = not for the lane (nothing written; perhaps the batch's transaction opened, as
  * call() would have); -1 = error.
  *
- * It is call() with the handler's single-pair road (hashes._hset -> _set_fields ->
- * storage/hashes.put; zsets._zadd_one -> storage/zsets.insert_or_update) for a key
- * whose row is in the row cache: a live hash (zset) without a TTL. Its statements are
- * the storage modules' own, bound the same way. Every other case (the key not cached
- * or of another type, a TTL, a listpack that the pair would convert by its size, a
- * score in any other form, keyspace events, LFU ...) takes the Python road, checked
- * before anything is written. */
+ * It is call() with the handler's single-element road (hashes._hset -> _set_fields ->
+ * storage/hashes.put; zsets._zadd_one -> storage/zsets.insert_or_update; lists._push ->
+ * storage/lists.push; lists._pop -> storage/lists.pop) for a key whose row is in the row
+ * cache: a live hash, zset or list without a TTL. Its statements are the storage
+ * modules' own, bound the same way, and the row's counters change as Keyspace.set_meta
+ * changes them (written once per batch by flush_meta). Every other case (the key not
+ * cached or of another type, a TTL, a listpack the pair would convert by its size, a
+ * pop that empties the list, a score in any other form, keyspace events, LFU ...) takes
+ * the Python road, checked before anything is written. */
 static int
 serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssize_t *n,
-             int zadd, PyObject **reply_out)
+             int mode, PyObject **reply_out)
 {
     int result = -1, t;
     PyObject *b, *spelling = NULL, *cmd = NULL, *cache = NULL, *db = NULL, *key = NULL;
     PyObject *ck = NULL, *row = NULL, *rid = NULL, *cur = NULL, *conn = NULL, *a = NULL;
     PyObject *c2 = NULL, *argv = NULL, *nowobj = NULL, *pending = NULL, *h = NULL;
-    PyObject *score = NULL, *touched_ck = NULL, *v = NULL;
+    PyObject *score = NULL, *touched_ck = NULL, *v = NULL, *reply = NULL, *posobj = NULL;
+    PyObject *handler = NULL;
     Ctx c = {0};
     double sc = 0;
-    long type, enc, length, head;
-    int wrote = 0;
+    long enc, length, head, pos = 0;
+    int wrote = 0, argc = mode == M_LPOP || mode == M_RPOP ? 2 : mode <= M_ZADD ? 4 : 3;
+    int pop = mode == M_LPOP || mode == M_RPOP, push = mode == M_LPUSH || mode == M_RPUSH;
 
-    if (zadd && !plain_score(p + at[2], n[2], &sc))
+    switch (mode) {
+    case M_HSET: handler = g_hset_handler; break;
+    case M_ZADD: handler = g_zadd_handler; break;
+    case M_LPUSH: handler = g_lpush_handler; break;
+    case M_RPUSH: handler = g_rpush_handler; break;
+    case M_LPOP: handler = g_lpop_handler; break;
+    default: handler = g_rpop_handler; break;
+    }
+    if (mode == M_ZADD && !plain_score(p + at[2], n[2], &sc))
         return 0;
     t = ctx_check(self, &c, len);
     if (t <= 0) {
@@ -1017,15 +1046,14 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         if (!PyErr_Occurred()) result = 0; /* not seen yet: execute() learns it */
         goto done;
     }
-    FAIL_IF(!Py_IS_TYPE(cmd, t_command)
-            || SLOT(cmd, o_handler) != (zadd ? g_zadd_handler : g_hset_handler));
+    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_handler) != handler);
     t = write_begin(&c);
     if (t <= 0) {
         result = t;
         goto done;
     }
 
-    /* the row: cached, a live hash (zset) without a TTL, its id known */
+    /* the row: cached, a live collection of the command's type without a TTL */
     cache = PyObject_GetAttr(c.ks, s_cache);
     if (cache == NULL) goto done;
     FAIL_IF(!PyDict_CheckExact(cache));
@@ -1038,9 +1066,8 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
     if (row == NULL && PyErr_Occurred()) goto done;
     FAIL_IF(row == NULL || !PyObject_TypeCheck(row, t_row));
-    type = zadd ? 3 : 4;
     b = SLOT(row, o_type);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != type);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != mode_type[mode]);
     FAIL_IF(SLOT(row, o_expire_at) != Py_None);
     rid = Py_XNewRef(SLOT(row, o_id));
     FAIL_IF(rid == NULL || !PyLong_CheckExact(rid));
@@ -1053,8 +1080,15 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     b = SLOT(row, o_head);
     FAIL_IF(b == NULL || !PyLong_CheckExact(b));
     head = PyLong_AsLong(b);
+    if (PyErr_Occurred()) { /* a counter past a C long: the Python road's */
+        PyErr_Clear();
+        result = 0;
+        goto done;
+    }
     FAIL_IF(length <= 0 || (enc != 0 && enc != 1));
-    if (!zadd && enc == 0) {
+    FAIL_IF((push || pop) && enc != LIST_QUICKLIST);
+    FAIL_IF(pop && length < 2); /* the last element: the key goes, on the Python road */
+    if (mode == M_HSET && enc == 0) {
         /* hashTypeTryConversion: a long field or value makes the listpack a hashtable */
         long maxv = config_long(&c, s_hash_max_listpack_value);
         if (maxv == -1 && PyErr_Occurred()) goto done;
@@ -1067,15 +1101,50 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     pending = PyObject_GetAttr(c.ks, s_pending_meta);
     if (pending == NULL) goto done;
     FAIL_IF(!PyDict_CheckExact(pending));
-    a = PyBytes_FromStringAndSize(p + at[2], n[2]);
-    c2 = PyBytes_FromStringAndSize(p + at[3], n[3]);
-    if (a == NULL || c2 == NULL) goto done;
-    if (!zadd) {
+    if (argc >= 3) {
+        a = PyBytes_FromStringAndSize(p + at[2], n[2]);
+        if (a == NULL) goto done;
+    }
+    if (argc == 4) {
+        c2 = PyBytes_FromStringAndSize(p + at[3], n[3]);
+        if (c2 == NULL) goto done;
+    }
+    if (mode == M_HSET) {
         h = PyObject_CallOneArg(g_mhash, a);
         if (h == NULL) goto done;
-    } else {
+    } else if (mode == M_ZADD) {
         score = PyFloat_FromDouble(sc);
         if (score == NULL) goto done;
+    } else {
+        /* push: the position before the head or after the tail; pop: the end's */
+        pos = mode == M_LPUSH ? head - 1 : mode == M_RPUSH ? head + length
+            : mode == M_LPOP ? head : head + length - 1;
+        posobj = PyLong_FromLong(pos);
+        if (posobj == NULL) goto done;
+    }
+    if (pop) {
+        /* storage/lists.pop of one: the element is read first */
+        PyObject *args = PyTuple_Pack(2, rid, posobj);
+        if (args == NULL) goto done;
+        v = PyObject_CallMethodObjArgs(cur, s_execute, g_list_get, args, NULL);
+        Py_DECREF(args);
+        if (v == NULL) goto done;
+        Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
+        if (v == NULL) goto done;
+        FAIL_IF(!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 1
+                || !PyBytes_Check(PyTuple_GET_ITEM(v, 0)));
+        PyObject *value = PyTuple_GET_ITEM(v, 0);
+        Py_ssize_t vlen = PyBytes_GET_SIZE(value);
+        char hdr[32];
+        int hl = bulk_header(hdr, vlen);
+        reply = PyBytes_FromStringAndSize(NULL, hl + vlen + 2);
+        if (reply == NULL) goto done;
+        char *o = PyBytes_AS_STRING(reply);
+        memcpy(o, hdr, hl);
+        memcpy(o + hl, PyBytes_AS_STRING(value), vlen);
+        o[hl + vlen] = '\r';
+        o[hl + vlen + 1] = '\n';
+        Py_CLEAR(v);
     }
 
     /* ---- every check passed: from here on the request is served ---- */
@@ -1087,7 +1156,8 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     if (PyObject_SetAttr(c.ks, s_writing, Py_True) < 0) goto done;
     set_slot(row, o_atime, nowobj); /* lookup(): the access */
     int added = 0, changed;
-    if (!zadd) {
+    long new_len = length, new_head = head;
+    if (mode == M_HSET) {
         /* hashes.put: INSERT OR IGNORE, else UPDATE if the value differs */
         PyObject *seq = PyLong_FromLong(head);
         changed = seq == NULL ? -1 : exec_changes(cur, conn, g_hset_insert,
@@ -1098,7 +1168,11 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         if (!added && exec_changes(cur, conn, g_hset_update, PyTuple_Pack(4, rid, h, a, c2)) < 0)
             goto done;
         touched_ck = Py_NewRef(ck); /* created (set_meta) or not (ks.touch): touched */
-    } else {
+        if (added) {
+            new_len = length + 1;
+            new_head = head + 1; /* the next new field's seq */
+        }
+    } else if (mode == M_ZADD) {
         /* zsets.insert_or_update: UPDATE if the score differs, else INSERT OR IGNORE */
         changed = exec_changes(cur, conn, g_zadd_update, PyTuple_Pack(3, rid, c2, score));
         if (changed < 0) goto done;
@@ -1108,48 +1182,70 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
             changed = exec_changes(cur, conn, g_zadd_insert, PyTuple_Pack(3, rid, c2, score));
             if (changed < 0) goto done;
             added = changed;
-            if (added)
+            if (added) {
                 touched_ck = Py_NewRef(ck);
+                new_len = length + 1;
+            }
             /* else: present with this score, nothing written, nothing touched */
         }
+    } else {
+        /* lists.push of one element / lists.pop of one: no renumbering */
+        PyObject *args = push ? PyTuple_Pack(3, rid, posobj, a) : PyTuple_Pack(2, rid, posobj);
+        if (args == NULL) goto done;
+        v = PyObject_CallMethodObjArgs(cur, s_execute, push ? g_list_insert : g_list_delete,
+                                       args, NULL);
+        Py_DECREF(args);
+        if (v == NULL) goto done;
+        Py_CLEAR(v);
+        touched_ck = Py_NewRef(ck);
+        new_len = push ? length + 1 : length - 1;
+        new_head = mode == M_LPUSH ? head - 1 : mode == M_LPOP ? head + 1 : head;
     }
     wrote = 1; /* from here on a failure is not the Python road's to run again */
-    if (added) {
-        /* set_meta / set_len: the new count (hashes: the next field's seq), the listpack
-         * converted past its entries (zsets: or by the member's length); the row is
-         * written once per batch (Keyspace.flush_meta) */
-        long entries = config_long(&c, zadd ? s_zset_max_listpack_entries
-                                            : s_hash_max_listpack_entries);
-        if (entries == -1 && PyErr_Occurred()) goto done;
-        if (enc == 0 && zadd) {
-            long maxv = config_long(&c, s_zset_max_listpack_value);
-            if (maxv == -1 && PyErr_Occurred()) goto done;
-            if (n[3] > maxv)
+    if (new_len != length || new_head != head) {
+        /* set_meta / set_len / _set_len_head: the counters, the listpack converted past
+         * its entries (zsets: or by the member's length); the row is written once per
+         * batch (Keyspace.flush_meta) */
+        if (added) {
+            long entries = config_long(&c, mode == M_ZADD ? s_zset_max_listpack_entries
+                                                          : s_hash_max_listpack_entries);
+            if (entries == -1 && PyErr_Occurred()) goto done;
+            if (enc == 0 && mode == M_ZADD) {
+                long maxv = config_long(&c, s_zset_max_listpack_value);
+                if (maxv == -1 && PyErr_Occurred()) goto done;
+                if (n[3] > maxv)
+                    enc = 1;
+            }
+            if (enc == 0 && new_len > entries)
                 enc = 1;
+            set_slot(row, o_enc, enc ? g_one : g_zero);
         }
-        if (enc == 0 && length + 1 > entries)
-            enc = 1;
-        v = PyLong_FromLong(length + 1);
+        v = PyLong_FromLong(new_len);
         if (v == NULL) goto done;
         set_slot(row, o_len, v);
         Py_CLEAR(v);
-        if (!zadd) {
-            v = PyLong_FromLong(head + 1);
-            if (v == NULL) goto done;
-            set_slot(row, o_head, v);
-            Py_CLEAR(v);
-        }
-        set_slot(row, o_enc, enc ? g_one : g_zero);
+        v = PyLong_FromLong(new_head);
+        if (v == NULL) goto done;
+        set_slot(row, o_head, v);
+        Py_CLEAR(v);
         if (PyDict_SetItem(pending, rid, row) < 0) goto done;
     }
-    argv = PyList_New(4);
+    if (push) {
+        reply = int_reply(new_len);
+        if (reply == NULL) goto done;
+    } else if (!pop) {
+        reply = Py_NewRef(added ? g_int1 : g_int0);
+    }
+    argv = PyList_New(argc);
     if (argv == NULL) goto done;
     PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
     PyList_SET_ITEM(argv, 1, Py_NewRef(key));
-    PyList_SET_ITEM(argv, 2, Py_NewRef(a));
-    PyList_SET_ITEM(argv, 3, Py_NewRef(c2));
+    if (argc >= 3)
+        PyList_SET_ITEM(argv, 2, Py_NewRef(a));
+    if (argc == 4)
+        PyList_SET_ITEM(argv, 3, Py_NewRef(c2));
     if (count_call(&c, cmd, spelling, key, argv, start) < 0
-        || write_end(&c, touched_ck, db, argv, added ? g_int1 : g_int0, reply_out) < 0)
+        || write_end(&c, touched_ck, db, argv, reply, reply_out) < 0)
         goto done;
     g_served_cwrite++;
     result = 1;
@@ -1174,6 +1270,8 @@ done:
     Py_XDECREF(score);
     Py_XDECREF(touched_ck);
     Py_XDECREF(v);
+    Py_XDECREF(reply);
+    Py_XDECREF(posobj);
     ctx_clear(&c);
     if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
         /* as serve_set: a failed statement changed nothing (a first statement that ran
@@ -1182,6 +1280,28 @@ done:
         result = 0;
     }
     return result;
+}
+
+/* Which of serve_cwrite's commands a request of argc arguments, named name[0:nlen], may
+ * be (any case); -1: none. */
+static int
+cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
+{
+    static const struct { const char *name; int argc, mode; } modes[] = {
+        {"hset", 4, M_HSET}, {"zadd", 4, M_ZADD}, {"lpush", 3, M_LPUSH},
+        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP}};
+    if (g_hset_handler == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        if (argc != modes[i].argc || (size_t)nlen != strlen(modes[i].name))
+            continue;
+        Py_ssize_t k = 0;
+        while (k < nlen && (name[k] | 0x20) == modes[i].name[k])
+            k++;
+        if (k == nlen)
+            return modes[i].mode;
+    }
+    return -1;
 }
 
 /* A canonical multibulk request `*<argc>\r\n` + argc bulks (1 <= argc <= MAX_ARGS) at
@@ -1365,16 +1485,8 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
                    && (r = serve_set(self, p + at, reqlen, argat, argn, &reply)) != 0) {
             wrote = 1;
         } else if ((reqlen = parse_any(p + at, len - at, &argc, argat, argn)) > 0) {
-            r = 0;
-            if (argc == 4 && argn[0] == 4) {
-                const char *nm = p + at + argat[0];
-                int zadd = (nm[0] | 0x20) == 'z' && (nm[1] | 0x20) == 'a'
-                           && (nm[2] | 0x20) == 'd' && (nm[3] | 0x20) == 'd';
-                int hset = (nm[0] | 0x20) == 'h' && (nm[1] | 0x20) == 's'
-                           && (nm[2] | 0x20) == 'e' && (nm[3] | 0x20) == 't';
-                if ((zadd || hset) && g_hset_handler != NULL)
-                    r = serve_cwrite(self, p + at, reqlen, argat, argn, zadd, &reply);
-            }
+            int mode = cwrite_mode(p + at + argat[0], argn[0], argc);
+            r = mode < 0 ? 0 : serve_cwrite(self, p + at, reqlen, argat, argn, mode, &reply);
             if (r == 0)
                 r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply,
                                &finished);
@@ -1629,17 +1741,17 @@ configure(PyObject *mod, PyObject *args)
 static PyObject *
 configure_writes(PyObject *mod, PyObject *args)
 {
-    PyObject *hset, *zadd, *mhash, *hset_insert, *hset_update, *zadd_update, *zadd_insert;
-    if (!PyArg_ParseTuple(args, "OOOUUUU", &hset, &zadd, &mhash, &hset_insert, &hset_update,
-                          &zadd_update, &zadd_insert))
+    PyObject *o[14];
+    if (!PyArg_ParseTuple(args, "OOOOOOOUUUUUUU", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13]))
         return NULL;
-    Py_XSETREF(g_zadd_handler, Py_NewRef(zadd));
-    Py_XSETREF(g_mhash, Py_NewRef(mhash));
-    Py_XSETREF(g_hset_insert, Py_NewRef(hset_insert));
-    Py_XSETREF(g_hset_update, Py_NewRef(hset_update));
-    Py_XSETREF(g_zadd_update, Py_NewRef(zadd_update));
-    Py_XSETREF(g_zadd_insert, Py_NewRef(zadd_insert));
-    Py_XSETREF(g_hset_handler, Py_NewRef(hset)); /* last: it turns the HSET/ZADD lane on */
+    PyObject **g[14] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
+                        &g_lpop_handler, &g_rpop_handler, &g_mhash, &g_hset_insert,
+                        &g_hset_update, &g_zadd_update, &g_zadd_insert, &g_list_get,
+                        &g_list_insert, &g_list_delete};
+    /* g_hset_handler last: it turns these writes on in serve_read */
+    for (int i = 13; i >= 0; i--)
+        Py_XSETREF(*g[i], Py_NewRef(o[i]));
     Py_RETURN_NONE;
 }
 
@@ -1734,11 +1846,12 @@ static PyMethodDef module_methods[] = {
      "the registry's spelling table, GET's cached_read, dispatch._slow and the classes "
      "whose slots the lane reads; the lane is off until called."},
     {"configure_writes", configure_writes, METH_VARARGS,
-     "configure_writes(hset, zadd, mhash, hset_insert, hset_update, zadd_update, "
-     "zadd_insert): HSET's and ZADD's handlers and their storage statements; the "
-     "lane runs a single-pair HSET/ZADD itself once called."},
+     "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, mhash, hset_insert, "
+     "hset_update, zadd_update, zadd_insert, list_get, list_insert, list_delete): the "
+     "handlers and storage statements of the single-element collection writes the lane "
+     "runs itself once called."},
     {"served_cwrite", served_cwrite, METH_NOARGS,
-     "How many HSETs and ZADDs the lane has run since start."},
+     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOPs the lane has run since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
@@ -1828,6 +1941,7 @@ PyInit__lane(void)
     INTERN(s__release, "_release");
     INTERN(s__finish, "_finish");
     INTERN(s_config, "config");
+    INTERN(s_fetchone, "fetchone");
     INTERN(s_pending_meta, "pending_meta");
     INTERN(s_hash_max_listpack_value, "hash_max_listpack_value");
     INTERN(s_hash_max_listpack_entries, "hash_max_listpack_entries");

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import apsw
 
 from aki.commands.hashes import hset
+from aki.commands.lists import lpop, lpush, rpop, rpush
 from aki.commands.strings import get_cached, set_
 from aki.commands.zsets import zadd
 from aki.core.blocking import Suspend
@@ -38,6 +39,7 @@ from aki.resp.parser import QueryBufferFull, RequestParser
 from aki.resp.types import Pushes
 from aki.server.protected import DENIED, refuses
 from aki.storage import hashes as _hashes
+from aki.storage import lists as _lists
 from aki.storage import zsets as _zsets
 from aki.storage.keyspace import _UPDATE_VALUE, _UPSERT_STRING, KeyRow, LazyIdRow
 from aki.storage.sets import mhash
@@ -431,10 +433,12 @@ if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
                     set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
                     call, encode, lane_ok, Suspend)
-    # a single-pair HSET or ZADD on a cached hash or zset: the storage modules' statements
-    _lane.configure_writes(hset, zadd, mhash, _hashes._INSERT_OR_IGNORE,
-                           _hashes._UPDATE_IF_CHANGED, _zsets._UPDATE_IF_CHANGED,
-                           _zsets._INSERT_OR_IGNORE)
+    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP on a cached collection: the
+    # storage modules' own statements
+    _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, mhash,
+                           _hashes._INSERT_OR_IGNORE, _hashes._UPDATE_IF_CHANGED,
+                           _zsets._UPDATE_IF_CHANGED, _zsets._INSERT_OR_IGNORE,
+                           _lists._GET, _lists._INSERT, _lists._DELETE_AT)
 
 
 def _fmt_addr(addr) -> str:

@@ -20,6 +20,7 @@ QUICKLIST = 1
 
 _INSERT = "INSERT INTO list_items (key_id, pos, value) VALUES (?, ?, ?)"
 _GET = "SELECT value FROM list_items WHERE key_id = ? AND pos = ?"
+_DELETE_AT = "DELETE FROM list_items WHERE key_id = ? AND pos = ?"
 
 
 def create(ks: Keyspace, db: int, key: bytes) -> KeyRow:
@@ -78,7 +79,7 @@ def pop(ks: Keyspace, row: KeyRow, left: bool, count: int = 1) -> list[bytes]:
         # SELECT + DELETE: cheaper than one DELETE ... RETURNING
         rid = row.id
         values = [cur.execute(_GET, (rid, lo)).fetchone()[0]]
-        cur.execute("DELETE FROM list_items WHERE key_id = ? AND pos = ?", (rid, lo))
+        cur.execute(_DELETE_AT, (rid, lo))
         if k < length:
             _set_len_head(ks, row, length - 1, new_head)
         else:

@@ -1,5 +1,5 @@
-"""The compiled HSET/ZADD lane (src/aki/_lane.c, serve_cwrite) writes, answers and counts
-exactly as the Python road.
+"""The compiled collection writes (src/aki/_lane.c, serve_cwrite: single-element HSET,
+ZADD, LPUSH, RPUSH, LPOP, RPOP) write, answer and count exactly as the Python road.
 
 As for the GET and SET lanes: three servers get the same requests on raw sockets (real
 Redis, aki with the lane, aki with ``AKI_LANE=0``); replies must be byte-identical across
@@ -26,7 +26,7 @@ def servers(tmp_path_factory):
 
 
 def _served(c: RawClient) -> int:
-    return int(info(c, "aki").get("aki_hset_zadd_lane_served", "0"))
+    return int(info(c, "aki").get("aki_collection_lane_served", "0"))
 
 
 def _script(c: RawClient) -> list[bytes]:
@@ -45,6 +45,11 @@ def _script(c: RawClient) -> list[bytes]:
         pairs = got.items() if isinstance(got, dict) else zip(got[::2], got[1::2], strict=True)
         out.append(repr(sorted(pairs)).encode())
         for args in (("HLEN", key), ("OBJECT", "ENCODING", key), ("TTL", key), ("TYPE", key)):
+            cmd(*args)
+
+    def show_list(key):
+        for args in (("LRANGE", key, "0", "-1"), ("LLEN", key), ("OBJECT", "ENCODING", key),
+                     ("TTL", key), ("TYPE", key), ("LINDEX", key, "0"), ("LINDEX", key, "-1")):
             cmd(*args)
 
     def show_zset(key):
@@ -123,6 +128,44 @@ def _script(c: RawClient) -> list[bytes]:
     cmd("ZADD", "zt", "2", "b")
     show_zset("zt")
 
+    # lists: a new key, then the cached row: pushes and pops at both ends
+    cmd("RPUSH", "l", "a")
+    cmd("RPUSH", "l", "b")
+    cmd("LPUSH", "l", "z")
+    cmd("lpush", "l", b"\x00\xff\r\n")
+    cmd("rPuSh", "l", "")
+    show_list("l")
+    cmd("RPOP", "l")
+    cmd("LPOP", "l")
+    cmd("rpop", "l")
+    show_list("l")
+    cmd("LPOP", "l")  # down to one element
+    cmd("RPOP", "l")  # the last one: the key goes (the Python road)
+    cmd("EXISTS", "l")
+    cmd("RPOP", "l")
+    cmd("LPUSH", "l", "x", "y", "z")  # several elements
+    cmd("LPOP", "l", "2")  # a count
+    cmd("RPOP", "l", "0")
+    cmd("RPUSH", "l", "w" * 70000)  # a big element, popped by the lane
+    cmd("RPUSH", "l", "tail")
+    cmd("RPOP", "l")
+    cmd("STRLEN", "l")  # WRONGTYPE
+    cmd("RPOP", "h")  # WRONGTYPE
+    cmd("LPUSH", "z", "x")  # WRONGTYPE
+    cmd("RPOP", "l")
+    show_list("l")
+    cmd("RPUSH", "lt", "1", "2", "3")
+    cmd("EXPIRE", "lt", "100")
+    cmd("RPOP", "lt")  # a TTL: kept
+    cmd("LPUSH", "lt", "0")
+    show_list("lt")
+    cmd("RPUSH", "ls", "1", "2")
+    cmd("PEXPIRE", "ls", "30")
+    time.sleep(0.1)
+    cmd("LPUSH", "ls", "new")  # over an expired key
+    cmd("RPOP", "ls")
+    show_list("ls")
+
     def pipeline(*reqs):
         c.send(b"".join(encode_command(*r) for r in reqs))
         out.extend(c.read_reply() for _ in reqs)
@@ -135,13 +178,23 @@ def _script(c: RawClient) -> list[bytes]:
              ("HSET", "ph", "again", "1"))
     show_hash("ph")
     show_zset("pz")
+    pipeline(*[("RPUSH" if i % 3 else "LPUSH", "pl", f"e{i}") for i in range(16)])
+    pipeline(*[("RPOP" if i % 2 else "LPOP", "pl") for i in range(8)],
+             ("LPUSH", "pl", "x"), ("LINSERT", "pl", "BEFORE", "x", "ins"), ("RPOP", "pl"),
+             ("LSET", "pl", "0", "set"), ("LPOP", "pl"), ("LRANGE", "pl", "0", "-1"))
+    show_list("pl")
     cmd("MULTI")
     cmd("HSET", "ph", "tx", "1")
     cmd("ZADD", "pz", "9", "tx")
+    cmd("RPUSH", "pl", "tx")
+    cmd("LPOP", "pl")
     cmd("EXEC")
     c.cmd("HELLO", "3")
     cmd("HSET", "ph", "r3", "x")
     cmd("ZADD", "pz", "4", "r3")
+    cmd("RPUSH", "pl", "r3")
+    cmd("RPOP", "pl")
+    cmd("LPOP", "pl")
     show_hash("ph")
     show_zset("pz")
     c.cmd("HELLO", "2")
@@ -154,8 +207,11 @@ def _script(c: RawClient) -> list[bytes]:
     for i in range(3):
         cmd("HSET", "ph", f"after{i}", "1")
         cmd("ZADD", "pz", str(i), f"after{i}")
+        cmd("LPUSH", "pl", f"after{i}")
+        cmd("RPOP", "pl")
     show_hash("ph")
     show_zset("pz")
+    show_list("pl")
     cmd("DBSIZE")
     return out
 
@@ -179,8 +235,8 @@ def test_replies_match_redis_and_the_python_road(servers):
         for i, (got, want) in enumerate(zip(replies[name], replies["redis"], strict=True)):
             assert got == want, (name, i, got, want)
     assert replies["lane"] == replies["python"]
-    # most single-pair HSETs and ZADDs of a cached key took the lane
-    assert served >= 40
+    # most single-element writes of a cached key took the lane
+    assert served >= 70
 
 
 def _counters(port: int) -> dict[str, str]:
@@ -201,20 +257,26 @@ def test_counters_and_the_file_match_the_python_road(servers):
             c.cmd("ZADD", "z", "0", "warm")
             served = _served(c)
             before = info(c, "stats")
+            c.cmd("RPUSH", "l", "a", "b")
             for i in range(20):
                 c.cmd("HSET", "h", f"f{i % 7}", f"v{i % 3}")
                 c.cmd("ZADD", "z", str(i % 4), f"m{i % 6}")
+                c.cmd("RPUSH" if i % 2 else "LPUSH", "l", f"e{i}")
+                c.cmd("LPOP" if i % 3 else "RPOP", "l")
             c.send(b"".join(encode_command("HSET", "h", f"p{i}", "x" * i) for i in range(10)))
             for _ in range(10):
                 assert c.read_reply() == b":1\r\n"
             after = info(c, "stats")
-            assert _served(c) - served == (50 if name == "lane" else 0)
+            assert _served(c) - served == (90 if name == "lane" else 0)
             client_list = c.cmd("CLIENT", "LIST").decode()
-            values = (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-                      c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"))
+            def state():
+                return (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+                        c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"),
+                        c.cmd("LRANGE", "l", "0", "-1"), c.cmd("LLEN", "l"))
+
+            values = state()
             c.cmd("DEBUG", "RELOAD")  # nothing only in the cache
-            reloaded = (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-                        c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"))
+            reloaded = state()
             assert reloaded == values
         finally:
             c.close()
@@ -225,6 +287,7 @@ def test_counters_and_the_file_match_the_python_road(servers):
     assert seen["lane"] == seen["python"]
     assert "calls=31" in seen["lane"][0]["cmdstat_hset"]
     assert "calls=21" in seen["lane"][0]["cmdstat_zadd"]
+    assert "calls=10" in seen["lane"][0]["cmdstat_lpush"]
 
 
 @pytest.mark.parametrize("name", ["lane", "python", "redis"])
@@ -317,18 +380,25 @@ def test_the_aof_and_a_replica_get_every_lane_write(tmp_path):
             time.sleep(0.05)
         p.hset("h", "f0", "v0")
         p.zadd("z", {"m0": 0})
-        served = int(p.info("aki")["aki_hset_zadd_lane_served"])
+        p.rpush("l", "start", "x")
+        served = int(p.info("aki")["aki_collection_lane_served"])
         for i in range(1, 30):
             p.hset("h", f"f{i}", f"v{i}")
             p.zadd("z", {f"m{i}": i})
+            p.rpush("l", f"e{i}")
+            assert p.lpop("l") == (b"start" if i == 1 else b"x" if i == 2 else b"e%d" % (i - 2))
         assert p.zadd("z", {"m3": 3}) == 0  # unchanged: not propagated
-        assert int(p.info("aki")["aki_hset_zadd_lane_served"]) - served >= 58
+        assert int(p.info("aki")["aki_collection_lane_served"]) - served >= 116
         while r.hlen("h") < 30 or r.zcard("z") < 30:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert r.hgetall("h") == {b"f%d" % i: b"v%d" % i for i in range(30)}
         assert r.zrange("z", 0, -1, withscores=True) == [(b"m%d" % i, float(i))
                                                          for i in range(30)]
+        deadline = time.monotonic() + 20
+        while r.lrange("l", 0, -1) != [b"e28", b"e29"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         with pytest.raises(redis.ReadOnlyError):  # a replica refuses them too
             r.hset("h", "f0", "x")
     finally:
@@ -339,4 +409,6 @@ def test_the_aof_and_a_replica_get_every_lane_write(tmp_path):
     for i in range(1, 30):
         assert encode_command("hset", "h", f"f{i}", f"v{i}").lower() in text
         assert encode_command("zadd", "z", str(i), f"m{i}").lower() in text
+        assert encode_command("rpush", "l", f"e{i}").lower() in text
+    assert text.count(encode_command("lpop", "l").lower()) == 29
     assert text.count(encode_command("zadd", "z", "3", "m3").lower()) == 1

@@ -245,6 +245,12 @@ def _counters(port: int) -> dict[str, str]:
                     ("cmdstat_", "latency_percentiles_usec_"))
 
 
+def _state(c: RawClient) -> tuple[bytes, ...]:
+    return (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+            c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"),
+            c.cmd("LRANGE", "l", "0", "-1"), c.cmd("LLEN", "l"))
+
+
 def test_counters_and_the_file_match_the_python_road(servers):
     seen = {}
     for name in ("lane", "python"):
@@ -269,14 +275,9 @@ def test_counters_and_the_file_match_the_python_road(servers):
             after = info(c, "stats")
             assert _served(c) - served == (90 if name == "lane" else 0)
             client_list = c.cmd("CLIENT", "LIST").decode()
-            def state():
-                return (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-                        c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"),
-                        c.cmd("LRANGE", "l", "0", "-1"), c.cmd("LLEN", "l"))
-
-            values = state()
+            values = _state(c)
             c.cmd("DEBUG", "RELOAD")  # nothing only in the cache
-            reloaded = state()
+            reloaded = _state(c)
             assert reloaded == values
         finally:
             c.close()

@@ -54,7 +54,9 @@ static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they co
 /* configure_writes(): HSET's and ZADD's handlers and statements, sets.mhash */
 static PyObject *g_hset_handler, *g_zadd_handler, *g_lpush_handler, *g_rpush_handler,
     *g_lpop_handler, *g_rpop_handler, *g_mhash, *g_hset_insert, *g_hset_update, *g_zadd_update,
-    *g_zadd_insert, *g_list_get, *g_list_insert, *g_list_delete;
+    *g_zadd_insert, *g_list_get, *g_list_insert, *g_list_delete, *g_lrange_handler,
+    *g_list_range;
+static PyObject *joined_array(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
 static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
@@ -655,12 +657,13 @@ call_hooks(PyObject *hooks, PyObject *a, PyObject *b)
     return 0;
 }
 
-/* call()'s state for a write the lane runs itself: top level, no rewrite pending; the
+/* call()'s state for a command the lane runs itself: top level, no rewrite pending; the
  * keyspace without events, NO-TOUCH or LFU bookkeeping, nothing touched. Then call()'s
- * first step: the batch's transaction, opened by its first write. 1 = ready (the batch
+ * first step: the batch's transaction, opened by its first command (`readonly`: the
+ * command's is_readonly, as call() passes it). 1 = ready (the batch
  * open), 0 = not for the lane (nothing changed), -1 = error. */
 static int
-write_begin(Ctx *c)
+write_begin(Ctx *c, int readonly)
 {
     int result = -1, t;
     PyObject *b, *v = NULL;
@@ -675,7 +678,7 @@ write_begin(Ctx *c)
         FAIL_IF(t);
     }
     if (!c->in_tx) {
-        v = PyObject_CallMethodOneArg(c->engine, s_begin, Py_False);
+        v = PyObject_CallMethodOneArg(c->engine, s_begin, readonly ? Py_True : Py_False);
         if (v == NULL) goto done;
         Py_CLEAR(v);
         v = dattr(c->server, c->sd, s_request_commit);
@@ -785,7 +788,7 @@ serve_set(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssiz
         goto done;
     }
     FAIL_IF(SLOT(cmd, o_handler) != g_set_handler);
-    t = write_begin(&c);
+    t = write_begin(&c, 0);
     if (t <= 0) {
         result = t;
         goto done;
@@ -979,7 +982,7 @@ exec_changes(PyObject *cur, PyObject *conn, PyObject *sql, PyObject *args)
 }
 
 /* The collection writes serve_cwrite runs, and the row type each needs. */
-enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT };
+enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT, M_LRANGE };
 static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1};
 #define LIST_QUICKLIST 1 /* storage/lists.py: every list's enc */
 
@@ -1047,7 +1050,7 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         goto done;
     }
     FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_handler) != handler);
-    t = write_begin(&c);
+    t = write_begin(&c, 0);
     if (t <= 0) {
         result = t;
         goto done;
@@ -1282,14 +1285,15 @@ done:
     return result;
 }
 
-/* Which of serve_cwrite's commands a request of argc arguments, named name[0:nlen], may
- * be (any case); -1: none. */
+/* Which of serve_cwrite's commands (or LRANGE) a request of argc arguments, named
+ * name[0:nlen], may be (any case); -1: none. */
 static int
 cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
 {
     static const struct { const char *name; int argc, mode; } modes[] = {
         {"hset", 4, M_HSET}, {"zadd", 4, M_ZADD}, {"lpush", 3, M_LPUSH},
-        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP}};
+        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP},
+        {"lrange", 4, M_LRANGE}};
     if (g_hset_handler == NULL)
         return -1;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -1302,6 +1306,170 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
             return modes[i].mode;
     }
     return -1;
+}
+
+/* Redis's string2ll for the common spellings: an optional '-', then 1 to 18 digits
+ * without a leading zero ("0" itself allowed, "-0" not). 0 = another spelling (the
+ * Python road parses it, errors included). */
+static int
+plain_long(const char *p, Py_ssize_t n, long long *out)
+{
+    int neg = n > 0 && p[0] == '-';
+    Py_ssize_t i = neg, digits = n - neg;
+    if (digits < 1 || digits > 18 || (p[i] == '0' && (digits > 1 || neg)))
+        return 0;
+    long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
+/* `LRANGE key start stop` (canonical integers) of a cached list, the request p[0:len]:
+ * call() with lists.lrange's road (lookup_read, clamp_range, storage/lists.range_wire:
+ * the rows joined by SQLite, split here by joined_array), inside the batch's read
+ * transaction as call() runs it. 1 = served, *reply_out its reply (held until the
+ * batch ends, like every reply of call()); 0 = not for the lane (nothing changed but,
+ * perhaps, the batch opened, as call() would have); -1 = error. */
+static int
+serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_ssize_t *n,
+             PyObject **reply_out)
+{
+    int result = -1, t;
+    PyObject *b, *spelling = NULL, *cmd = NULL, *cache = NULL, *db = NULL, *key = NULL;
+    PyObject *ck = NULL, *row = NULL, *rid = NULL, *cur = NULL, *v = NULL, *reply = NULL;
+    PyObject *argv = NULL, *nowobj = NULL, *args = NULL;
+    Ctx c = {0};
+    long long start, end;
+
+    if (!plain_long(p + at[2], n[2], &start) || !plain_long(p + at[3], n[3], &end))
+        return 0;
+    t = ctx_check(self, &c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
+    if (spelling == NULL) goto done;
+    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
+    if (cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0;
+        goto done;
+    }
+    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_handler) != g_lrange_handler);
+    t = write_begin(&c, 1);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    cache = PyObject_GetAttr(c.ks, s_cache);
+    if (cache == NULL) goto done;
+    FAIL_IF(!PyDict_CheckExact(cache));
+    db = Py_XNewRef(PyDict_GetItemWithError(c.cd, s_db));
+    FAIL_IF(db == NULL || !PyLong_CheckExact(db));
+    key = PyBytes_FromStringAndSize(p + at[1], n[1]);
+    if (key == NULL) goto done;
+    ck = PyTuple_Pack(2, db, key);
+    if (ck == NULL) goto done;
+    row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
+    if (row == NULL && PyErr_Occurred()) goto done;
+    FAIL_IF(row == NULL || !PyObject_TypeCheck(row, t_row));
+    b = SLOT(row, o_type);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 1);
+    FAIL_IF(SLOT(row, o_expire_at) != Py_None);
+    rid = Py_XNewRef(SLOT(row, o_id));
+    FAIL_IF(rid == NULL || !PyLong_CheckExact(rid));
+    b = SLOT(row, o_len);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    long long length = PyLong_AsLongLong(b);
+    b = SLOT(row, o_head);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+    long long head = PyLong_AsLongLong(b);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        result = 0;
+        goto done;
+    }
+    FAIL_IF(length <= 0);
+    /* clamp_range */
+    if (start < 0)
+        start += length;
+    if (end < 0)
+        end += length;
+    if (start < 0)
+        start = 0;
+    if (end >= length)
+        end = length - 1;
+    double begun = seconds(CLOCK_MONOTONIC);
+    if (start > end || start >= length) {
+        reply = PyBytes_FromString("*0\r\n");
+        if (reply == NULL) goto done;
+    } else {
+        cur = PyObject_GetAttr(c.ks, s_cur);
+        if (cur == NULL) goto done;
+        args = Py_BuildValue("(OLL)", rid, head + start, head + end);
+        if (args == NULL) goto done;
+        v = PyObject_CallMethodObjArgs(cur, s_execute, g_list_range, args, NULL);
+        if (v == NULL) goto done;
+        Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
+        if (v == NULL) goto done;
+        FAIL_IF(!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 1);
+        PyObject *count = PyLong_FromLongLong(end - start + 1);
+        if (count == NULL) goto done;
+        PyObject *jargs[2] = {PyTuple_GET_ITEM(v, 0), count};
+        reply = joined_array(NULL, jargs, 2);
+        Py_DECREF(count);
+        if (reply == NULL) goto done;
+        FAIL_IF(reply == Py_None); /* an element holds 0xff: rows one by one, in Python */
+    }
+
+    /* ---- served: lookup_read's hit and access, call()'s bookkeeping ---- */
+    double now = seconds(CLOCK_REALTIME);
+    if (interaction(self, &c, now) < 0) goto done;
+    nowobj = PyFloat_FromDouble(now);
+    if (nowobj == NULL) goto done;
+    if (PyObject_SetAttr(c.ks, s_writing, Py_False) < 0) goto done;
+    set_slot(row, o_atime, nowobj);
+    if (gadd(c.ks, s_hits, g_one) < 0) goto done;
+    argv = PyList_New(4);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+    for (int k = 2; k < 4; k++) {
+        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
+        if (a == NULL) goto done;
+        PyList_SET_ITEM(argv, k, a);
+    }
+    if (count_call(&c, cmd, spelling, key, argv, begun) < 0
+        || write_end(&c, NULL, db, argv, reply, reply_out) < 0)
+        goto done;
+    g_served_cwrite++;
+    result = 1;
+
+done:
+    Py_XDECREF(spelling);
+    Py_XDECREF(cmd);
+    Py_XDECREF(cache);
+    Py_XDECREF(db);
+    Py_XDECREF(key);
+    Py_XDECREF(ck);
+    Py_XDECREF(row);
+    Py_XDECREF(rid);
+    Py_XDECREF(cur);
+    Py_XDECREF(v);
+    Py_XDECREF(reply);
+    Py_XDECREF(argv);
+    Py_XDECREF(nowobj);
+    Py_XDECREF(args);
+    ctx_clear(&c);
+    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+        PyErr_Clear(); /* a failed read changed nothing: the Python road runs it again */
+        result = 0;
+    }
+    return result;
 }
 
 /* A canonical multibulk request `*<argc>\r\n` + argc bulks (1 <= argc <= MAX_ARGS) at
@@ -1486,7 +1654,9 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
             wrote = 1;
         } else if ((reqlen = parse_any(p + at, len - at, &argc, argat, argn)) > 0) {
             int mode = cwrite_mode(p + at + argat[0], argn[0], argc);
-            r = mode < 0 ? 0 : serve_cwrite(self, p + at, reqlen, argat, argn, mode, &reply);
+            r = mode < 0 ? 0
+                : mode == M_LRANGE ? serve_lrange(self, p + at, reqlen, argat, argn, &reply)
+                : serve_cwrite(self, p + at, reqlen, argat, argn, mode, &reply);
             if (r == 0)
                 r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply,
                                &finished);
@@ -1741,16 +1911,17 @@ configure(PyObject *mod, PyObject *args)
 static PyObject *
 configure_writes(PyObject *mod, PyObject *args)
 {
-    PyObject *o[14];
-    if (!PyArg_ParseTuple(args, "OOOOOOOUUUUUUU", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13]))
+    PyObject *o[16];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOUUUUUUUU", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
+                          &o[14], &o[15]))
         return NULL;
-    PyObject **g[14] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
-                        &g_lpop_handler, &g_rpop_handler, &g_mhash, &g_hset_insert,
-                        &g_hset_update, &g_zadd_update, &g_zadd_insert, &g_list_get,
-                        &g_list_insert, &g_list_delete};
-    /* g_hset_handler last: it turns these writes on in serve_read */
-    for (int i = 13; i >= 0; i--)
+    PyObject **g[16] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
+                        &g_lpop_handler, &g_rpop_handler, &g_lrange_handler, &g_mhash,
+                        &g_hset_insert, &g_hset_update, &g_zadd_update, &g_zadd_insert,
+                        &g_list_get, &g_list_insert, &g_list_delete, &g_list_range};
+    /* g_hset_handler last: it turns these commands on in serve_read */
+    for (int i = 15; i >= 0; i--)
         Py_XSETREF(*g[i], Py_NewRef(o[i]));
     Py_RETURN_NONE;
 }
@@ -1846,12 +2017,12 @@ static PyMethodDef module_methods[] = {
      "the registry's spelling table, GET's cached_read, dispatch._slow and the classes "
      "whose slots the lane reads; the lane is off until called."},
     {"configure_writes", configure_writes, METH_VARARGS,
-     "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, mhash, hset_insert, "
-     "hset_update, zadd_update, zadd_insert, list_get, list_insert, list_delete): the "
-     "handlers and storage statements of the single-element collection writes the lane "
-     "runs itself once called."},
+     "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, mhash, hset_insert, "
+     "hset_update, zadd_update, zadd_insert, list_get, list_insert, list_delete, "
+     "list_range): the handlers and storage statements of the single-element collection "
+     "writes and LRANGE, which the lane runs itself once called."},
     {"served_cwrite", served_cwrite, METH_NOARGS,
-     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOPs the lane has run since start."},
+     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOP/LRANGEs the lane has run since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import apsw
 
 from aki.commands.hashes import hset
-from aki.commands.lists import lpop, lpush, rpop, rpush
+from aki.commands.lists import lpop, lpush, lrange, rpop, rpush
 from aki.commands.strings import get_cached, set_
 from aki.commands.zsets import zadd
 from aki.core.blocking import Suspend
@@ -433,12 +433,13 @@ if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
                     set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
                     call, encode, lane_ok, Suspend)
-    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP on a cached collection: the
-    # storage modules' own statements
-    _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, mhash,
+    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP and LRANGE on a cached
+    # collection: the storage modules' own statements
+    _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, mhash,
                            _hashes._INSERT_OR_IGNORE, _hashes._UPDATE_IF_CHANGED,
                            _zsets._UPDATE_IF_CHANGED, _zsets._INSERT_OR_IGNORE,
-                           _lists._GET, _lists._INSERT, _lists._DELETE_AT)
+                           _lists._GET, _lists._INSERT, _lists._DELETE_AT,
+                           _lists._RANGE_JOINED)
 
 
 def _fmt_addr(addr) -> str:

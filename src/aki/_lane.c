@@ -1,4 +1,5 @@
-/* aki._lane: the lane, compiled: GET of a cached row and plain SET.
+/* aki._lane: the lane, compiled: GET of a cached row, plain SET, single-element collection
+ * writes and LRANGE.
  *
  * Why: under `redis-benchmark -c 50 -P 1` nearly every read holds one request, and the
  * interpreter was most of aki's own cost per request: for a GET whose row is in the row
@@ -9,7 +10,10 @@
  * commandstats, the latency histogram, dirty), SLOWLOG through dispatch._slow, the
  * client's last_interaction and last_cmd, the row's access time, and for a SET the
  * batch's transaction, the touch hooks (WATCH, blocked clients, tracking), propagation
- * (AOF, replicas) and the after-command hooks, called as call() calls them. Every
+ * (AOF, replicas) and the after-command hooks, called as call() calls them. The same
+ * for the single-element collection writes redis-benchmark drives (HSET, ZADD, LPUSH,
+ * RPUSH, LPOP, RPOP: serve_cwrite) and LRANGE (serve_lrange) on a cached collection,
+ * with the storage modules' own statements. Every
  * other plain command that connection.lane_ok accepts is parsed here, checked as
  * execute()'s plain branch checks it, and run by dispatch.call() itself (serve_call):
  * the parser and the connection's Python are skipped, not the command's road. And the
@@ -20,17 +24,21 @@
  * CLIENT PAUSE/REPLY/NO-TOUCH, keyspace events, a suspended or split request, a row not
  * cached, expired, with a TTL, of another type or encoding, LFU policy, a value over a
  * bound ...) is checked first, with no side effect, and hands the request and the rest
- * of the read to `RespConnection._data_received` unchanged. A SET may have opened the
- * batch's transaction before it falls back, exactly as call() would have.
+ * of the read to `RespConnection._data_received` unchanged. A SET (or a collection
+ * command) may have opened the batch's transaction before it falls back, exactly as
+ * call() would have.
  *
  * Durability invariants (what a crash can and cannot leave behind), the committer's:
- *  - a SET's reply is queued on the connection and handed to _flush, which holds it
- *    while the batch is open: no client hears OK before the COMMIT that covers it;
+ *  - a SET's reply (a collection command's) is queued on the connection and handed to
+ *    _flush, which holds it while the batch is open: no client hears OK before the
+ *    COMMIT that covers it;
  *  - a GET is answered only when no batch is open, so it never shows a write a crash
  *    could take back;
  *  - a statement that fails (apsw.Error) changed nothing; the request goes to the
  *    Python road, which runs it again and, if it fails again, fails the batch as call()
- *    does (rolled back whole, every held reply an error).
+ *    does (rolled back whole, every held reply an error). Only a failure before the
+ *    command's write is handed on so: after it, the error is the caller's, as an
+ *    exception in call()'s hooks would be.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -51,17 +59,19 @@ static PyObject *g_encode;     /* encoder.encode(value, resp3) */
 static PyObject *g_lane_ok;    /* connection.lane_ok(cmd): may the lane call() it? */
 static PyObject *g_suspend;    /* blocking.Suspend */
 static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they come */
-/* configure_writes(): HSET's and ZADD's handlers and statements, sets.mhash */
+/* configure_writes(): the handlers and storage statements of the collection commands the
+ * lane runs itself (serve_cwrite, serve_lrange), and sets.mhash */
 static PyObject *g_hset_handler, *g_zadd_handler, *g_lpush_handler, *g_rpush_handler,
     *g_lpop_handler, *g_rpop_handler, *g_mhash, *g_hset_insert, *g_hset_update, *g_zadd_update,
     *g_zadd_insert, *g_list_get, *g_list_insert, *g_list_delete, *g_lrange_handler,
-    *g_list_range;
+    *g_list_range, *g_zrangebyscore_handler, *g_zrange_score;
 static PyObject *joined_array(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
 static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
 static unsigned long long g_served_call; /* other commands (INFO aki_call_lane_served) */
-/* single-element collection writes (INFO aki_collection_lane_served) */
+/* single-element collection writes, LRANGEs, ZRANGEBYSCOREs (INFO
+ * aki_collection_lane_served) */
 static unsigned long long g_served_cwrite;
 
 static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
@@ -81,7 +91,8 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_changes, *s_last_insert_rowid, *s_cache_entries, *s__remember, *s_dirty,
     *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release,
     *s__finish, *s_config, *s_pending_meta, *s_hash_max_listpack_value,
-    *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries, *s_fetchone;
+    *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries,
+    *s_fetchone;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -694,8 +705,8 @@ done:
     return result;
 }
 
-/* call()'s epilogue after a write the lane ran: the touched key `ck` (NULL: the command
- * changed nothing) counted in dirty and given to the touch hooks (WATCH, blocked
+/* call()'s epilogue after a command the lane ran: the touched key `ck` (NULL: the command
+ * changed nothing, or read) counted in dirty and given to the touch hooks (WATCH, blocked
  * clients, tracking), `argv` propagated (AOF, replicas), the after-command hooks (blocked
  * clients served); then _finish's part: tracking invalidations of the caller's own write
  * follow its `reply`. *reply_out: the bytes to queue. 0 = done, -1 = error. */
@@ -981,8 +992,92 @@ exec_changes(PyObject *cur, PyObject *conn, PyObject *sql, PyObject *args)
     return truth(PyObject_CallMethodNoArgs(conn, s_changes));
 }
 
+/* What serve_cwrite and serve_lrange know before they act (new references). */
+typedef struct {
+    PyObject *spelling, *cmd, *db, *key, *ck, *row, *rid;
+    long enc, length, head;
+} Coll;
+
+static void
+coll_clear(Coll *w)
+{
+    Py_CLEAR(w->spelling);
+    Py_CLEAR(w->cmd);
+    Py_CLEAR(w->db);
+    Py_CLEAR(w->key);
+    Py_CLEAR(w->ck);
+    Py_CLEAR(w->row);
+    Py_CLEAR(w->rid);
+}
+
+/* The part of a collection command before its own work: ctx_check; the Command under
+ * this spelling, still `handler`'s (rename-command); call()'s prologue (write_begin,
+ * `readonly` as the command's is_readonly); the key's row: in the row cache, a live
+ * collection of `type` without a TTL, its counters read into w. 1 = ready, 0 = not for
+ * the lane (nothing changed but, perhaps, the batch opened), -1 = error. */
+static int
+coll_begin(PyObject *self, Ctx *c, Coll *w, const char *p, Py_ssize_t len, Py_ssize_t *at,
+           Py_ssize_t *n, PyObject *handler, long type, int readonly)
+{
+    int result = -1, t;
+    PyObject *b, *cache = NULL;
+
+    t = ctx_check(self, c, len);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    w->spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
+    if (w->spelling == NULL) goto done;
+    w->cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, w->spelling));
+    if (w->cmd == NULL) {
+        if (!PyErr_Occurred()) result = 0; /* not seen yet: execute() learns it */
+        goto done;
+    }
+    FAIL_IF(!Py_IS_TYPE(w->cmd, t_command) || SLOT(w->cmd, o_handler) != handler);
+    t = write_begin(c, readonly);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    cache = PyObject_GetAttr(c->ks, s_cache);
+    if (cache == NULL) goto done;
+    FAIL_IF(!PyDict_CheckExact(cache));
+    w->db = Py_XNewRef(PyDict_GetItemWithError(c->cd, s_db));
+    FAIL_IF(w->db == NULL || !PyLong_CheckExact(w->db));
+    w->key = PyBytes_FromStringAndSize(p + at[1], n[1]);
+    if (w->key == NULL) goto done;
+    w->ck = PyTuple_Pack(2, w->db, w->key);
+    if (w->ck == NULL) goto done;
+    w->row = Py_XNewRef(PyDict_GetItemWithError(cache, w->ck));
+    if (w->row == NULL && PyErr_Occurred()) goto done;
+    FAIL_IF(w->row == NULL || !PyObject_TypeCheck(w->row, t_row));
+    b = SLOT(w->row, o_type);
+    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != type);
+    FAIL_IF(SLOT(w->row, o_expire_at) != Py_None);
+    w->rid = Py_XNewRef(SLOT(w->row, o_id));
+    FAIL_IF(w->rid == NULL || !PyLong_CheckExact(w->rid));
+    Py_ssize_t offs[3] = {o_enc, o_len, o_head};
+    long *vals[3] = {&w->enc, &w->length, &w->head};
+    for (int i = 0; i < 3; i++) {
+        b = SLOT(w->row, offs[i]);
+        FAIL_IF(b == NULL || !PyLong_CheckExact(b));
+        *vals[i] = PyLong_AsLong(b);
+        if (*vals[i] == -1 && PyErr_Occurred()) { /* past a C long: the Python road's */
+            PyErr_Clear();
+            result = 0;
+            goto done;
+        }
+    }
+    FAIL_IF(w->length <= 0 || (w->enc != 0 && w->enc != 1));
+    result = 1;
+done:
+    Py_XDECREF(cache);
+    return result;
+}
+
 /* The collection writes serve_cwrite runs, and the row type each needs. */
-enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT, M_LRANGE };
+enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT, M_LRANGE, M_ZRANGEBYSCORE };
 static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1};
 #define LIST_QUICKLIST 1 /* storage/lists.py: every list's enc */
 
@@ -1016,14 +1111,13 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
              int mode, PyObject **reply_out)
 {
     int result = -1, t;
-    PyObject *b, *spelling = NULL, *cmd = NULL, *cache = NULL, *db = NULL, *key = NULL;
-    PyObject *ck = NULL, *row = NULL, *rid = NULL, *cur = NULL, *conn = NULL, *a = NULL;
-    PyObject *c2 = NULL, *argv = NULL, *nowobj = NULL, *pending = NULL, *h = NULL;
-    PyObject *score = NULL, *touched_ck = NULL, *v = NULL, *reply = NULL, *posobj = NULL;
-    PyObject *handler = NULL;
+    PyObject *cur = NULL, *conn = NULL, *a = NULL, *c2 = NULL, *argv = NULL, *nowobj = NULL;
+    PyObject *pending = NULL, *h = NULL, *score = NULL, *touched_ck = NULL, *v = NULL;
+    PyObject *reply = NULL, *posobj = NULL, *handler = NULL;
     Ctx c = {0};
+    Coll w = {0};
     double sc = 0;
-    long enc, length, head, pos = 0;
+    long pos = 0;
     int wrote = 0, argc = mode == M_LPOP || mode == M_RPOP ? 2 : mode <= M_ZADD ? 4 : 3;
     int pop = mode == M_LPOP || mode == M_RPOP, push = mode == M_LPUSH || mode == M_RPUSH;
 
@@ -1037,58 +1131,14 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     }
     if (mode == M_ZADD && !plain_score(p + at[2], n[2], &sc))
         return 0;
-    t = ctx_check(self, &c, len);
+    t = coll_begin(self, &c, &w, p, len, at, n, handler, mode_type[mode], 0);
     if (t <= 0) {
         result = t;
         goto done;
     }
-    spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
-    if (spelling == NULL) goto done;
-    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
-    if (cmd == NULL) {
-        if (!PyErr_Occurred()) result = 0; /* not seen yet: execute() learns it */
-        goto done;
-    }
-    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_handler) != handler);
-    t = write_begin(&c, 0);
-    if (t <= 0) {
-        result = t;
-        goto done;
-    }
-
-    /* the row: cached, a live collection of the command's type without a TTL */
-    cache = PyObject_GetAttr(c.ks, s_cache);
-    if (cache == NULL) goto done;
-    FAIL_IF(!PyDict_CheckExact(cache));
-    db = Py_XNewRef(PyDict_GetItemWithError(c.cd, s_db));
-    FAIL_IF(db == NULL || !PyLong_CheckExact(db));
-    key = PyBytes_FromStringAndSize(p + at[1], n[1]);
-    if (key == NULL) goto done;
-    ck = PyTuple_Pack(2, db, key);
-    if (ck == NULL) goto done;
-    row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
-    if (row == NULL && PyErr_Occurred()) goto done;
-    FAIL_IF(row == NULL || !PyObject_TypeCheck(row, t_row));
-    b = SLOT(row, o_type);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != mode_type[mode]);
-    FAIL_IF(SLOT(row, o_expire_at) != Py_None);
-    rid = Py_XNewRef(SLOT(row, o_id));
-    FAIL_IF(rid == NULL || !PyLong_CheckExact(rid));
-    b = SLOT(row, o_enc);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    enc = PyLong_AsLong(b);
-    b = SLOT(row, o_len);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    length = PyLong_AsLong(b);
-    b = SLOT(row, o_head);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    head = PyLong_AsLong(b);
-    if (PyErr_Occurred()) { /* a counter past a C long: the Python road's */
-        PyErr_Clear();
-        result = 0;
-        goto done;
-    }
-    FAIL_IF(length <= 0 || (enc != 0 && enc != 1));
+    PyObject *spelling = w.spelling, *cmd = w.cmd, *db = w.db, *key = w.key, *ck = w.ck;
+    PyObject *row = w.row, *rid = w.rid;
+    long enc = w.enc, length = w.length, head = w.head;
     FAIL_IF((push || pop) && enc != LIST_QUICKLIST);
     FAIL_IF(pop && length < 2); /* the last element: the key goes, on the Python road */
     if (mode == M_HSET && enc == 0) {
@@ -1254,14 +1304,6 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     result = 1;
 
 done:
-    Py_XDECREF(spelling);
-    Py_XDECREF(cmd);
-    Py_XDECREF(cache);
-    Py_XDECREF(db);
-    Py_XDECREF(key);
-    Py_XDECREF(ck);
-    Py_XDECREF(row);
-    Py_XDECREF(rid);
     Py_XDECREF(cur);
     Py_XDECREF(conn);
     Py_XDECREF(a);
@@ -1275,6 +1317,7 @@ done:
     Py_XDECREF(v);
     Py_XDECREF(reply);
     Py_XDECREF(posobj);
+    coll_clear(&w);
     ctx_clear(&c);
     if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
         /* as serve_set: a failed statement changed nothing (a first statement that ran
@@ -1293,7 +1336,8 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
     static const struct { const char *name; int argc, mode; } modes[] = {
         {"hset", 4, M_HSET}, {"zadd", 4, M_ZADD}, {"lpush", 3, M_LPUSH},
         {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP},
-        {"lrange", 4, M_LRANGE}};
+        {"lrange", 4, M_LRANGE}, {"zrangebyscore", 4, M_ZRANGEBYSCORE},
+        {"zrangebyscore", 7, M_ZRANGEBYSCORE}};
     if (g_hset_handler == NULL)
         return -1;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -1339,61 +1383,20 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
              PyObject **reply_out)
 {
     int result = -1, t;
-    PyObject *b, *spelling = NULL, *cmd = NULL, *cache = NULL, *db = NULL, *key = NULL;
-    PyObject *ck = NULL, *row = NULL, *rid = NULL, *cur = NULL, *v = NULL, *reply = NULL;
-    PyObject *argv = NULL, *nowobj = NULL, *args = NULL;
+    PyObject *cur = NULL, *v = NULL, *reply = NULL, *argv = NULL, *nowobj = NULL;
+    PyObject *args = NULL;
     Ctx c = {0};
+    Coll w = {0};
     long long start, end;
 
     if (!plain_long(p + at[2], n[2], &start) || !plain_long(p + at[3], n[3], &end))
         return 0;
-    t = ctx_check(self, &c, len);
+    t = coll_begin(self, &c, &w, p, len, at, n, g_lrange_handler, 1, 1);
     if (t <= 0) {
         result = t;
         goto done;
     }
-    spelling = PyBytes_FromStringAndSize(p + at[0], n[0]);
-    if (spelling == NULL) goto done;
-    cmd = Py_XNewRef(PyDict_GetItemWithError(g_plain, spelling));
-    if (cmd == NULL) {
-        if (!PyErr_Occurred()) result = 0;
-        goto done;
-    }
-    FAIL_IF(!Py_IS_TYPE(cmd, t_command) || SLOT(cmd, o_handler) != g_lrange_handler);
-    t = write_begin(&c, 1);
-    if (t <= 0) {
-        result = t;
-        goto done;
-    }
-    cache = PyObject_GetAttr(c.ks, s_cache);
-    if (cache == NULL) goto done;
-    FAIL_IF(!PyDict_CheckExact(cache));
-    db = Py_XNewRef(PyDict_GetItemWithError(c.cd, s_db));
-    FAIL_IF(db == NULL || !PyLong_CheckExact(db));
-    key = PyBytes_FromStringAndSize(p + at[1], n[1]);
-    if (key == NULL) goto done;
-    ck = PyTuple_Pack(2, db, key);
-    if (ck == NULL) goto done;
-    row = Py_XNewRef(PyDict_GetItemWithError(cache, ck));
-    if (row == NULL && PyErr_Occurred()) goto done;
-    FAIL_IF(row == NULL || !PyObject_TypeCheck(row, t_row));
-    b = SLOT(row, o_type);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b) || PyLong_AsLong(b) != 1);
-    FAIL_IF(SLOT(row, o_expire_at) != Py_None);
-    rid = Py_XNewRef(SLOT(row, o_id));
-    FAIL_IF(rid == NULL || !PyLong_CheckExact(rid));
-    b = SLOT(row, o_len);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    long long length = PyLong_AsLongLong(b);
-    b = SLOT(row, o_head);
-    FAIL_IF(b == NULL || !PyLong_CheckExact(b));
-    long long head = PyLong_AsLongLong(b);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        result = 0;
-        goto done;
-    }
-    FAIL_IF(length <= 0);
+    long long length = w.length, head = w.head;
     /* clamp_range */
     if (start < 0)
         start += length;
@@ -1410,7 +1413,7 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     } else {
         cur = PyObject_GetAttr(c.ks, s_cur);
         if (cur == NULL) goto done;
-        args = Py_BuildValue("(OLL)", rid, head + start, head + end);
+        args = Py_BuildValue("(OLL)", w.rid, head + start, head + end);
         if (args == NULL) goto done;
         v = PyObject_CallMethodObjArgs(cur, s_execute, g_list_range, args, NULL);
         if (v == NULL) goto done;
@@ -1432,38 +1435,147 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     nowobj = PyFloat_FromDouble(now);
     if (nowobj == NULL) goto done;
     if (PyObject_SetAttr(c.ks, s_writing, Py_False) < 0) goto done;
-    set_slot(row, o_atime, nowobj);
+    set_slot(w.row, o_atime, nowobj);
     if (gadd(c.ks, s_hits, g_one) < 0) goto done;
     argv = PyList_New(4);
     if (argv == NULL) goto done;
-    PyList_SET_ITEM(argv, 0, Py_NewRef(spelling));
-    PyList_SET_ITEM(argv, 1, Py_NewRef(key));
+    PyList_SET_ITEM(argv, 0, Py_NewRef(w.spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(w.key));
     for (int k = 2; k < 4; k++) {
         PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
         if (a == NULL) goto done;
         PyList_SET_ITEM(argv, k, a);
     }
-    if (count_call(&c, cmd, spelling, key, argv, begun) < 0
-        || write_end(&c, NULL, db, argv, reply, reply_out) < 0)
+    if (count_call(&c, w.cmd, w.spelling, w.key, argv, begun) < 0
+        || write_end(&c, NULL, w.db, argv, reply, reply_out) < 0)
         goto done;
     g_served_cwrite++;
     result = 1;
 
 done:
-    Py_XDECREF(spelling);
-    Py_XDECREF(cmd);
-    Py_XDECREF(cache);
-    Py_XDECREF(db);
-    Py_XDECREF(key);
-    Py_XDECREF(ck);
-    Py_XDECREF(row);
-    Py_XDECREF(rid);
     Py_XDECREF(cur);
     Py_XDECREF(v);
     Py_XDECREF(reply);
     Py_XDECREF(argv);
     Py_XDECREF(nowobj);
     Py_XDECREF(args);
+    coll_clear(&w);
+    ctx_clear(&c);
+    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+        PyErr_Clear(); /* a failed read changed nothing: the Python road runs it again */
+        result = 0;
+    }
+    return result;
+}
+
+/* A ZRANGEBYSCORE bound the lane parses itself: an optional '(' (exclusive), then
+ * "inf", "+inf", "-inf" or an optional '-' and ASCII digits, which strtod reads exactly
+ * as the Python road's float() does. 0 = another form (the Python road parses it). */
+static int
+plain_bound(const char *p, Py_ssize_t n, double *out, int *exclusive)
+{
+    *exclusive = n > 0 && p[0] == '(';
+    p += *exclusive;
+    n -= *exclusive;
+    if ((n == 3 && memcmp(p, "inf", 3) == 0) || (n == 4 && memcmp(p, "+inf", 4) == 0)) {
+        *out = Py_HUGE_VAL;
+        return 1;
+    }
+    if (n == 4 && memcmp(p, "-inf", 4) == 0) {
+        *out = -Py_HUGE_VAL;
+        return 1;
+    }
+    int neg = n > 0 && p[0] == '-';
+    if (!plain_score(p + neg, n - neg, out))
+        return 0;
+    if (neg)
+        *out = -*out;
+    return 1;
+}
+
+/* `ZRANGEBYSCORE key min max [LIMIT offset count]` (no WITHSCORES) of a cached zset,
+ * the request p[0:len] of argc arguments: call() with zsets._zrange's road for it
+ * (lookup_read, then storage/zsets.range_score_wire: the members joined by SQLite, split
+ * by joined_array), inside the batch's read transaction. Bounds and LIMIT in the forms
+ * plain_bound/plain_long read, a LIMIT offset of 0 or more that is under the length and
+ * a count other than 0; everything else, and a member holding a 0xff byte, takes the
+ * Python road. 1 = served, 0 = not for the lane, -1 = error, as serve_lrange. */
+static int
+serve_zrangebyscore(PyObject *self, const char *p, Py_ssize_t len, int argc,
+                    Py_ssize_t *at, Py_ssize_t *n, PyObject **reply_out)
+{
+    int result = -1, t, lo_ex, hi_ex;
+    PyObject *cur = NULL, *v = NULL, *reply = NULL, *argv = NULL, *nowobj = NULL;
+    PyObject *args = NULL;
+    Ctx c = {0};
+    Coll w = {0};
+    double lo, hi;
+    long long offset = 0, count = -1;
+
+    if (!plain_bound(p + at[2], n[2], &lo, &lo_ex) || !plain_bound(p + at[3], n[3], &hi, &hi_ex))
+        return 0;
+    if (argc == 7) {
+        const char *o = p + at[4];
+        if (n[4] != 5 || (o[0] | 0x20) != 'l' || (o[1] | 0x20) != 'i' || (o[2] | 0x20) != 'm'
+            || (o[3] | 0x20) != 'i' || (o[4] | 0x20) != 't'
+            || !plain_long(p + at[5], n[5], &offset) || !plain_long(p + at[6], n[6], &count)
+            || offset < 0 || count == 0)
+            return 0;
+    }
+    t = coll_begin(self, &c, &w, p, len, at, n, g_zrangebyscore_handler, 3, 1);
+    if (t <= 0) {
+        result = t;
+        goto done;
+    }
+    FAIL_IF(offset > 0 && offset >= w.length); /* an empty reply: the Python road's */
+    double begun = seconds(CLOCK_MONOTONIC);
+    cur = PyObject_GetAttr(c.ks, s_cur);
+    if (cur == NULL) goto done;
+    args = Py_BuildValue("(OddLL)", w.rid, lo, hi, count, offset);
+    if (args == NULL) goto done;
+    v = PyObject_CallMethodObjArgs(cur, s_execute,
+                                   PyTuple_GET_ITEM(g_zrange_score, 2 * lo_ex + hi_ex), args,
+                                   NULL);
+    if (v == NULL) goto done;
+    Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
+    if (v == NULL) goto done;
+    FAIL_IF(!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 2);
+    PyObject *jargs[2] = {PyTuple_GET_ITEM(v, 1), PyTuple_GET_ITEM(v, 0)};
+    reply = joined_array(NULL, jargs, 2);
+    if (reply == NULL) goto done;
+    FAIL_IF(reply == Py_None); /* a member holds 0xff: SQLite builds the reply, in Python */
+
+    /* ---- served: lookup_read's hit and access, call()'s bookkeeping ---- */
+    double now = seconds(CLOCK_REALTIME);
+    if (interaction(self, &c, now) < 0) goto done;
+    nowobj = PyFloat_FromDouble(now);
+    if (nowobj == NULL) goto done;
+    if (PyObject_SetAttr(c.ks, s_writing, Py_False) < 0) goto done;
+    set_slot(w.row, o_atime, nowobj);
+    if (gadd(c.ks, s_hits, g_one) < 0) goto done;
+    argv = PyList_New(argc);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(w.spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(w.key));
+    for (int k = 2; k < argc; k++) {
+        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
+        if (a == NULL) goto done;
+        PyList_SET_ITEM(argv, k, a);
+    }
+    if (count_call(&c, w.cmd, w.spelling, w.key, argv, begun) < 0
+        || write_end(&c, NULL, w.db, argv, reply, reply_out) < 0)
+        goto done;
+    g_served_cwrite++;
+    result = 1;
+
+done:
+    Py_XDECREF(cur);
+    Py_XDECREF(v);
+    Py_XDECREF(reply);
+    Py_XDECREF(argv);
+    Py_XDECREF(nowobj);
+    Py_XDECREF(args);
+    coll_clear(&w);
     ctx_clear(&c);
     if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
         PyErr_Clear(); /* a failed read changed nothing: the Python road runs it again */
@@ -1656,6 +1768,8 @@ serve_read(PyObject *self, PyObject *stats, PyObject *data)
             int mode = cwrite_mode(p + at + argat[0], argn[0], argc);
             r = mode < 0 ? 0
                 : mode == M_LRANGE ? serve_lrange(self, p + at, reqlen, argat, argn, &reply)
+                : mode == M_ZRANGEBYSCORE
+                ? serve_zrangebyscore(self, p + at, reqlen, argc, argat, argn, &reply)
                 : serve_cwrite(self, p + at, reqlen, argat, argn, mode, &reply);
             if (r == 0)
                 r = serve_call(self, replies, p + at, reqlen, argc, argat, argn, &reply,
@@ -1911,17 +2025,22 @@ configure(PyObject *mod, PyObject *args)
 static PyObject *
 configure_writes(PyObject *mod, PyObject *args)
 {
-    PyObject *o[16];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOUUUUUUUU", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
-                          &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
-                          &o[14], &o[15]))
+    PyObject *o[18];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOUUUUUUUUO!", &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
+                          &o[14], &o[15], &o[16], &PyTuple_Type, &o[17]))
         return NULL;
-    PyObject **g[16] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
-                        &g_lpop_handler, &g_rpop_handler, &g_lrange_handler, &g_mhash,
-                        &g_hset_insert, &g_hset_update, &g_zadd_update, &g_zadd_insert,
-                        &g_list_get, &g_list_insert, &g_list_delete, &g_list_range};
+    if (PyTuple_GET_SIZE(o[17]) != 4) {
+        PyErr_SetString(PyExc_ValueError, "zrange_score: the four statements");
+        return NULL;
+    }
+    PyObject **g[18] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
+                        &g_lpop_handler, &g_rpop_handler, &g_lrange_handler,
+                        &g_zrangebyscore_handler, &g_mhash, &g_hset_insert, &g_hset_update,
+                        &g_zadd_update, &g_zadd_insert, &g_list_get, &g_list_insert,
+                        &g_list_delete, &g_list_range, &g_zrange_score};
     /* g_hset_handler last: it turns these commands on in serve_read */
-    for (int i = 15; i >= 0; i--)
+    for (int i = 17; i >= 0; i--)
         Py_XSETREF(*g[i], Py_NewRef(o[i]));
     Py_RETURN_NONE;
 }
@@ -2017,12 +2136,14 @@ static PyMethodDef module_methods[] = {
      "the registry's spelling table, GET's cached_read, dispatch._slow and the classes "
      "whose slots the lane reads; the lane is off until called."},
     {"configure_writes", configure_writes, METH_VARARGS,
-     "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, mhash, hset_insert, "
-     "hset_update, zadd_update, zadd_insert, list_get, list_insert, list_delete, "
-     "list_range): the handlers and storage statements of the single-element collection "
-     "writes and LRANGE, which the lane runs itself once called."},
+     "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, zrangebyscore, mhash, "
+     "hset_insert, hset_update, zadd_update, zadd_insert, list_get, list_insert, "
+     "list_delete, list_range, zrange_score): the handlers and storage statements of the "
+     "single-element collection writes, LRANGE and ZRANGEBYSCORE, which the lane runs "
+     "itself once called."},
     {"served_cwrite", served_cwrite, METH_NOARGS,
-     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOP/LRANGEs the lane has run since start."},
+     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOP/LRANGE/ZRANGEBYSCOREs the lane has run "
+     "since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},

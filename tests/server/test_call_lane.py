@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import counters, info, three_servers
+from tests.server.lanes import assert_same_replies, counters, info, three_servers
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +120,7 @@ def test_replies_match_redis_and_the_python_road(servers):
             # QUIT closed the connection: the INCR after it was never run
             assert c.cmd("GET", "z9") == b"$1\r\n1\r\n"
             c.close()
-    for name in ("lane", "python"):
-        for i, (got, want) in enumerate(zip(replies[name], replies["redis"], strict=True)):
-            assert got == want, (name, i, got, want)
-    assert replies["lane"] == replies["python"]
+    assert_same_replies(replies)
     # each spelling's first use teaches execute() the spelling (the Python road); the
     # pipeline of the same commands then takes the lane
     assert served >= len(COMMANDS) - 10

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import counters, three_servers
+from tests.server.lanes import assert_same_replies, counters, three_servers
 
 
 def test_the_lane_is_built():
@@ -118,10 +118,7 @@ def test_replies_match_redis_and_the_python_road(servers):
             replies[name] = _script(c)
         finally:
             c.close()
-    for name in ("lane", "python"):
-        for i, (got, want) in enumerate(zip(replies[name], replies["redis"], strict=True)):
-            assert got == want, (name, i, got, want)
-    assert replies["lane"] == replies["python"]
+    assert_same_replies(replies)
 
 
 def _counters(port: int) -> dict[str, str]:

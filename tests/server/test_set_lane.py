@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from tests.conftest import RawClient, encode_command, start_aki
-from tests.server.lanes import counters, info, three_servers
+from tests.server.lanes import assert_same_replies, counters, info, primary_and_replica, three_servers
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +144,7 @@ def test_replies_match_redis_and_the_python_road(servers):
                 served[name] = _set_served(c) - before
         finally:
             c.close()
-    for name in ("lane", "python"):
-        for i, (got, want) in enumerate(zip(replies[name], replies["redis"], strict=True)):
-            assert got == want, (name, i, got, want)
-    assert replies["lane"] == replies["python"]
+    assert_same_replies(replies)
     # most plain SETs took the lane (each spelling's first use and the states above that
     # leave it take the Python road)
     assert served["lane"] >= 25
@@ -329,18 +326,11 @@ def test_acl_and_rename_command_are_honoured(tmp_path):
 
 
 def test_the_aof_and_a_replica_get_every_lane_set(tmp_path):
-    for d in ("p", "r"):
-        (tmp_path / d).mkdir()
-    primary = start_aki(tmp_path / "p", "--appendonly", "yes")
-    replica = start_aki(tmp_path / "r")
+    primary, replica = primary_and_replica(tmp_path, "--appendonly", "yes")
+    deadline = time.monotonic() + 20
     try:
         p = redis.Redis(port=primary.port)
         r = redis.Redis(port=replica.port)
-        r.execute_command("REPLICAOF", "127.0.0.1", primary.port)
-        deadline = time.monotonic() + 20
-        while r.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
         served = int(p.info("aki")["aki_set_lane_served"])
         for i in range(50):
             p.set(f"k{i}", f"v{i}")

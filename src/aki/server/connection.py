@@ -28,7 +28,7 @@ import apsw
 from aki.commands.hashes import hset
 from aki.commands.lists import lpop, lpush, lrange, rpop, rpush
 from aki.commands.strings import get_cached, set_
-from aki.commands.zsets import zadd
+from aki.commands.zsets import zadd, zrangebyscore
 from aki.core.blocking import Suspend
 from aki.core.dispatch import _PLAIN, _slow, blocked_slowlog, call, execute, resolve
 from aki.core.pubsub import output_limits
@@ -433,13 +433,13 @@ if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
                     set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
                     call, encode, lane_ok, Suspend)
-    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP and LRANGE on a cached
-    # collection: the storage modules' own statements
-    _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, mhash,
+    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP, LRANGE and ZRANGEBYSCORE on a
+    # cached collection: the storage modules' own statements
+    _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, zrangebyscore, mhash,
                            _hashes._INSERT_OR_IGNORE, _hashes._UPDATE_IF_CHANGED,
                            _zsets._UPDATE_IF_CHANGED, _zsets._INSERT_OR_IGNORE,
                            _lists._GET, _lists._INSERT, _lists._DELETE_AT,
-                           _lists._RANGE_JOINED)
+                           _lists._RANGE_JOINED, _zsets.RANGE_SCORE_JOINED)
 
 
 def _fmt_addr(addr) -> str:

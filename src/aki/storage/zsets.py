@@ -164,6 +164,13 @@ _JOINED = ("SELECT count(*), CAST(group_concat(member, x'ff') AS BLOB) FROM "
 _WIRE = "SELECT " + wire_columns("member") + " FROM (SELECT member FROM zset_members WHERE "
 
 
+# ZRANGEBYSCORE's statement by (min exclusive, max exclusive), index 2 * min_ex + max_ex:
+# range_score_wire's for an ascending range, and the C lane's (serve_zrangebyscore).
+RANGE_SCORE_JOINED = tuple(
+    _JOINED + _K + _score_where((0.0, lo_ex), (0.0, hi_ex)) + _ORDER + _LIMIT + ")"
+    for lo_ex in (False, True) for hi_ex in (False, True))
+
+
 def _members_wire(cur: apsw.Cursor, where: str, args: tuple) -> BulkArray:
     n, joined = cur.execute(_JOINED + where + ")", args).fetchone()
     wire = BulkArray.joined(joined, n)

@@ -64,7 +64,7 @@ static PyObject *g_lane_cmds;  /* Command -> lane_ok(Command), filled as they co
 static PyObject *g_hset_handler, *g_zadd_handler, *g_lpush_handler, *g_rpush_handler,
     *g_lpop_handler, *g_rpop_handler, *g_mhash, *g_hset_insert, *g_hset_update, *g_zadd_update,
     *g_zadd_insert, *g_list_get, *g_list_insert, *g_list_delete, *g_lrange_handler,
-    *g_list_range, *g_zrangebyscore_handler, *g_zrange_score;
+    *g_list_range, *g_zrangebyscore_handler, *g_zrange_score, *g_sadd_handler, *g_sadd_insert;
 static PyObject *joined_array(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
 static unsigned long long g_served;     /* GETs answered here (INFO aki_get_lane_served) */
@@ -92,7 +92,7 @@ static PyObject *s_in_tx, *s_is_closing, *s_write, *s_authenticated, *s_paused_u
     *s_touch_hooks, *s_propagators, *s_propagate, *s_after_command, *s__release,
     *s__finish, *s_config, *s_pending_meta, *s_hash_max_listpack_value,
     *s_hash_max_listpack_entries, *s_zset_max_listpack_value, *s_zset_max_listpack_entries,
-    *s_fetchone;
+    *s_fetchone, *s_set_max_intset_entries;
 
 /* Redis's static reply buffer (connection._REPLY_BUF): bigger replies take the
  * Python road, which checks client-output-buffer-limit first. */
@@ -960,6 +960,26 @@ config_long(Ctx *c, PyObject *name)
     return r;
 }
 
+/* Redis's string2ll for the common spellings: an optional '-', then 1 to 18 digits
+ * without a leading zero ("0" itself allowed, "-0" not). 0 = another spelling (the
+ * Python road parses it, errors included). */
+static int
+plain_long(const char *p, Py_ssize_t n, long long *out)
+{
+    int neg = n > 0 && p[0] == '-';
+    Py_ssize_t i = neg, digits = n - neg;
+    if (digits < 1 || digits > 18 || (p[i] == '0' && (digits > 1 || neg)))
+        return 0;
+    long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
 /* A ZADD score the lane parses itself: ASCII digits only, as string2d's own shortcut
  * (commands/zsets.py) takes them; strtod is exact for them, as float() is. 0 = another
  * form (the Python road parses it, errors included). */
@@ -1077,8 +1097,9 @@ done:
 }
 
 /* The collection writes serve_cwrite runs, and the row type each needs. */
-enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_COUNT, M_LRANGE, M_ZRANGEBYSCORE };
-static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1};
+enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_SADD, M_COUNT, M_LRANGE,
+       M_ZRANGEBYSCORE };
+static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1, 2};
 #define LIST_QUICKLIST 1 /* storage/lists.py: every list's enc */
 
 /* ":<v>\r\n" */
@@ -1119,6 +1140,7 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     double sc = 0;
     long pos = 0;
     int wrote = 0, argc = mode == M_LPOP || mode == M_RPOP ? 2 : mode <= M_ZADD ? 4 : 3;
+    int is_int = 0;
     int pop = mode == M_LPOP || mode == M_RPOP, push = mode == M_LPUSH || mode == M_RPUSH;
 
     switch (mode) {
@@ -1127,6 +1149,7 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     case M_LPUSH: handler = g_lpush_handler; break;
     case M_RPUSH: handler = g_rpush_handler; break;
     case M_LPOP: handler = g_lpop_handler; break;
+    case M_SADD: handler = g_sadd_handler; break;
     default: handler = g_rpop_handler; break;
     }
     if (mode == M_ZADD && !plain_score(p + at[2], n[2], &sc))
@@ -1141,6 +1164,13 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     long enc = w.enc, length = w.length, head = w.head;
     FAIL_IF((push || pop) && enc != LIST_QUICKLIST);
     FAIL_IF(pop && length < 2); /* the last element: the key goes, on the Python road */
+    if (mode == M_SADD && enc == 0) {
+        /* an intset stays one for a member string2ll reads (plain_long's spellings; a
+         * 19- or 20-character number is left to the Python road's to_int) */
+        long long ignored;
+        is_int = plain_long(p + at[2], n[2], &ignored);
+        FAIL_IF(!is_int && n[2] >= 19 && n[2] <= 20);
+    }
     if (mode == M_HSET && enc == 0) {
         /* hashTypeTryConversion: a long field or value makes the listpack a hashtable */
         long maxv = config_long(&c, s_hash_max_listpack_value);
@@ -1162,7 +1192,7 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         c2 = PyBytes_FromStringAndSize(p + at[3], n[3]);
         if (c2 == NULL) goto done;
     }
-    if (mode == M_HSET) {
+    if (mode == M_HSET || mode == M_SADD) {
         h = PyObject_CallOneArg(g_mhash, a);
         if (h == NULL) goto done;
     } else if (mode == M_ZADD) {
@@ -1225,6 +1255,16 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
             new_len = length + 1;
             new_head = head + 1; /* the next new field's seq */
         }
+    } else if (mode == M_SADD) {
+        /* sets.add of one member: INSERT OR IGNORE; a member already there changes and
+         * touches nothing */
+        changed = exec_changes(cur, conn, g_sadd_insert, PyTuple_Pack(3, rid, h, a));
+        if (changed < 0) goto done;
+        added = changed;
+        if (added) {
+            touched_ck = Py_NewRef(ck);
+            new_len = length + 1;
+        }
     } else if (mode == M_ZADD) {
         /* zsets.insert_or_update: UPDATE if the score differs, else INSERT OR IGNORE */
         changed = exec_changes(cur, conn, g_zadd_update, PyTuple_Pack(3, rid, c2, score));
@@ -1261,8 +1301,13 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
          * batch (Keyspace.flush_meta) */
         if (added) {
             long entries = config_long(&c, mode == M_ZADD ? s_zset_max_listpack_entries
-                                                          : s_hash_max_listpack_entries);
+                                           : mode == M_SADD ? s_set_max_intset_entries
+                                           : s_hash_max_listpack_entries);
             if (entries == -1 && PyErr_Occurred()) goto done;
+            if (mode == M_SADD && entries > (1L << 30))
+                entries = 1L << 30; /* sets.intset_max */
+            if (enc == 0 && mode == M_SADD && !is_int)
+                enc = 1; /* setTypeAdd: a member that is not an integer */
             if (enc == 0 && mode == M_ZADD) {
                 long maxv = config_long(&c, s_zset_max_listpack_value);
                 if (maxv == -1 && PyErr_Occurred()) goto done;
@@ -1335,7 +1380,7 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
 {
     static const struct { const char *name; int argc, mode; } modes[] = {
         {"hset", 4, M_HSET}, {"zadd", 4, M_ZADD}, {"lpush", 3, M_LPUSH},
-        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP},
+        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP}, {"sadd", 3, M_SADD},
         {"lrange", 4, M_LRANGE}, {"zrangebyscore", 4, M_ZRANGEBYSCORE},
         {"zrangebyscore", 7, M_ZRANGEBYSCORE}};
     if (g_hset_handler == NULL)
@@ -1350,26 +1395,6 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
             return modes[i].mode;
     }
     return -1;
-}
-
-/* Redis's string2ll for the common spellings: an optional '-', then 1 to 18 digits
- * without a leading zero ("0" itself allowed, "-0" not). 0 = another spelling (the
- * Python road parses it, errors included). */
-static int
-plain_long(const char *p, Py_ssize_t n, long long *out)
-{
-    int neg = n > 0 && p[0] == '-';
-    Py_ssize_t i = neg, digits = n - neg;
-    if (digits < 1 || digits > 18 || (p[i] == '0' && (digits > 1 || neg)))
-        return 0;
-    long long v = 0;
-    for (; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = neg ? -v : v;
-    return 1;
 }
 
 /* `LRANGE key start stop` (canonical integers) of a cached list, the request p[0:len]:
@@ -2025,22 +2050,23 @@ configure(PyObject *mod, PyObject *args)
 static PyObject *
 configure_writes(PyObject *mod, PyObject *args)
 {
-    PyObject *o[18];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOUUUUUUUUO!", &o[0], &o[1], &o[2], &o[3], &o[4],
+    PyObject *o[20];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOUUUUUUUUO!OU", &o[0], &o[1], &o[2], &o[3], &o[4],
                           &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
-                          &o[14], &o[15], &o[16], &PyTuple_Type, &o[17]))
+                          &o[14], &o[15], &o[16], &PyTuple_Type, &o[17], &o[18], &o[19]))
         return NULL;
     if (PyTuple_GET_SIZE(o[17]) != 4) {
         PyErr_SetString(PyExc_ValueError, "zrange_score: the four statements");
         return NULL;
     }
-    PyObject **g[18] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
+    PyObject **g[20] = {&g_hset_handler, &g_zadd_handler, &g_lpush_handler, &g_rpush_handler,
                         &g_lpop_handler, &g_rpop_handler, &g_lrange_handler,
                         &g_zrangebyscore_handler, &g_mhash, &g_hset_insert, &g_hset_update,
                         &g_zadd_update, &g_zadd_insert, &g_list_get, &g_list_insert,
-                        &g_list_delete, &g_list_range, &g_zrange_score};
+                        &g_list_delete, &g_list_range, &g_zrange_score, &g_sadd_handler,
+                        &g_sadd_insert};
     /* g_hset_handler last: it turns these commands on in serve_read */
-    for (int i = 17; i >= 0; i--)
+    for (int i = 19; i >= 0; i--)
         Py_XSETREF(*g[i], Py_NewRef(o[i]));
     Py_RETURN_NONE;
 }
@@ -2138,12 +2164,13 @@ static PyMethodDef module_methods[] = {
     {"configure_writes", configure_writes, METH_VARARGS,
      "configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, zrangebyscore, mhash, "
      "hset_insert, hset_update, zadd_update, zadd_insert, list_get, list_insert, "
-     "list_delete, list_range, zrange_score): the handlers and storage statements of the "
+     "list_delete, list_range, zrange_score, sadd, sadd_insert): the handlers and storage "
+     "statements of the "
      "single-element collection writes, LRANGE and ZRANGEBYSCORE, which the lane runs "
      "itself once called."},
     {"served_cwrite", served_cwrite, METH_NOARGS,
-     "How many HSET/ZADD/LPUSH/RPUSH/LPOP/RPOP/LRANGE/ZRANGEBYSCOREs the lane has run "
-     "since start."},
+     "How many HSET/ZADD/SADD/LPUSH/RPUSH/LPOP/RPOP/LRANGE/ZRANGEBYSCOREs the lane has "
+     "run since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},
     {"served", served, METH_NOARGS, "How many GETs the lane has answered since start."},
     {"served_set", served_set, METH_NOARGS, "How many SETs the lane has run since start."},
@@ -2234,6 +2261,7 @@ PyInit__lane(void)
     INTERN(s__finish, "_finish");
     INTERN(s_config, "config");
     INTERN(s_fetchone, "fetchone");
+    INTERN(s_set_max_intset_entries, "set_max_intset_entries");
     INTERN(s_pending_meta, "pending_meta");
     INTERN(s_hash_max_listpack_value, "hash_max_listpack_value");
     INTERN(s_hash_max_listpack_entries, "hash_max_listpack_entries");

@@ -1,5 +1,6 @@
-"""The compiled collection writes (src/aki/_lane.c, serve_cwrite: single-element HSET,
-ZADD, LPUSH, RPUSH, LPOP, RPOP) write, answer and count exactly as the Python road.
+"""The compiled collection commands (src/aki/_lane.c: single-element HSET, ZADD, SADD,
+LPUSH, RPUSH, LPOP, RPOP; LRANGE; ZRANGEBYSCORE) write, answer and count exactly as the
+Python road.
 
 As for the GET and SET lanes: three servers get the same requests on raw sockets (real
 Redis, aki with the lane, aki with ``AKI_LANE=0``); replies must be byte-identical across
@@ -149,6 +150,41 @@ def _script(c: RawClient) -> list[bytes]:
     cmd("ZADD", "zt", "2", "b")
     show_zset("zt")
 
+    # sets: intset while the members are integers and few, then hashtable
+    def show_set(key):
+        reader = hiredis.Reader()
+        reader.feed(c.cmd("SMEMBERS", key))
+        got = reader.gets()
+        out.append(repr(sorted(got)).encode())
+        for args in (("SCARD", key), ("OBJECT", "ENCODING", key), ("TTL", key)):
+            cmd(*args)
+
+    cmd("SADD", "s", "1")
+    for m in ("2", "-3", "2", "123456789012345678", "-0", "007", "+5",
+              "9223372036854775807", "1234567890123456789", "-9223372036854775808"):
+        cmd("SADD", "s", m)
+        cmd("OBJECT", "ENCODING", "s")
+    cmd("SADD", "s", "not a number")
+    cmd("sadd", "s", b"\x00\xff")
+    cmd("SADD", "s", "not a number")
+    show_set("s")
+    cmd("SADD", "si", "1")
+    for m in ("2", "9223372036854775807"):
+        cmd("SADD", "si", m)
+    cmd("OBJECT", "ENCODING", "si")
+    cmd("CONFIG", "SET", "set-max-intset-entries", "3")
+    for i in range(5):
+        cmd("SADD", "sm", str(i))
+        cmd("OBJECT", "ENCODING", "sm")
+    show_set("sm")
+    cmd("CONFIG", "SET", "set-max-intset-entries", "512")
+    cmd("SADD", "s", "a", "b")  # several members
+    cmd("SADD", "h", "x")  # WRONGTYPE
+    cmd("SADD", "st", "1")
+    cmd("EXPIRE", "st", "100")
+    cmd("SADD", "st", "2")  # a TTL
+    show_set("st")
+
     # lists: a new key, then the cached row: pushes and pops at both ends
     cmd("RPUSH", "l", "a")
     cmd("RPUSH", "l", "b")
@@ -268,6 +304,7 @@ def test_replies_match_redis_and_the_python_road(servers):
         finally:
             c.cmd("CONFIG", "SET", "hash-max-listpack-entries", "128")
             c.cmd("CONFIG", "SET", "zset-max-listpack-entries", "128")
+            c.cmd("CONFIG", "SET", "set-max-intset-entries", "512")
             c.close()
     assert_same_replies(replies)
     # most single-element writes of a cached key took the lane
@@ -283,7 +320,8 @@ def _counters(port: int) -> dict[str, str]:
 def _state(c: RawClient) -> tuple[bytes, ...]:
     return (c.cmd("HGETALL", "h"), c.cmd("ZRANGE", "z", "0", "-1", "WITHSCORES"),
             c.cmd("HLEN", "h"), c.cmd("ZCARD", "z"), c.cmd("OBJECT", "ENCODING", "h"),
-            c.cmd("LRANGE", "l", "0", "-1"), c.cmd("LLEN", "l"))
+            c.cmd("LRANGE", "l", "0", "-1"), c.cmd("LLEN", "l"), c.cmd("SMEMBERS", "s"),
+            c.cmd("OBJECT", "ENCODING", "s"))
 
 
 def test_counters_and_the_file_match_the_python_road(servers):
@@ -296,6 +334,7 @@ def test_counters_and_the_file_match_the_python_road(servers):
             c.cmd("SAVE")
             c.cmd("HSET", "h", "warm", "up")  # the keys exist and are cached
             c.cmd("ZADD", "z", "0", "warm")
+            c.cmd("SADD", "s", "0")
             served = _served(c)
             before = info(c, "stats")
             c.cmd("RPUSH", "l", "a", "b")
@@ -305,12 +344,13 @@ def test_counters_and_the_file_match_the_python_road(servers):
                 c.cmd("RPUSH" if i % 2 else "LPUSH", "l", f"e{i}")
                 c.cmd("LPOP" if i % 3 else "RPOP", "l")
                 c.cmd("LRANGE", "l", "0", str(i % 4 - 2))
+                c.cmd("SADD", "s", str(i % 9))
                 c.cmd("ZRANGEBYSCORE", "z", str(i % 3), "+inf", "LIMIT", "0", str(i % 4 + 1))
             c.send(b"".join(encode_command("HSET", "h", f"p{i}", "x" * i) for i in range(10)))
             for _ in range(10):
                 assert c.read_reply() == b":1\r\n"
             after = info(c, "stats")
-            assert _served(c) - served == (130 if name == "lane" else 0)
+            assert _served(c) - served == (150 if name == "lane" else 0)
             client_list = c.cmd("CLIENT", "LIST").decode()
             values = _state(c)
             c.cmd("DEBUG", "RELOAD")  # nothing only in the cache
@@ -328,6 +368,7 @@ def test_counters_and_the_file_match_the_python_road(servers):
     assert "calls=10" in seen["lane"][0]["cmdstat_lpush"]
     assert "calls=22" in seen["lane"][0]["cmdstat_lrange"]  # 20, and two reads of the state
     assert "calls=20" in seen["lane"][0]["cmdstat_zrangebyscore"]
+    assert "calls=21" in seen["lane"][0]["cmdstat_sadd"]
 
 
 def _watched_exec(a: RawClient, b: RawClient, write: tuple, read: tuple) -> tuple[bytes, bytes]:
@@ -415,14 +456,16 @@ def test_the_aof_and_a_replica_get_every_lane_write(tmp_path):
         p.hset("h", "f0", "v0")
         p.zadd("z", {"m0": 0})
         p.rpush("l", "start", "x")
+        p.sadd("s", "m0")
         served = int(p.info("aki")["aki_collection_lane_served"])
         for i in range(1, 30):
             p.hset("h", f"f{i}", f"v{i}")
             p.zadd("z", {f"m{i}": i})
             p.rpush("l", f"e{i}")
+            p.sadd("s", f"m{i}")
             assert p.lpop("l") == (b"start" if i == 1 else b"x" if i == 2 else b"e%d" % (i - 2))
         assert p.zadd("z", {"m3": 3}) == 0  # unchanged: not propagated
-        assert int(p.info("aki")["aki_collection_lane_served"]) - served >= 116
+        assert int(p.info("aki")["aki_collection_lane_served"]) - served >= 145
         while r.hlen("h") < 30 or r.zcard("z") < 30:
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -430,7 +473,7 @@ def test_the_aof_and_a_replica_get_every_lane_write(tmp_path):
         assert r.zrange("z", 0, -1, withscores=True) == [(b"m%d" % i, float(i))
                                                          for i in range(30)]
         deadline = time.monotonic() + 20
-        while r.lrange("l", 0, -1) != [b"e28", b"e29"]:
+        while r.lrange("l", 0, -1) != [b"e28", b"e29"] or r.scard("s") < 30:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         with pytest.raises(redis.ReadOnlyError):  # a replica refuses them too
@@ -444,5 +487,6 @@ def test_the_aof_and_a_replica_get_every_lane_write(tmp_path):
         assert encode_command("hset", "h", f"f{i}", f"v{i}").lower() in text
         assert encode_command("zadd", "z", str(i), f"m{i}").lower() in text
         assert encode_command("rpush", "l", f"e{i}").lower() in text
+        assert encode_command("sadd", "s", f"m{i}").lower() in text
     assert text.count(encode_command("lpop", "l").lower()) == 29
     assert text.count(encode_command("zadd", "z", "3", "m3").lower()) == 1

@@ -27,6 +27,7 @@ import apsw
 
 from aki.commands.hashes import hset
 from aki.commands.lists import lpop, lpush, lrange, rpop, rpush
+from aki.commands.sets import sadd
 from aki.commands.strings import get_cached, set_
 from aki.commands.zsets import zadd, zrangebyscore
 from aki.core.blocking import Suspend
@@ -40,6 +41,7 @@ from aki.resp.types import Pushes
 from aki.server.protected import DENIED, refuses
 from aki.storage import hashes as _hashes
 from aki.storage import lists as _lists
+from aki.storage import sets as _sets
 from aki.storage import zsets as _zsets
 from aki.storage.keyspace import _UPDATE_VALUE, _UPSERT_STRING, KeyRow, LazyIdRow
 from aki.storage.sets import mhash
@@ -433,13 +435,14 @@ if LANE:
     _lane.configure(_PLAIN, get_cached, _slow, RespConnection, RequestParser, Command, KeyRow,
                     set_, LazyIdRow, _UPDATE_VALUE, _UPSERT_STRING, apsw.Error,
                     call, encode, lane_ok, Suspend)
-    # single-element HSET, ZADD, LPUSH, RPUSH, LPOP, RPOP, LRANGE and ZRANGEBYSCORE on a
-    # cached collection: the storage modules' own statements
+    # single-element HSET, ZADD, SADD, LPUSH, RPUSH, LPOP, RPOP, LRANGE and ZRANGEBYSCORE
+    # on a cached collection: the storage modules' own statements
     _lane.configure_writes(hset, zadd, lpush, rpush, lpop, rpop, lrange, zrangebyscore, mhash,
                            _hashes._INSERT_OR_IGNORE, _hashes._UPDATE_IF_CHANGED,
                            _zsets._UPDATE_IF_CHANGED, _zsets._INSERT_OR_IGNORE,
                            _lists._GET, _lists._INSERT, _lists._DELETE_AT,
-                           _lists._RANGE_JOINED, _zsets.RANGE_SCORE_JOINED)
+                           _lists._RANGE_JOINED, _zsets.RANGE_SCORE_JOINED, sadd,
+                           _sets.INSERT_OR_IGNORE)
 
 
 def _fmt_addr(addr) -> str:

@@ -72,16 +72,18 @@ def is_member(cur, kid: int, m: bytes) -> bool:
     ).fetchone() is not None
 
 
+# also the C lane's SADD (aki/_lane.c, serve_cwrite)
+INSERT_OR_IGNORE = "INSERT OR IGNORE INTO set_members (key_id, h, member) VALUES (?, ?, ?)"
+
+
 def add(cur, conn, kid: int, members: list[bytes]) -> int:
     """Insert members (duplicates ignored); returns how many were new."""
     if len(members) == 1:
         m = members[0]
-        cur.execute("INSERT OR IGNORE INTO set_members (key_id, h, member) VALUES (?, ?, ?)",
-                    (kid, mhash(m), m))
+        cur.execute(INSERT_OR_IGNORE, (kid, mhash(m), m))
         return conn.changes()
     before = conn.total_changes()
-    cur.executemany("INSERT OR IGNORE INTO set_members (key_id, h, member) VALUES (?, ?, ?)",
-                    [(kid, mhash(m), m) for m in members])
+    cur.executemany(INSERT_OR_IGNORE, [(kid, mhash(m), m) for m in members])
     return conn.total_changes() - before
 
 

@@ -1397,6 +1397,42 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
     return -1;
 }
 
+/* A collection read the lane answered (`reply`, after the command ran since `begun`):
+ * lookup_read's hit and the row's access, then call()'s bookkeeping for the request's
+ * argc arguments at p+at[k]. 0 = done, -1 = error. */
+static int
+coll_read_end(PyObject *self, Ctx *c, Coll *w, const char *p, Py_ssize_t *at, Py_ssize_t *n,
+              int argc, double begun, PyObject *reply, PyObject **reply_out)
+{
+    int result = -1;
+    PyObject *nowobj = NULL, *argv = NULL;
+    double now = seconds(CLOCK_REALTIME);
+    if (interaction(self, c, now) < 0) goto done;
+    nowobj = PyFloat_FromDouble(now);
+    if (nowobj == NULL) goto done;
+    if (PyObject_SetAttr(c->ks, s_writing, Py_False) < 0) goto done;
+    set_slot(w->row, o_atime, nowobj);
+    if (gadd(c->ks, s_hits, g_one) < 0) goto done;
+    argv = PyList_New(argc);
+    if (argv == NULL) goto done;
+    PyList_SET_ITEM(argv, 0, Py_NewRef(w->spelling));
+    PyList_SET_ITEM(argv, 1, Py_NewRef(w->key));
+    for (int k = 2; k < argc; k++) {
+        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
+        if (a == NULL) goto done;
+        PyList_SET_ITEM(argv, k, a);
+    }
+    if (count_call(c, w->cmd, w->spelling, w->key, argv, begun) < 0
+        || write_end(c, NULL, w->db, argv, reply, reply_out) < 0)
+        goto done;
+    g_served_cwrite++;
+    result = 0;
+done:
+    Py_XDECREF(nowobj);
+    Py_XDECREF(argv);
+    return result;
+}
+
 /* `LRANGE key start stop` (canonical integers) of a cached list, the request p[0:len]:
  * call() with lists.lrange's road (lookup_read, clamp_range, storage/lists.range_wire:
  * the rows joined by SQLite, split here by joined_array), inside the batch's read
@@ -1408,8 +1444,7 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
              PyObject **reply_out)
 {
     int result = -1, t;
-    PyObject *cur = NULL, *v = NULL, *reply = NULL, *argv = NULL, *nowobj = NULL;
-    PyObject *args = NULL;
+    PyObject *cur = NULL, *v = NULL, *reply = NULL, *args = NULL;
     Ctx c = {0};
     Coll w = {0};
     long long start, end;
@@ -1454,35 +1489,15 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         FAIL_IF(reply == Py_None); /* an element holds 0xff: rows one by one, in Python */
     }
 
-    /* ---- served: lookup_read's hit and access, call()'s bookkeeping ---- */
-    double now = seconds(CLOCK_REALTIME);
-    if (interaction(self, &c, now) < 0) goto done;
-    nowobj = PyFloat_FromDouble(now);
-    if (nowobj == NULL) goto done;
-    if (PyObject_SetAttr(c.ks, s_writing, Py_False) < 0) goto done;
-    set_slot(w.row, o_atime, nowobj);
-    if (gadd(c.ks, s_hits, g_one) < 0) goto done;
-    argv = PyList_New(4);
-    if (argv == NULL) goto done;
-    PyList_SET_ITEM(argv, 0, Py_NewRef(w.spelling));
-    PyList_SET_ITEM(argv, 1, Py_NewRef(w.key));
-    for (int k = 2; k < 4; k++) {
-        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
-        if (a == NULL) goto done;
-        PyList_SET_ITEM(argv, k, a);
-    }
-    if (count_call(&c, w.cmd, w.spelling, w.key, argv, begun) < 0
-        || write_end(&c, NULL, w.db, argv, reply, reply_out) < 0)
+    /* ---- served ---- */
+    if (coll_read_end(self, &c, &w, p, at, n, 4, begun, reply, reply_out) < 0)
         goto done;
-    g_served_cwrite++;
     result = 1;
 
 done:
     Py_XDECREF(cur);
     Py_XDECREF(v);
     Py_XDECREF(reply);
-    Py_XDECREF(argv);
-    Py_XDECREF(nowobj);
     Py_XDECREF(args);
     coll_clear(&w);
     ctx_clear(&c);
@@ -1530,8 +1545,7 @@ serve_zrangebyscore(PyObject *self, const char *p, Py_ssize_t len, int argc,
                     Py_ssize_t *at, Py_ssize_t *n, PyObject **reply_out)
 {
     int result = -1, t, lo_ex, hi_ex;
-    PyObject *cur = NULL, *v = NULL, *reply = NULL, *argv = NULL, *nowobj = NULL;
-    PyObject *args = NULL;
+    PyObject *cur = NULL, *v = NULL, *reply = NULL, *args = NULL;
     Ctx c = {0};
     Coll w = {0};
     double lo, hi;
@@ -1570,35 +1584,15 @@ serve_zrangebyscore(PyObject *self, const char *p, Py_ssize_t len, int argc,
     if (reply == NULL) goto done;
     FAIL_IF(reply == Py_None); /* a member holds 0xff: SQLite builds the reply, in Python */
 
-    /* ---- served: lookup_read's hit and access, call()'s bookkeeping ---- */
-    double now = seconds(CLOCK_REALTIME);
-    if (interaction(self, &c, now) < 0) goto done;
-    nowobj = PyFloat_FromDouble(now);
-    if (nowobj == NULL) goto done;
-    if (PyObject_SetAttr(c.ks, s_writing, Py_False) < 0) goto done;
-    set_slot(w.row, o_atime, nowobj);
-    if (gadd(c.ks, s_hits, g_one) < 0) goto done;
-    argv = PyList_New(argc);
-    if (argv == NULL) goto done;
-    PyList_SET_ITEM(argv, 0, Py_NewRef(w.spelling));
-    PyList_SET_ITEM(argv, 1, Py_NewRef(w.key));
-    for (int k = 2; k < argc; k++) {
-        PyObject *a = PyBytes_FromStringAndSize(p + at[k], n[k]);
-        if (a == NULL) goto done;
-        PyList_SET_ITEM(argv, k, a);
-    }
-    if (count_call(&c, w.cmd, w.spelling, w.key, argv, begun) < 0
-        || write_end(&c, NULL, w.db, argv, reply, reply_out) < 0)
+    /* ---- served ---- */
+    if (coll_read_end(self, &c, &w, p, at, n, argc, begun, reply, reply_out) < 0)
         goto done;
-    g_served_cwrite++;
     result = 1;
 
 done:
     Py_XDECREF(cur);
     Py_XDECREF(v);
     Py_XDECREF(reply);
-    Py_XDECREF(argv);
-    Py_XDECREF(nowobj);
     Py_XDECREF(args);
     coll_clear(&w);
     ctx_clear(&c);

@@ -72,7 +72,7 @@ static unsigned long long g_served_set; /* SETs (INFO aki_set_lane_served) */
 static unsigned long long g_served_call; /* other commands (INFO aki_call_lane_served) */
 /* single-element collection writes, LRANGEs, ZRANGEBYSCOREs (INFO
  * aki_collection_lane_served) */
-static unsigned long long g_served_cwrite;
+static unsigned long long g_served_collection;
 
 static PyObject *g_GET, *g_get, *g_SET, *g_set; /* the usual spellings, shared */
 static PyObject *g_on, *g_guard, *g_resp3_null, *g_resp2_null, *g_one, *g_zero, *g_ok;
@@ -765,6 +765,20 @@ done:
     return result;
 }
 
+/* The end of a request the lane tried: a statement that failed (apsw.Error) before the
+ * command's write or reply (`committed` 0) changed nothing, so the Python road runs the
+ * request again and handles the failure as call() does (0); any other error stays one
+ * (-1): after that point a second run would write, count or propagate twice. */
+static int
+handed_on(int result, int committed)
+{
+    if (result < 0 && !committed && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return result;
+}
+
 /* One `SET key value` (no options), the request p[0:len]: 1 = served, its reply in
  * *reply_out (counted, not yet written: it waits for the batch's COMMIT like every
  * write's); 0 = not for the lane (nothing changed but, perhaps, the batch's
@@ -935,13 +949,7 @@ done:
     Py_XDECREF(nowobj);
     Py_XDECREF(db);
     ctx_clear(&c);
-    if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
-        /* a statement failed (it changed nothing): the Python road runs the request
-         * again and handles the failure as call() does (the batch rolled back) */
-        PyErr_Clear();
-        result = 0;
-    }
-    return result;
+    return handed_on(result, wrote);
 }
 
 /* An int attribute of the server's config (hash-max-listpack-value ...); -1 on error. */
@@ -1096,7 +1104,8 @@ done:
     return result;
 }
 
-/* The collection writes serve_cwrite runs, and the row type each needs. */
+/* The collection writes serve_cwrite runs (before M_COUNT; mode_type: the row type each
+ * needs), and the two reads with functions of their own. */
 enum { M_HSET, M_ZADD, M_LPUSH, M_RPUSH, M_LPOP, M_RPOP, M_SADD, M_COUNT, M_LRANGE,
        M_ZRANGEBYSCORE };
 static const long mode_type[M_COUNT] = {4, 3, 1, 1, 1, 1, 2};
@@ -1345,7 +1354,7 @@ serve_cwrite(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
     if (count_call(&c, cmd, spelling, key, argv, start) < 0
         || write_end(&c, touched_ck, db, argv, reply, reply_out) < 0)
         goto done;
-    g_served_cwrite++;
+    g_served_collection++;
     result = 1;
 
 done:
@@ -1364,13 +1373,7 @@ done:
     Py_XDECREF(posobj);
     coll_clear(&w);
     ctx_clear(&c);
-    if (result < 0 && !wrote && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
-        /* as serve_set: a failed statement changed nothing (a first statement that ran
-         * before it changed no row); the Python road runs the request again */
-        PyErr_Clear();
-        result = 0;
-    }
-    return result;
+    return handed_on(result, wrote);
 }
 
 /* Which of serve_cwrite's commands (or LRANGE) a request of argc arguments, named
@@ -1378,15 +1381,16 @@ done:
 static int
 cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
 {
-    static const struct { const char *name; int argc, mode; } modes[] = {
-        {"hset", 4, M_HSET}, {"zadd", 4, M_ZADD}, {"lpush", 3, M_LPUSH},
-        {"rpush", 3, M_RPUSH}, {"lpop", 2, M_LPOP}, {"rpop", 2, M_RPOP}, {"sadd", 3, M_SADD},
-        {"lrange", 4, M_LRANGE}, {"zrangebyscore", 4, M_ZRANGEBYSCORE},
-        {"zrangebyscore", 7, M_ZRANGEBYSCORE}};
+    /* name, its length, argc: checked per request, so no strlen */
+    static const struct { const char *name; Py_ssize_t len; int argc, mode; } modes[] = {
+        {"hset", 4, 4, M_HSET}, {"zadd", 4, 4, M_ZADD}, {"lpush", 5, 3, M_LPUSH},
+        {"rpush", 5, 3, M_RPUSH}, {"lpop", 4, 2, M_LPOP}, {"rpop", 4, 2, M_RPOP},
+        {"sadd", 4, 3, M_SADD}, {"lrange", 6, 4, M_LRANGE},
+        {"zrangebyscore", 13, 4, M_ZRANGEBYSCORE}, {"zrangebyscore", 13, 7, M_ZRANGEBYSCORE}};
     if (g_hset_handler == NULL)
         return -1;
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        if (argc != modes[i].argc || (size_t)nlen != strlen(modes[i].name))
+        if (argc != modes[i].argc || nlen != modes[i].len)
             continue;
         Py_ssize_t k = 0;
         while (k < nlen && (name[k] | 0x20) == modes[i].name[k])
@@ -1395,6 +1399,44 @@ cwrite_mode(const char *name, Py_ssize_t nlen, int argc)
             return modes[i].mode;
     }
     return -1;
+}
+
+/* A collection read's statement, whose one row is (joined) or (count, joined): the
+ * elements group_concat joined with 0xff bytes. The reply joined_array makes of them,
+ * `want` elements (or the row's count when want < 0); Py_None when it is not for the
+ * lane (no such row, an element holding 0xff); NULL on error. Steals `args`. */
+static PyObject *
+query_joined(Ctx *c, PyObject *sql, PyObject *args, long long want)
+{
+    if (args == NULL)
+        return NULL;
+    PyObject *cur = PyObject_GetAttr(c->ks, s_cur);
+    PyObject *v = cur == NULL ? NULL
+                              : PyObject_CallMethodObjArgs(cur, s_execute, sql, args, NULL);
+    Py_XDECREF(cur);
+    Py_DECREF(args);
+    if (v == NULL)
+        return NULL;
+    Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
+    if (v == NULL)
+        return NULL;
+    Py_ssize_t size = want < 0 ? 2 : 1;
+    PyObject *reply = Py_None;
+    if (PyTuple_Check(v) && PyTuple_GET_SIZE(v) == size) {
+        PyObject *count = want < 0 ? Py_NewRef(PyTuple_GET_ITEM(v, 0))
+                                   : PyLong_FromLongLong(want);
+        if (count == NULL) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        PyObject *jargs[2] = {PyTuple_GET_ITEM(v, size - 1), count};
+        reply = joined_array(NULL, jargs, 2);
+        Py_DECREF(count);
+    } else {
+        Py_INCREF(reply);
+    }
+    Py_DECREF(v);
+    return reply;
 }
 
 /* A collection read the lane answered (`reply`, after the command ran since `begun`):
@@ -1425,7 +1467,7 @@ coll_read_end(PyObject *self, Ctx *c, Coll *w, const char *p, Py_ssize_t *at, Py
     if (count_call(c, w->cmd, w->spelling, w->key, argv, begun) < 0
         || write_end(c, NULL, w->db, argv, reply, reply_out) < 0)
         goto done;
-    g_served_cwrite++;
+    g_served_collection++;
     result = 0;
 done:
     Py_XDECREF(nowobj);
@@ -1444,7 +1486,8 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
              PyObject **reply_out)
 {
     int result = -1, t;
-    PyObject *cur = NULL, *v = NULL, *reply = NULL, *args = NULL;
+    PyObject *reply = NULL;
+    int served = 0;
     Ctx c = {0};
     Coll w = {0};
     long long start, end;
@@ -1471,41 +1514,24 @@ serve_lrange(PyObject *self, const char *p, Py_ssize_t len, Py_ssize_t *at, Py_s
         reply = PyBytes_FromString("*0\r\n");
         if (reply == NULL) goto done;
     } else {
-        cur = PyObject_GetAttr(c.ks, s_cur);
-        if (cur == NULL) goto done;
-        args = Py_BuildValue("(OLL)", w.rid, head + start, head + end);
-        if (args == NULL) goto done;
-        v = PyObject_CallMethodObjArgs(cur, s_execute, g_list_range, args, NULL);
-        if (v == NULL) goto done;
-        Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
-        if (v == NULL) goto done;
-        FAIL_IF(!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 1);
-        PyObject *count = PyLong_FromLongLong(end - start + 1);
-        if (count == NULL) goto done;
-        PyObject *jargs[2] = {PyTuple_GET_ITEM(v, 0), count};
-        reply = joined_array(NULL, jargs, 2);
-        Py_DECREF(count);
+        reply = query_joined(&c, g_list_range,
+                             Py_BuildValue("(OLL)", w.rid, head + start, head + end),
+                             end - start + 1);
         if (reply == NULL) goto done;
         FAIL_IF(reply == Py_None); /* an element holds 0xff: rows one by one, in Python */
     }
 
     /* ---- served ---- */
+    served = 1;
     if (coll_read_end(self, &c, &w, p, at, n, 4, begun, reply, reply_out) < 0)
         goto done;
     result = 1;
 
 done:
-    Py_XDECREF(cur);
-    Py_XDECREF(v);
     Py_XDECREF(reply);
-    Py_XDECREF(args);
     coll_clear(&w);
     ctx_clear(&c);
-    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
-        PyErr_Clear(); /* a failed read changed nothing: the Python road runs it again */
-        result = 0;
-    }
-    return result;
+    return handed_on(result, served);
 }
 
 /* A ZRANGEBYSCORE bound the lane parses itself: an optional '(' (exclusive), then
@@ -1545,7 +1571,8 @@ serve_zrangebyscore(PyObject *self, const char *p, Py_ssize_t len, int argc,
                     Py_ssize_t *at, Py_ssize_t *n, PyObject **reply_out)
 {
     int result = -1, t, lo_ex, hi_ex;
-    PyObject *cur = NULL, *v = NULL, *reply = NULL, *args = NULL;
+    PyObject *reply = NULL;
+    int served = 0;
     Ctx c = {0};
     Coll w = {0};
     double lo, hi;
@@ -1568,39 +1595,22 @@ serve_zrangebyscore(PyObject *self, const char *p, Py_ssize_t len, int argc,
     }
     FAIL_IF(offset > 0 && offset >= w.length); /* an empty reply: the Python road's */
     double begun = seconds(CLOCK_MONOTONIC);
-    cur = PyObject_GetAttr(c.ks, s_cur);
-    if (cur == NULL) goto done;
-    args = Py_BuildValue("(OddLL)", w.rid, lo, hi, count, offset);
-    if (args == NULL) goto done;
-    v = PyObject_CallMethodObjArgs(cur, s_execute,
-                                   PyTuple_GET_ITEM(g_zrange_score, 2 * lo_ex + hi_ex), args,
-                                   NULL);
-    if (v == NULL) goto done;
-    Py_SETREF(v, PyObject_CallMethodNoArgs(v, s_fetchone));
-    if (v == NULL) goto done;
-    FAIL_IF(!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 2);
-    PyObject *jargs[2] = {PyTuple_GET_ITEM(v, 1), PyTuple_GET_ITEM(v, 0)};
-    reply = joined_array(NULL, jargs, 2);
+    reply = query_joined(&c, PyTuple_GET_ITEM(g_zrange_score, 2 * lo_ex + hi_ex),
+                         Py_BuildValue("(OddLL)", w.rid, lo, hi, count, offset), -1);
     if (reply == NULL) goto done;
     FAIL_IF(reply == Py_None); /* a member holds 0xff: SQLite builds the reply, in Python */
 
     /* ---- served ---- */
+    served = 1;
     if (coll_read_end(self, &c, &w, p, at, n, argc, begun, reply, reply_out) < 0)
         goto done;
     result = 1;
 
 done:
-    Py_XDECREF(cur);
-    Py_XDECREF(v);
     Py_XDECREF(reply);
-    Py_XDECREF(args);
     coll_clear(&w);
     ctx_clear(&c);
-    if (result < 0 && PyErr_Occurred() && PyErr_ExceptionMatches(g_apsw_error)) {
-        PyErr_Clear(); /* a failed read changed nothing: the Python road runs it again */
-        result = 0;
-    }
-    return result;
+    return handed_on(result, served);
 }
 
 /* A canonical multibulk request `*<argc>\r\n` + argc bulks (1 <= argc <= MAX_ARGS) at
@@ -2066,9 +2076,9 @@ configure_writes(PyObject *mod, PyObject *args)
 }
 
 static PyObject *
-served_cwrite(PyObject *mod, PyObject *unused)
+served_collection(PyObject *mod, PyObject *unused)
 {
-    return PyLong_FromUnsignedLongLong(g_served_cwrite);
+    return PyLong_FromUnsignedLongLong(g_served_collection);
 }
 
 static PyObject *
@@ -2162,7 +2172,7 @@ static PyMethodDef module_methods[] = {
      "statements of the "
      "single-element collection writes, LRANGE and ZRANGEBYSCORE, which the lane runs "
      "itself once called."},
-    {"served_cwrite", served_cwrite, METH_NOARGS,
+    {"served_collection", served_collection, METH_NOARGS,
      "How many HSET/ZADD/SADD/LPUSH/RPUSH/LPOP/RPOP/LRANGE/ZRANGEBYSCOREs the lane has "
      "run since start."},
     {"enabled", enabled, METH_NOARGS, "Is the lane configured (AKI_LANE=0 leaves it off)?"},

@@ -804,7 +804,7 @@ def _section(server, name: str, client) -> list[str] | None:
             f"aki_get_lane:{'on' if _lane is not None and _lane.enabled() else 'off'}",
             f"aki_get_lane_served:{_lane.served() if _lane is not None else 0}",
             f"aki_set_lane_served:{_lane.served_set() if _lane is not None else 0}",
-            f"aki_collection_lane_served:{_lane.served_cwrite() if _lane is not None else 0}",
+            f"aki_collection_lane_served:{_lane.served_collection() if _lane is not None else 0}",
             f"aki_call_lane_served:{_lane.served_call() if _lane is not None else 0}",
         ]
     return None

@@ -787,6 +787,7 @@ def _section(server, name: str, client) -> list[str] | None:
     if name == "aki":
         engine = server.engine
         size, wal = engine.file_sizes()
+        walbuf = engine.wal_buffer_stats()
         return [
             "# Aki",
             f"aki_version:{server.version}",
@@ -797,6 +798,9 @@ def _section(server, name: str, client) -> list[str] | None:
             f"aki_commits:{engine.commits}",
             f"aki_fsyncs:{engine.fsyncs}",
             f"aki_checkpoints:{engine.checkpoints}",
+            f"aki_wal_buffer:{'off' if walbuf is None else 'on'}",
+            f"aki_wal_buffer_writes:{walbuf[0] if walbuf else 0}",
+            f"aki_wal_buffer_bytes:{walbuf[1] if walbuf else 0}",
             f"aki_appendfsync:{engine.appendfsync}",
             f"aki_cache_size:{cfg.cache_size}",
             f"aki_row_cache_entries:{len(server.ks.cache)}",

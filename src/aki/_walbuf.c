@@ -44,6 +44,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,10 @@ typedef struct {
     unsigned long long flushes, frames_bytes;
 } Slot;
 static Slot slots[MAX_FILES];
+/* Taking and freeing a slot: install() holds the GIL but w_close() runs inside
+ * sqlite3_close, which apsw calls without it. Lookups take no lock: a thread only ever
+ * looks up its own file, whose slot no other thread changes. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One wrapper table per distinct original table (in practice one: os_unix's). */
 #define MAX_TABLES 4
@@ -220,8 +225,10 @@ w_close(sq_file *f)
         return SQ_IOERR;
     const sq_io_methods *orig = s->orig;
     int rc = flush(s);
+    pthread_mutex_lock(&slots_lock);
     free(s->buf);
     memset(s, 0, sizeof(*s));
+    pthread_mutex_unlock(&slots_lock);
     f->pMethods = orig;
     int crc = orig->xClose(f);
     return rc != SQ_OK ? rc : crc;
@@ -280,15 +287,17 @@ install(PyObject *self, PyObject *args)
         Py_RETURN_FALSE;
     if (is_wrapper(f->pMethods))
         Py_RETURN_TRUE;
-    Slot *s = find(NULL);
-    if (s == NULL)
-        Py_RETURN_FALSE;
-    const sq_io_methods *wrap = wrapper_for(f->pMethods);
-    if (wrap == NULL)
-        Py_RETURN_FALSE;
     char *buf = malloc((size_t)cap);
     if (buf == NULL)
         return PyErr_NoMemory();
+    pthread_mutex_lock(&slots_lock);
+    Slot *s = find(NULL);
+    const sq_io_methods *wrap = s != NULL ? wrapper_for(f->pMethods) : NULL;
+    if (wrap == NULL) {
+        pthread_mutex_unlock(&slots_lock);
+        free(buf);
+        Py_RETURN_FALSE;
+    }
     s->orig = f->pMethods;
     s->buf = buf;
     s->cap = (size_t)cap;
@@ -300,6 +309,7 @@ install(PyObject *self, PyObject *args)
     s->frames_bytes = 0;
     s->file = f; /* last: find() matches the slot only once it is whole */
     f->pMethods = wrap;
+    pthread_mutex_unlock(&slots_lock);
     Py_RETURN_TRUE;
 }
 

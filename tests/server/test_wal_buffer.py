@@ -9,8 +9,6 @@ import pytest
 
 from tests.conftest import start_aki
 
-pytest.importorskip("aki._walbuf", reason="the C extension is not built")
-
 
 def test_on_counted_and_durable_across_kill9(tmp_path):
     srv = start_aki(tmp_path)

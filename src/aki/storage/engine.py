@@ -14,6 +14,9 @@ Invariants (what a crash can and cannot leave behind):
   before any pragma that could modify it is issued.
 * Checkpoints copy committed pages from the WAL into the main file; they never
   change what a reader sees and can be interrupted at any point.
+* With the WAL buffer (aki._walbuf) a commit's frames reach the file inside
+  ``commit()``, before SQLite publishes the commit: the two points above hold as
+  they are (its source states its own invariants).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ NUM_DBS_DEFAULT = 16
 # temporary page number); end to end SET/HSET came out equal, ZADD on a big zset ~8 %
 # faster, and reads of values of many KiB up to 3x slower. So 4 KiB, SQLite's default.
 DEFAULT_PAGE_SIZE = 4096
-WAL_BUFFER_BYTES = 4 << 20  # one pwrite per commit up to this size (aki._walbuf)
+WAL_BUFFER_BYTES = 4 << 20  # aki._walbuf gathers a commit's frames up to this size
 
 
 class FileRefused(Exception):
@@ -131,8 +134,8 @@ class Engine:
             self._buffer_wal()
 
     def _buffer_wal(self) -> None:
-        """Have aki._walbuf write each commit's WAL frames with one pwrite (see its
-        source for why and for its invariants). Without the extension, or with
+        """Have aki._walbuf write each commit's WAL frames in a few large writes (see
+        its source for why and for its invariants). Without the extension, or with
         AKI_WALBUF=0, SQLite writes them itself: the same bytes, more calls."""
         if os.environ.get("AKI_WALBUF", "1") == "0":
             return
@@ -148,7 +151,7 @@ class Engine:
             self.wal_file = ptr.value
 
     def wal_buffer_stats(self) -> tuple[int, int] | None:
-        """(pwrites, bytes) the WAL buffer wrote, or None when it is not in use."""
+        """(writes, bytes) the WAL buffer made, or None when it is not in use."""
         if not self.wal_file:
             return None
         from aki import _walbuf

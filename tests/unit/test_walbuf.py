@@ -121,7 +121,7 @@ tx = st.tuples(st.lists(op, min_size=1, max_size=12), st.sampled_from(["commit",
                st.booleans())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(txs=st.lists(tx, min_size=1, max_size=10), small_cache=st.booleans(),
        appendfsync=st.sampled_from(["everysec", "always"]))
 def test_every_commit_visible_and_durable(tmp_path_factory: pytest.TempPathFactory, txs, small_cache,

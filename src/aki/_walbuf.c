@@ -9,7 +9,7 @@
  * unix layer takes (each below 128 KiB).
  *
  * How: the writer connection's WAL file object (SQLITE_FCNTL_JOURNAL_POINTER, through
- * apsw's Connection.file_control) gets a copy of its io_methods whose xWrite appends
+ * apsw's Connection.filecontrol) gets a copy of its io_methods whose xWrite appends
  * writes contiguous with the buffer, and whose xRead, xSync, xTruncate, xFileSize,
  * xFileControl and xClose write the buffer first. Every other method is SQLite's own.
  * apsw keeps its SQLite private (no sqlite3_vfs_register to call from here), so the

@@ -144,8 +144,8 @@ class Engine:
         except ImportError:
             return
         ptr = ctypes.c_void_p()
-        if not self.conn.file_control("main", apsw.SQLITE_FCNTL_JOURNAL_POINTER,
-                                      ctypes.addressof(ptr)) or not ptr.value:
+        if not self.conn.filecontrol("main", apsw.SQLITE_FCNTL_JOURNAL_POINTER,
+                                     ctypes.addressof(ptr)) or not ptr.value:
             return
         if _walbuf.install(ptr.value, WAL_BUFFER_BYTES):
             self.wal_file = ptr.value

@@ -1,5 +1,5 @@
 /* aki._lane: the lane, compiled: GET of a cached row, plain SET, single-element collection
- * writes and LRANGE.
+ * writes, LRANGE and ZRANGEBYSCORE.
  *
  * Why: under `redis-benchmark -c 50 -P 1` nearly every read holds one request, and the
  * interpreter was most of aki's own cost per request: for a GET whose row is in the row
@@ -11,9 +11,9 @@
  * client's last_interaction and last_cmd, the row's access time, and for a SET the
  * batch's transaction, the touch hooks (WATCH, blocked clients, tracking), propagation
  * (AOF, replicas) and the after-command hooks, called as call() calls them. The same
- * for the single-element collection writes redis-benchmark drives (HSET, ZADD, LPUSH,
- * RPUSH, LPOP, RPOP: serve_cwrite) and LRANGE (serve_lrange) on a cached collection,
- * with the storage modules' own statements. Every
+ * for the single-element collection writes redis-benchmark drives (HSET, ZADD, SADD,
+ * LPUSH, RPUSH, LPOP, RPOP: serve_cwrite), LRANGE (serve_lrange) and ZRANGEBYSCORE
+ * (serve_zrangebyscore) on a cached collection, with the storage modules' own statements. Every
  * other plain command that connection.lane_ok accepts is parsed here, checked as
  * execute()'s plain branch checks it, and run by dispatch.call() itself (serve_call):
  * the parser and the connection's Python are skipped, not the command's road. And the
@@ -1020,7 +1020,7 @@ exec_changes(PyObject *cur, PyObject *conn, PyObject *sql, PyObject *args)
     return truth(PyObject_CallMethodNoArgs(conn, s_changes));
 }
 
-/* What serve_cwrite and serve_lrange know before they act (new references). */
+/* What serve_cwrite and the two range reads know before they act (new references). */
 typedef struct {
     PyObject *spelling, *cmd, *db, *key, *ck, *row, *rid;
     long enc, length, head;
